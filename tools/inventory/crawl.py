@@ -1,0 +1,144 @@
+"""Crawl registries concurrently and incrementally into the inventory model.
+
+Cold: one GET per tag (the manifest, digest from the body), one GET per new config and index child.
+Warm: one HEAD per tag whose previous digest is cached; manifests and configs come from the
+content-addressed cache, so an unchanged registry costs no manifest or config GETs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from tools.errors import RegentError, UpstreamError
+from tools.inventory.models import Digest, Manifest, RegistryInventory, RegistrySource
+from tools.inventory.parse import is_image_config, parse_manifest, with_config
+from tools.registry.client import RawManifest, RegistryClient
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+TagMap = Mapping[str, Mapping[str, Digest]]  # repository -> tag -> digest
+DEFAULT_WORKERS = 16
+
+
+def _no_progress(what: str, done: int, total: int) -> None:
+    """Progress sink for callers that do not show progress."""
+
+
+@dataclass(slots=True)
+class _TagResult:
+    repository: str
+    tag: str
+    digest: Digest | None
+    error: str = ""
+
+
+class _RegistryCrawl:
+    """State of one registry crawl, shared by the worker threads."""
+
+    def __init__(self, client: RegistryClient, source: RegistrySource, previous: TagMap) -> None:
+        self.client = client
+        self.source = source
+        self.previous = previous
+        self.manifests: dict[Digest, Manifest] = {}
+        self.lock = threading.Lock()
+
+    def resolve_tag(self, repository: str, tag: str) -> _TagResult:
+        """Digest of one tag, with its manifest (and index children) loaded into `manifests`."""
+        try:
+            known = self.previous.get(repository, {}).get(tag)
+            if known and self.client.cached_manifest(known) is not None:
+                head = self.client.head_manifest(repository, tag)
+                if head is None:
+                    return _TagResult(repository, tag, None)  # deleted since the tag list was read
+                raw = self.client.get_manifest(repository, head.digest)
+            else:
+                raw = self.client.get_manifest(repository, tag)
+            self.load(repository, raw)
+        except RegentError as exc:
+            return _TagResult(repository, tag, None, error=f"{repository}:{tag}: {exc}")
+        return _TagResult(repository, tag, raw.digest)
+
+    def load(self, repository: str, raw: RawManifest, depth: int = 0) -> Manifest:
+        """Parse a manifest, fetch its config or children, and remember it."""
+        with self.lock:
+            seen = self.manifests.get(raw.digest)
+        if seen is not None:
+            return seen
+        manifest = parse_manifest(raw.digest, raw.media_type, len(raw.body), raw.json())
+        if manifest.config is not None and is_image_config(manifest.config.media_type):
+            manifest = with_config(manifest, self.client.get_blob_json(repository, manifest.config.digest))
+        with self.lock:
+            self.manifests[raw.digest] = manifest
+        if manifest.is_index and depth == 0:  # nested indexes are not a thing images do; stop there
+            for child in manifest.children:
+                self.load(repository, self.client.get_manifest(repository, child.digest), depth + 1)
+        return manifest
+
+
+def crawl_registry(
+    client: RegistryClient,
+    source: RegistrySource,
+    *,
+    previous: TagMap | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = _no_progress,
+) -> RegistryInventory:
+    """Crawl one registry; an unreachable registry or a broken manifest is reported, never raised."""
+    inventory = RegistryInventory(source=source)
+    try:
+        repositories = client.catalog()
+    except RegentError as exc:
+        inventory.errors.append(f"{source.name}: catalog failed: {exc}")
+        inventory.partial = True
+        return inventory
+    state = _RegistryCrawl(client, source, previous or {})
+    with ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="crawl") as pool:
+        tag_lists = list(pool.map(lambda repo: _list_tags(client, repo), repositories))
+        jobs = [(repo, tag) for repo, tags, _ in tag_lists for tag in tags]
+        inventory.errors.extend(error for _, _, error in tag_lists if error)
+        progress(f"{source.name}: tags", 0, len(jobs))
+        results = []
+        for done, result in enumerate(pool.map(lambda job: state.resolve_tag(*job), jobs), start=1):
+            results.append(result)
+            if done % 50 == 0 or done == len(jobs):
+                progress(f"{source.name}: tags", done, len(jobs))
+    _assemble(inventory, [repo for repo, _, _ in tag_lists], results, state.manifests)
+    return inventory
+
+
+def _list_tags(client: RegistryClient, repository: str) -> tuple[str, list[str], str]:
+    try:
+        return repository, sorted(client.list_tags(repository, fresh=True)), ""
+    except RegentError as exc:
+        return repository, [], f"{repository}: tag list failed: {exc}"
+
+
+def _assemble(
+    inventory: RegistryInventory,
+    repositories: list[str],
+    results: list[_TagResult],
+    manifests: dict[Digest, Manifest],
+) -> None:
+    for repository in repositories:
+        inventory.tags[repository] = {}
+        inventory.repository_digests[repository] = set()
+    for result in results:
+        if result.error:
+            inventory.errors.append(result.error)
+        if result.digest is None:
+            continue
+        inventory.tags[result.repository][result.tag] = result.digest
+        digests = inventory.repository_digests[result.repository]
+        digests.add(result.digest)
+        manifest = manifests.get(result.digest)
+        if manifest is not None and manifest.is_index:
+            digests.update(child.digest for child in manifest.children if child.digest in manifests)
+    inventory.manifests = manifests
+    inventory.partial = bool(inventory.errors)
+
+
+def crawl_error(source: RegistrySource, exc: UpstreamError) -> RegistryInventory:
+    """An inventory entry for a registry that could not be crawled at all."""
+    return RegistryInventory(source=source, errors=[f"{source.name}: {exc}"], partial=True)

@@ -1,0 +1,179 @@
+"""Inventory snapshots in the SQLite state database: history, first-seen times, the last tag map."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from tools.inventory.models import Digest, InventorySnapshot
+from tools.inventory.serialize import snapshot_from_dict, snapshot_to_dict
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    taken_at TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS registry_stats (
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id),
+    registry_url TEXT NOT NULL,
+    repositories INTEGER NOT NULL,
+    tags INTEGER NOT NULL,
+    manifests INTEGER NOT NULL,
+    stored_bytes INTEGER NOT NULL,
+    partial INTEGER NOT NULL,
+    PRIMARY KEY (snapshot_id, registry_url)
+);
+CREATE TABLE IF NOT EXISTS tag_digests (
+    registry_url TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (registry_url, repository, tag)
+);
+CREATE TABLE IF NOT EXISTS first_seen (
+    registry_url TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    PRIMARY KEY (registry_url, digest)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryStats:
+    """Per-registry totals of one snapshot, for trends."""
+
+    snapshot_id: int
+    taken_at: datetime
+    registry_url: str
+    repositories: int
+    tags: int
+    manifests: int
+    stored_bytes: int
+    partial: bool
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """Open the state database with the settings every Regent module relies on."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class SnapshotStore:
+    """Saves and loads inventory snapshots."""
+
+    def __init__(self, db_path: Path) -> None:
+        self._conn = connect(db_path)
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def save(self, snapshot: InventorySnapshot) -> int:
+        """Persist a snapshot atomically; returns its id."""
+        body = zlib.compress(json.dumps(snapshot_to_dict(snapshot), separators=(",", ":")).encode(), 6)
+        when = snapshot.taken_at.isoformat()
+        with self._transaction() as db:
+            snapshot_id = int(
+                db.execute("INSERT INTO snapshots (taken_at, body) VALUES (?, ?)", (when, body)).lastrowid
+                or 0
+            )
+            for inv in snapshot.registries:
+                url = inv.source.url
+                db.execute(
+                    "INSERT INTO registry_stats VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        snapshot_id,
+                        url,
+                        len(inv.tags),
+                        inv.tag_count,
+                        len(inv.manifests),
+                        inv.stored_bytes(),
+                        int(inv.partial),
+                    ),
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO first_seen VALUES (?, ?, ?)",
+                    ((url, digest, when) for digest in inv.manifests),
+                )
+                if inv.partial and not inv.tags:
+                    continue  # an unreachable registry must not erase what we knew about its tags
+                db.execute("DELETE FROM tag_digests WHERE registry_url = ?", (url,))
+                db.executemany(
+                    "INSERT INTO tag_digests VALUES (?, ?, ?, ?)",
+                    (
+                        (url, repo, tag, digest)
+                        for repo, tags in inv.tags.items()
+                        for tag, digest in tags.items()
+                    ),
+                )
+        return snapshot_id
+
+    def previous_tags(self, registry_url: str) -> dict[str, dict[str, Digest]]:
+        """Repository -> tag -> digest as the last crawl of this registry saw it."""
+        tags: dict[str, dict[str, Digest]] = {}
+        rows = self._conn.execute(
+            "SELECT repository, tag, digest FROM tag_digests WHERE registry_url = ?", (registry_url,)
+        )
+        for repo, tag, digest in rows:
+            tags.setdefault(repo, {})[tag] = digest
+        return tags
+
+    def first_seen(self, registry_url: str) -> dict[Digest, datetime]:
+        """When each digest of a registry was first seen by a crawl."""
+        rows = self._conn.execute(
+            "SELECT digest, first_seen FROM first_seen WHERE registry_url = ?", (registry_url,)
+        )
+        return {digest: datetime.fromisoformat(when) for digest, when in rows}
+
+    def latest(self) -> InventorySnapshot | None:
+        """The most recent snapshot, or None before the first crawl."""
+        row = self._conn.execute("SELECT body FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        return _decode(row[0]) if row else None
+
+    def snapshots(self, *, limit: int = 30) -> list[InventorySnapshot]:
+        """The most recent snapshots, oldest first."""
+        rows = self._conn.execute("SELECT body FROM snapshots ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [_decode(body) for (body,) in reversed(rows)]
+
+    def stats(self, *, registry_url: str | None = None) -> list[RegistryStats]:
+        """Per-registry totals of every snapshot, oldest first."""
+        query = (
+            "SELECT s.id, s.taken_at, r.registry_url, r.repositories, r.tags, r.manifests, r.stored_bytes,"
+            " r.partial FROM registry_stats r JOIN snapshots s ON s.id = r.snapshot_id"
+        )
+        args: tuple[str, ...] = ()
+        if registry_url is not None:
+            query += " WHERE r.registry_url = ?"
+            args = (registry_url,)
+        rows = self._conn.execute(query + " ORDER BY s.id", args)
+        return [
+            RegistryStats(sid, datetime.fromisoformat(when), url, repos, tags, manifests, size, bool(partial))
+            for sid, when, url, repos, tags, manifests, size, partial in rows
+        ]
+
+
+def _decode(body: bytes) -> InventorySnapshot:
+    return snapshot_from_dict(json.loads(zlib.decompress(body)))

@@ -1,0 +1,76 @@
+"""Registry authentication: parse `WWW-Authenticate` challenges and keep bearer tokens per scope."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+_PARAM_RE = re.compile(r'(\w+)="([^"]*)"')
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A parsed `WWW-Authenticate` header."""
+
+    scheme: str  # "bearer" or "basic"
+    realm: str = ""
+    service: str = ""
+    scope: str = ""
+
+
+def parse_challenge(header: str) -> Challenge | None:
+    """Parse `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`; None when unusable."""
+    scheme, _, rest = header.strip().partition(" ")
+    scheme = scheme.lower()
+    if scheme not in {"bearer", "basic"}:
+        return None
+    params = dict(_PARAM_RE.findall(rest))
+    return Challenge(
+        scheme=scheme,
+        realm=params.get("realm", ""),
+        service=params.get("service", ""),
+        scope=params.get("scope", ""),
+    )
+
+
+def scope_for(path: str, method: str) -> str:
+    """The token scope a request path needs, used as the cache key before any challenge arrives."""
+    if path.startswith("/v2/_catalog"):
+        return "registry:catalog:*"
+    repo = _repository_of(path)
+    if not repo:
+        return ""
+    action = "delete" if method == "DELETE" else "pull"
+    return f"repository:{repo}:{action}"
+
+
+def _repository_of(path: str) -> str:
+    body = path.removeprefix("/v2/")
+    for marker in ("/manifests/", "/tags/list", "/blobs/"):
+        index = body.find(marker)
+        if index > 0:
+            return body[:index]
+    return ""
+
+
+class TokenCache:
+    """Bearer tokens keyed by scope, with their expiry; safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, scope: str) -> str | None:
+        """A token for `scope` that has not expired, if any."""
+        with self._lock:
+            entry = self._tokens.get(scope)
+        if entry is None or entry[1] <= time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, scope: str, token: str, *, expires_in: float) -> None:
+        """Remember `token` for `scope`; expire it a little early so it is never sent stale."""
+        with self._lock:
+            self._tokens[scope] = (token, time.monotonic() + max(expires_in - 10.0, 1.0))

@@ -1,0 +1,377 @@
+"""OCI distribution (registry v2) client: auth, catalog, tags, manifests, config blobs, delete by digest.
+
+The only module that speaks HTTP to a registry. Every httpx exception and error status is translated
+into tools.errors types here; callers never see httpx.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+from diskcache import Cache
+from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
+from tools.errors import AuthError, BadResponse, NotFound, Unreachable, UpstreamError
+from tools.registry.auth import Challenge, TokenCache, parse_challenge, scope_for
+from tools.registry.media_types import ACCEPT_MANIFESTS, MANIFEST_TYPES
+from tools.registry.retry import RetryableStatus, wait_for_retry
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # distribution's own limit; anything larger is hostile
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
+CATALOG_PAGE = 1000  # distribution rejects n > 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestHead:
+    """What a HEAD on a manifest tells: its digest, media type and size."""
+
+    digest: str
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawManifest:
+    """A manifest document as fetched, verified against its digest."""
+
+    digest: str
+    media_type: str
+    body: bytes
+
+    def json(self) -> dict[str, Any]:
+        """The parsed document; BadResponse when it is not a JSON object."""
+        return _parse_json_object(self.body, what=f"manifest {self.digest}")
+
+
+class RegistryClient:
+    """A client for one registry, reached directly or through Portainer BE's `/api/registries/{id}` proxy."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        http: httpx.Client,
+        username: str | None = None,
+        password: str | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        cache: Cache | None = None,
+        tag_list_ttl: float = 60.0,
+        attempts: int = 4,
+        max_retry_wait: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = http
+        self._basic = (username, password) if username is not None and password is not None else None
+        self._headers = dict(headers or {})
+        self._params = dict(params or {})
+        self._cache = cache
+        self._tag_list_ttl = tag_list_ttl
+        self._attempts = attempts
+        self._max_retry_wait = max_retry_wait
+        self._tokens = TokenCache()
+        self._use_basic = False
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()
+
+    # ----- public API -------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Check that the registry answers `/v2/` and accepts our credentials."""
+        self._request("GET", "/v2/")
+
+    def catalog(self) -> list[str]:
+        """Every repository name, following `Link` pagination."""
+        names: list[str] = []
+        query: dict[str, str] = {"n": str(CATALOG_PAGE)}
+        while True:
+            response = self._request("GET", "/v2/_catalog", query=query)
+            page = _parse_json_object(response.content, what="catalog").get("repositories") or []
+            if not isinstance(page, list) or not all(isinstance(n, str) for n in page):
+                raise BadResponse("catalog: 'repositories' is not a list of names", url=self.base_url)
+            names.extend(page)
+            next_query = _next_link_query(response.headers.get("link", ""))
+            if next_query is None or not page:
+                return names
+            query = next_query
+
+    def list_tags(self, repository: str, *, fresh: bool = False) -> list[str]:
+        """Tags of a repository (empty when all its manifests were deleted), following `Link` pages."""
+        key = f"tags:{self.base_url}:{repository}"
+        if not fresh and self._cache is not None:
+            cached = self._cache.get(key)
+            if isinstance(cached, list):
+                return cached
+        tags: list[str] = []
+        query: dict[str, str] = {}
+        while True:
+            response = self._request("GET", f"/v2/{repository}/tags/list", query=query)
+            page = _parse_json_object(response.content, what=f"tags of {repository}").get("tags") or []
+            if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
+                raise BadResponse(f"tags of {repository}: 'tags' is not a list", url=self.base_url)
+            tags.extend(page)
+            next_query = _next_link_query(response.headers.get("link", ""))
+            if next_query is None or not page:
+                break
+            query = next_query
+        if self._cache is not None and self._tag_list_ttl > 0:
+            self._cache.set(key, tags, expire=self._tag_list_ttl)
+        return tags
+
+    def head_manifest(self, repository: str, reference: str) -> ManifestHead | None:
+        """Digest, type and size of a manifest by tag or digest; None when it does not exist."""
+        try:
+            response = self._request(
+                "HEAD", f"/v2/{repository}/manifests/{reference}", accept=ACCEPT_MANIFESTS
+            )
+        except NotFound:
+            return None
+        digest = response.headers.get("docker-content-digest", "")
+        if not digest:
+            if reference.startswith("sha256:"):
+                digest = reference
+            else:  # e.g. ECR: no digest header on HEAD; the body has to be hashed instead
+                return _head_of(self.get_manifest(repository, reference))
+        media_type = response.headers.get("content-type", "").split(";")[0].strip()
+        size = int(response.headers.get("content-length", "0") or 0)
+        return ManifestHead(digest=digest, media_type=media_type, size=size)
+
+    def get_manifest(self, repository: str, reference: str) -> RawManifest:
+        """Fetch a manifest by tag or digest; by digest it is served from the cache when seen before."""
+        if reference.startswith("sha256:"):
+            cached = self.cached_manifest(reference)
+            if cached is not None:
+                return cached
+        response = self._request("GET", f"/v2/{repository}/manifests/{reference}", accept=ACCEPT_MANIFESTS)
+        body = response.content
+        if len(body) > MAX_MANIFEST_BYTES:
+            raise BadResponse(f"manifest {repository}:{reference} is {len(body)} bytes, over the 4 MiB limit")
+        computed = "sha256:" + hashlib.sha256(body).hexdigest()
+        claimed = response.headers.get("docker-content-digest", "") or computed
+        expected = reference if reference.startswith("sha256:") else claimed
+        if computed != expected or claimed != computed:
+            raise BadResponse(
+                f"manifest {repository}:{reference} does not match its digest", url=self.base_url
+            )
+        media_type = response.headers.get("content-type", "").split(";")[0].strip()
+        if media_type not in MANIFEST_TYPES:
+            media_type = _media_type_from_body(body, fallback=media_type)
+        manifest = RawManifest(digest=computed, media_type=media_type, body=body)
+        if self._cache is not None:
+            self._cache.set(f"manifest:{computed}", (media_type, body))
+        return manifest
+
+    def cached_manifest(self, digest: str) -> RawManifest | None:
+        """A manifest seen before, from the content-addressed cache (no request)."""
+        if self._cache is None:
+            return None
+        entry = self._cache.get(f"manifest:{digest}")
+        if not isinstance(entry, tuple):
+            return None
+        media_type, body = entry
+        return RawManifest(digest=digest, media_type=media_type, body=body)
+
+    def get_blob_json(self, repository: str, digest: str) -> dict[str, Any]:
+        """A small JSON blob (an image config) by digest, verified and cached forever."""
+        key = f"blob:{digest}"
+        if self._cache is not None:
+            cached = self._cache.get(key)
+            if isinstance(cached, bytes):
+                return _parse_json_object(cached, what=f"blob {digest}")
+        response = self._request("GET", f"/v2/{repository}/blobs/{digest}", follow_redirects=True)
+        body = response.content
+        if len(body) > MAX_CONFIG_BYTES:
+            raise BadResponse(f"config blob {digest} is {len(body)} bytes, over the 8 MiB limit")
+        if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+            raise BadResponse(f"blob {digest} in {repository} does not match its digest", url=self.base_url)
+        parsed = _parse_json_object(body, what=f"blob {digest}")
+        if self._cache is not None:
+            self._cache.set(key, body)
+        return parsed
+
+    def delete_manifest(self, repository: str, digest: str) -> bool:
+        """Delete a manifest by digest (every tag on it goes too); False when it was already gone."""
+        if not digest.startswith("sha256:"):
+            raise ValueError("delete_manifest takes a digest, never a tag")
+        try:
+            self._request("DELETE", f"/v2/{repository}/manifests/{digest}", accept=ACCEPT_MANIFESTS)
+        except NotFound:
+            return False
+        return True
+
+    # ----- transport --------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        accept: str | None = None,
+        follow_redirects: bool = False,
+    ) -> httpx.Response:
+        if method not in {"GET", "HEAD"}:
+            return self._send_authorized(method, path, query, accept, follow_redirects)
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_for_retry(max_wait=self._max_retry_wait),
+            retry=retry_if_exception(lambda exc: isinstance(exc, (Unreachable, RetryableStatus))),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._send_authorized(method, path, query, accept, follow_redirects)
+        except RetryableStatus as exc:
+            raise exc.final() from None
+        raise AssertionError("unreachable")  # pragma: no cover - Retrying either returns or raises
+
+    def _send_authorized(
+        self, method: str, path: str, query: dict[str, str] | None, accept: str | None, follow: bool
+    ) -> httpx.Response:
+        scope = scope_for(path, method)
+        response = self._send(method, path, query, accept, follow, self._auth_header(scope))
+        if response.status_code == 401:
+            challenge = parse_challenge(response.headers.get("www-authenticate", ""))
+            if challenge is not None and self._answer_challenge(challenge, scope):
+                response = self._send(method, path, query, accept, follow, self._auth_header(scope))
+        return self._check(response, method, path)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None,
+        accept: str | None,
+        follow: bool,
+        auth: dict[str, str],
+    ) -> httpx.Response:
+        headers = {**self._headers, **auth}
+        if accept:
+            headers["Accept"] = accept
+        params = {**self._params, **(query or {})}
+        with self._lock:
+            self.requests[method] += 1
+        try:
+            return self._http.request(
+                method, self.base_url + path, params=params or None, headers=headers, follow_redirects=follow
+            )
+        except httpx.TimeoutException as exc:
+            raise Unreachable(
+                f"registry {self._host} timed out ({type(exc).__name__})", url=self._host
+            ) from None
+        except httpx.TransportError as exc:
+            raise Unreachable(
+                f"registry {self._host} unreachable ({type(exc).__name__})", url=self._host
+            ) from None
+
+    @property
+    def _host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    def _auth_header(self, scope: str) -> dict[str, str]:
+        token = self._tokens.get(scope) if scope else None
+        if token is None:
+            token = self._tokens.get("*")
+        if token is not None:
+            return {"Authorization": f"Bearer {token}"}
+        if self._use_basic and self._basic is not None:
+            return {"Authorization": httpx.BasicAuth(*self._basic)._auth_header}
+        return {}
+
+    def _answer_challenge(self, challenge: Challenge, scope: str) -> bool:
+        if challenge.scheme == "basic":
+            if self._basic is None or self._use_basic:
+                return False
+            self._use_basic = True
+            return True
+        if not challenge.realm.startswith(("http://", "https://")):
+            return False
+        token, expires_in = self._fetch_token(challenge)
+        self._tokens.put(scope or "*", token, expires_in=expires_in)
+        return True
+
+    def _fetch_token(self, challenge: Challenge) -> tuple[str, float]:
+        params = {k: v for k, v in (("service", challenge.service), ("scope", challenge.scope)) if v}
+        auth = httpx.BasicAuth(*self._basic) if self._basic is not None else None
+        with self._lock:
+            self.requests["GET"] += 1
+        try:
+            response = self._http.get(challenge.realm, params=params, auth=auth)
+        except httpx.TransportError as exc:
+            raise Unreachable(f"token service of {self._host} unreachable ({type(exc).__name__})") from None
+        if response.status_code in {401, 403}:
+            raise AuthError(f"registry {self._host}: token service rejected the credentials", status=401)
+        if response.status_code != 200:
+            raise UpstreamError(f"registry {self._host}: token service answered {response.status_code}")
+        body = _parse_json_object(response.content, what="token response")
+        token = body.get("token") or body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise BadResponse(f"registry {self._host}: token response has no token")
+        expires_in = body.get("expires_in", 60)
+        return token, float(expires_in) if isinstance(expires_in, int | float) else 60.0
+
+    def _check(self, response: httpx.Response, method: str, path: str) -> httpx.Response:
+        status = response.status_code
+        if status < 300:
+            return response
+        where = f"{method} {self._host}{path}"
+        if status == 404:
+            raise NotFound(f"not found: {where}{_error_code(response)}", status=404, url=self._host)
+        if status in {401, 403}:
+            raise AuthError(f"access denied ({status}): {where}{_error_code(response)}", status=status)
+        if status == 429 or status >= 500:
+            raise RetryableStatus(response, where)
+        raise UpstreamError(f"registry answered {status}: {where}{_error_code(response)}", status=status)
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The registry's error code (e.g. MANIFEST_UNKNOWN), when the body carries one."""
+    if response.request.method == "HEAD":
+        return ""
+    try:
+        errors = json.loads(response.content).get("errors") or []
+        codes = [str(e.get("code")) for e in errors if isinstance(e, dict) and e.get("code")]
+    except (ValueError, AttributeError):
+        return ""
+    return f" ({', '.join(codes)[:200]})" if codes else ""
+
+
+def _parse_json_object(body: bytes, *, what: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        raise BadResponse(f"{what} is not valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise BadResponse(f"{what} is not a JSON object")
+    return parsed
+
+
+def _media_type_from_body(body: bytes, *, fallback: str) -> str:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return fallback
+    media_type = parsed.get("mediaType") if isinstance(parsed, dict) else None
+    return media_type if isinstance(media_type, str) else fallback
+
+
+def _head_of(manifest: RawManifest) -> ManifestHead:
+    return ManifestHead(digest=manifest.digest, media_type=manifest.media_type, size=len(manifest.body))
+
+
+def _next_link_query(link: str) -> dict[str, str] | None:
+    """The query of a `Link: </v2/…?last=x&n=y>; rel="next"` header, resolved against our own base."""
+    if 'rel="next"' not in link:
+        return None
+    start, end = link.find("<"), link.find(">")
+    if start < 0 or end < start:
+        return None
+    return dict(parse_qsl(urlsplit(link[start + 1 : end]).query))
