@@ -1,0 +1,52 @@
+"""Locating, and stopping, the real binaries (docker-registry, dockerd, htpasswd) the sandbox starts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+
+# Debian puts dockerd and runc in /usr/sbin, which a non-root PATH often lacks.
+_EXTRA_DIRS = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
+
+
+class MissingBinary(RuntimeError):
+    """A binary the sandbox needs is not installed; the message says which apt package provides it."""
+
+    def __init__(self, name: str, apt_package: str) -> None:
+        super().__init__(f"{name} not found: apt-get install {apt_package}")
+        self.name = name
+        self.apt_package = apt_package
+
+
+def find_binary(name: str) -> str | None:
+    """Return the absolute path of an executable, looking in PATH and the sbin directories."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for directory in _EXTRA_DIRS:
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def require_binary(name: str, apt_package: str) -> str:
+    """Return the absolute path of an executable or raise MissingBinary naming its apt package."""
+    found = find_binary(name)
+    if found is None:
+        raise MissingBinary(name, apt_package)
+    return found
+
+
+def terminate(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """SIGTERM a child process by PID, wait up to `timeout` seconds, then SIGKILL it."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
