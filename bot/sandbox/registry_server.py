@@ -96,8 +96,10 @@ class RegistryServer:
         root: Path | None = None,
         binary: str | None = None,
         start_timeout: float = 10.0,
+        token_realm: str = TOKEN_REALM,
     ) -> None:
         self._binary = binary or require_binary("docker-registry", "docker-registry")
+        self._token_realm = token_realm
         self._auth: AuthMode = auth
         self._users = dict(users or {})
         self.readonly = readonly
@@ -312,7 +314,7 @@ class RegistryServer:
         if self._auth == "token":
             return {
                 "token": {
-                    "realm": TOKEN_REALM,
+                    "realm": self._token_realm,
                     "service": TOKEN_SERVICE,
                     "issuer": TOKEN_ISSUER,
                     "rootcertbundle": str(self._workdir / "token.crt"),

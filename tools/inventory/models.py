@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
 from tools.registry.media_types import INDEX_TYPES
 
@@ -87,6 +88,12 @@ class RegistrySource:
     access: RegistryAccess = "direct"
     portainer_id: int | None = None
     kind: str = "custom"  # portainer type name: quay, azure, custom, gitlab, proget, dockerhub, ecr, github
+    host: str = ""  # host[:port] that image references use; differs from `url` behind the Portainer proxy
+
+    @property
+    def image_host(self) -> str:
+        """The host part image references use for this registry (`registry.example.com:5000`)."""
+        return self.host or urlsplit(self.url).netloc or self.url
 
 
 @dataclass(slots=True)

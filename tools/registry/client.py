@@ -66,6 +66,7 @@ class RegistryClient:
         tag_list_ttl: float = 60.0,
         attempts: int = 4,
         max_retry_wait: float = 30.0,
+        catalog_page: int = CATALOG_PAGE,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = http
@@ -76,6 +77,7 @@ class RegistryClient:
         self._tag_list_ttl = tag_list_ttl
         self._attempts = attempts
         self._max_retry_wait = max_retry_wait
+        self._catalog_page = min(max(catalog_page, 1), CATALOG_PAGE)
         self._tokens = TokenCache()
         self._use_basic = False
         self._lock = threading.Lock()
@@ -90,7 +92,7 @@ class RegistryClient:
     def catalog(self) -> list[str]:
         """Every repository name, following `Link` pagination."""
         names: list[str] = []
-        query: dict[str, str] = {"n": str(CATALOG_PAGE)}
+        query: dict[str, str] = {"n": str(self._catalog_page)}
         while True:
             response = self._request("GET", "/v2/_catalog", query=query)
             page = _parse_json_object(response.content, what="catalog").get("repositories") or []
@@ -218,7 +220,10 @@ class RegistryClient:
         follow_redirects: bool = False,
     ) -> httpx.Response:
         if method not in {"GET", "HEAD"}:
-            return self._send_authorized(method, path, query, accept, follow_redirects)
+            try:
+                return self._send_authorized(method, path, query, accept, follow_redirects)
+            except RetryableStatus as exc:
+                raise exc.final() from None
         retrying = Retrying(
             stop=stop_after_attempt(self._attempts),
             wait=wait_for_retry(max_wait=self._max_retry_wait),

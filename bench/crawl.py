@@ -1,0 +1,123 @@
+"""Crawl benchmark: cold and warm `regent inventory` against a naive sequential crawler, as whole processes,
+over plain loopback and through a proxy that adds 20 ms to every request.
+
+    .venv/bin/python bench/crawl.py [--repositories 100] [--tags 10] [--delay-ms 20] [--repeat 3]
+
+Prints wall time, client CPU time and CPU per request (median of --repeat runs) and the speedups.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.latency_proxy import LatencyProxy  # noqa: E402
+from bot.sandbox.registry_server import RegistryServer  # noqa: E402
+from bot.sandbox.seed import seed_bulk  # noqa: E402
+from bot.sandbox.seeder import Seeder  # noqa: E402
+
+PYTHON = sys.executable
+REGENT = [PYTHON, "-m", "bot.cli"]
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    requests: int
+    detail: dict[str, int]
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[Run, dict[str, object]]:
+    """Run a command to completion; wall time, its CPU time (user+sys), and its JSON output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    out = json.loads(done.stdout)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    requests = out.get("requests", {})
+    detail = requests if isinstance(requests, dict) else {"total": int(requests)}
+    return Run(wall, cpu, sum(detail.values()), detail), out
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The run with the median wall time."""
+    return sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+
+
+def bench_network(url: str, label: str, repeat: int, expected_tags: int) -> dict[str, Run]:
+    """Naive, cold and warm crawls against one URL."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    naive = [timed([PYTHON, str(ROOT / "bench" / "naive_crawl.py"), url], env)[0] for _ in range(repeat)]
+    cold: list[Run] = []
+    warm: list[Run] = []
+    for _ in range(repeat):
+        env["REGENT_STATE_DIR"] = tempfile.mkdtemp(prefix="regent-bench-")
+        cmd = [*REGENT, "inventory", "--registry", url, "--json", "--no-progress"]
+        run, out = timed(cmd, env)
+        tags = out["registries"][0]["tags"]  # type: ignore[index]
+        if tags != expected_tags:
+            raise SystemExit(f"cold crawl saw {tags} tags, expected {expected_tags}")
+        cold.append(run)
+        warm.append(timed(cmd, env)[0])
+    result = {"naive": median_run(naive), "cold": median_run(cold), "warm": median_run(warm)}
+    print(f"\n{label}")
+    print(
+        f"  {'crawler':8} {'wall s':>8} {'cpu s':>7} {'requests':>9} {'cpu ms/req':>11}  requests by method"
+    )
+    for name, run in result.items():
+        per = 1000 * run.cpu / max(run.requests, 1)
+        print(f"  {name:8} {run.wall:8.2f} {run.cpu:7.2f} {run.requests:9d} {per:11.2f}  {run.detail}")
+    print(
+        f"  cold vs naive: {result['naive'].wall / result['cold'].wall:.1f}x faster;"
+        f" warm/cold: {result['warm'].wall / result['cold'].wall:.2f}"
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repositories", type=int, default=100)
+    parser.add_argument("--tags", type=int, default=10)
+    parser.add_argument("--delay-ms", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with RegistryServer() as registry:
+        start = time.perf_counter()
+        with Seeder(registry.url) as seeder:
+            seed_bulk(seeder, repositories=args.repositories, tags_per_repository=args.tags)
+            expected = seeder.expected()
+        print(
+            f"seeded {expected.repositories} repositories, {expected.tags} tags,"
+            f" {expected.manifests} manifests, {expected.stored_bytes} bytes"
+            f" in {time.perf_counter() - start:.1f} s; {os.cpu_count()} CPUs"
+        )
+        bench_network(registry.url, "plain loopback", args.repeat, expected.tags)
+        with LatencyProxy(registry.host, delay=args.delay_ms / 1000) as proxy:
+            bench_network(
+                proxy.url,
+                f"through a proxy adding {args.delay_ms:.0f} ms per request",
+                args.repeat,
+                expected.tags,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""The `regent` command line: argument parsing, dispatch, and errors as short messages (never tracebacks)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+
+from tools.errors import RegentError
+
+log = logging.getLogger("regent")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _add_sources(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="configuration file (default: $REGENT_CONFIG or ./regent.yml)")
+    parser.add_argument(
+        "--registry",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a registry to crawl directly (repeatable); credentials from REGENT_REGISTRY_USERNAME/_PASSWORD",
+    )
+    parser.add_argument("--portainer", metavar="URL", help="Portainer URL (API key from PORTAINER_API_KEY)")
+    parser.add_argument(
+        "--docker-host",
+        action="append",
+        default=[],
+        metavar="unix://…|tcp://…",
+        help="a Docker host that Portainer does not manage (repeatable)",
+    )
+
+
+def record_crash(reference: str) -> str:
+    """Write the current exception's traceback to the state directory's log; returns where."""
+    from bot.settings import state_dir
+
+    path = state_dir() / "regent.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path)
+    except OSError:
+        return "the log (state directory not writable)"
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.exception("internal error (reference %s)", reference)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+        log.propagate = True
+    return str(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="regent", description="Container registry assistant for Portainer")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    inventory = sub.add_parser("inventory", help="crawl registries and environments, save a snapshot")
+    _add_sources(inventory)
+    inventory.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    inventory.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+
+    demo = sub.add_parser("demo", help="start a local registry, seed it, and show what Regent sees")
+    demo.add_argument("--keep", action="store_true", help="leave the registry running until Enter is pressed")
+    return parser
+
+
+def _run_inventory(args: argparse.Namespace) -> int:
+    from bot.inventory_command import run_inventory_command
+
+    return run_inventory_command(args)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(args)
+
+
+COMMANDS: dict[str, Command] = {"inventory": _run_inventory, "demo": _run_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `regent` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except RegentError as exc:
+        print(f"regent: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("regent: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        reference = uuid.uuid4().hex[:8]
+        where = record_crash(reference)
+        print(f"regent: internal error (reference {reference}; details in {where})", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Configuration: one YAML file plus secrets from the environment. The only module that reads env vars."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from tools.errors import ConfigError
+
+DEFAULT_CONFIG = "regent.yml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PortainerSettings(_Section):
+    """Where Portainer is; the API key comes from PORTAINER_API_KEY."""
+
+    url: str
+    verify_tls: bool | str = Field(default=True, description="false, true or a CA bundle path")
+    registry_scheme: str = Field(default="https", description="scheme for registries reached directly (CE)")
+
+
+class RegistrySettings(_Section):
+    """A registry Regent reaches directly (extra, or a Portainer CE registry by name)."""
+
+    name: str
+    url: str
+    username_env: str | None = None
+    password_env: str | None = None
+    cost_per_gb_month: float = 0.0
+    quota_bytes: int | None = None
+
+
+class Settings(_Section):
+    """The whole configuration file."""
+
+    portainer: PortainerSettings | None = None
+    registries: list[RegistrySettings] = Field(default_factory=list)
+    docker_hosts: list[str] = Field(default_factory=list)
+    environments: dict[str, list[str]] = Field(default_factory=dict)
+    crawl_workers: int = Field(default=16, ge=1, le=64)
+    policies_file: str | None = None
+
+
+class Secrets(BaseModel):
+    """Secrets read from the environment (or from files named by `<NAME>_FILE`); never logged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    portainer_api_key: SecretStr | None = None
+    registry_username: str | None = None
+    registry_password: SecretStr | None = None
+    registry_credentials: dict[str, tuple[str, SecretStr]] = Field(default_factory=dict)
+
+
+def read_env(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """A variable's value, or the content of the file its `_FILE` twin names (mounted secrets)."""
+    env = os.environ if env is None else env
+    value = env.get(name)
+    if value:
+        return value
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip() or None
+        except OSError as exc:
+            raise ConfigError(
+                f"{name}_FILE points at {path!r}, which cannot be read: {exc.strerror}"
+            ) from None
+    return None
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """REGENT_STATE_DIR, else the user's state directory (XDG_STATE_HOME or ~/.local/state)/regent."""
+    env = os.environ if env is None else env
+    if env.get("REGENT_STATE_DIR"):
+        return Path(env["REGENT_STATE_DIR"]).expanduser()
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "regent"
+
+
+def load_settings(path: str | None, env: Mapping[str, str] | None = None) -> Settings:
+    """Load and validate the config file; a missing default file means an empty configuration."""
+    env = os.environ if env is None else env
+    explicit = path or env.get("REGENT_CONFIG")
+    file = Path(explicit or DEFAULT_CONFIG)
+    if not file.exists():
+        if explicit:
+            raise ConfigError(f"config file {file} does not exist")
+        return Settings()
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{file}: {field}: {first['msg']}") from None
+
+
+def load_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> Secrets:
+    """Collect the secrets the configuration refers to from the environment."""
+    env = os.environ if env is None else env
+    api_key = read_env("PORTAINER_API_KEY", env)
+    password = read_env("REGENT_REGISTRY_PASSWORD", env)
+    named: dict[str, tuple[str, SecretStr]] = {}
+    for registry in settings.registries:
+        if registry.username_env and registry.password_env:
+            user, secret = read_env(registry.username_env, env), read_env(registry.password_env, env)
+            if user is None or secret is None:
+                raise ConfigError(
+                    f"registry {registry.name}: set {registry.username_env} and {registry.password_env}"
+                )
+            named[registry.name] = (user, SecretStr(secret))
+    return Secrets(
+        portainer_api_key=SecretStr(api_key) if api_key else None,
+        registry_username=read_env("REGENT_REGISTRY_USERNAME", env),
+        registry_password=SecretStr(password) if password else None,
+        registry_credentials=named,
+    )
+
+
+def settings_summary(settings: Settings) -> dict[str, Any]:
+    """What the configuration says, without secrets, for `regent config` and error reports."""
+    return settings.model_dump(mode="json")

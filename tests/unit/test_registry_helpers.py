@@ -1,0 +1,52 @@
+"""Pure helpers of the registry client: challenges, scopes, Retry-After, Link pagination."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+from tools.registry.auth import parse_challenge, scope_for
+from tools.registry.client import _next_link_query
+from tools.registry.retry import parse_retry_after
+
+
+def test_parse_bearer_challenge() -> None:
+    c = parse_challenge('Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull"')
+    assert c is not None
+    assert (c.scheme, c.realm, c.service, c.scope) == (
+        "bearer",
+        "https://auth.example/token",
+        "reg",
+        "repository:a/b:pull",
+    )
+
+
+def test_parse_basic_and_unknown_challenges() -> None:
+    basic = parse_challenge('Basic realm="test-realm"')
+    assert basic is not None and basic.scheme == "basic"
+    assert parse_challenge("Negotiate abc") is None
+    assert parse_challenge("") is None
+
+
+def test_scope_for_paths() -> None:
+    assert scope_for("/v2/_catalog", "GET") == "registry:catalog:*"
+    assert scope_for("/v2/team/app/manifests/v1", "HEAD") == "repository:team/app:pull"
+    assert scope_for("/v2/team/app/manifests/sha256:ab", "DELETE") == "repository:team/app:delete"
+    assert scope_for("/v2/team/app/tags/list", "GET") == "repository:team/app:pull"
+    assert scope_for("/v2/", "GET") == ""
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    value = parse_retry_after(later)
+    assert value is not None and 25 <= value <= 31
+
+
+def test_next_link_query() -> None:
+    link = '</v2/_catalog?last=demo%2Fb&n=2>; rel="next"'
+    assert _next_link_query(link) == {"last": "demo/b", "n": "2"}
+    assert _next_link_query("") is None
+    assert _next_link_query('</v2/_catalog?last=x>; rel="prev"') is None

@@ -1,0 +1,115 @@
+"""One inventory run: every registry and every environment, concurrently, into one snapshot."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from tools.errors import RegentError
+from tools.inventory.crawl import DEFAULT_WORKERS, Progress, TagMap, crawl_registry
+from tools.inventory.models import (
+    Deployment,
+    Environment,
+    InventorySnapshot,
+    RegistryInventory,
+    RegistrySource,
+)
+from tools.registry.client import RegistryClient
+from tools.registry.reference import ReferenceError as _ReferenceError
+from tools.registry.reference import parse_reference
+
+
+@dataclass(slots=True)
+class EnvironmentBatch:
+    """What one deployment source (Portainer, a Docker host) reported."""
+
+    environments: list[Environment] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    requests: Counter[str] = field(default_factory=Counter)
+
+
+DeploymentSource = Callable[[], EnvironmentBatch]
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryTarget:
+    """A registry to crawl, with its client and the tag map of the previous crawl."""
+
+    source: RegistrySource
+    client: RegistryClient
+    previous: TagMap = field(default_factory=dict)
+
+
+def run_inventory(
+    registries: Iterable[RegistryTarget],
+    deployment_sources: Iterable[DeploymentSource],
+    *,
+    workers: int = DEFAULT_WORKERS,
+    progress: Callable[[str, int, int], None] | None = None,
+    now: datetime | None = None,
+) -> InventorySnapshot:
+    """Crawl everything; failures of one registry or environment end up in `errors`, never raised."""
+    targets = list(registries)
+    sources = list(deployment_sources)
+    snapshot = InventorySnapshot(taken_at=now or datetime.now(UTC))
+    sink: Progress = progress or (lambda what, done, total: None)
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="inventory") as pool:
+        batches = [pool.submit(_collect, source) for source in sources]
+        crawled = list(
+            pool.map(
+                lambda t: crawl_registry(
+                    t.client, t.source, previous=t.previous, workers=workers, progress=sink
+                ),
+                targets,
+            )
+        )
+        collected = [future.result() for future in batches]
+    requests: Counter[str] = Counter()
+    for target, inventory in zip(targets, crawled, strict=True):
+        snapshot.registries.append(inventory)
+        snapshot.errors.extend(inventory.errors)
+        requests.update(target.client.requests)
+    for batch in collected:
+        snapshot.environments.extend(batch.environments)
+        snapshot.deployments.extend(batch.deployments)
+        snapshot.errors.extend(batch.errors)
+        requests.update(batch.requests)
+    snapshot.deployments = resolve_deployments(snapshot.deployments, snapshot.registries)
+    snapshot.requests = dict(requests)
+    return snapshot
+
+
+def _collect(source: DeploymentSource) -> EnvironmentBatch:
+    try:
+        return source()
+    except RegentError as exc:
+        return EnvironmentBatch(errors=[str(exc)])
+
+
+def resolve_deployments(
+    deployments: list[Deployment], registries: list[RegistryInventory]
+) -> list[Deployment]:
+    """Fill in digests of deployments that name a tag (stack files, services) from the crawled tags."""
+    by_host = {inv.source.image_host: inv for inv in registries}
+    resolved: list[Deployment] = []
+    for deployment in deployments:
+        digest = deployment.digest or _digest_for(deployment.image, by_host)
+        resolved.append(deployment if digest == deployment.digest else replace(deployment, digest=digest))
+    return resolved
+
+
+def _digest_for(image: str, by_host: dict[str, RegistryInventory]) -> str | None:
+    try:
+        ref = parse_reference(image)
+    except _ReferenceError:
+        return None
+    if ref.digest:
+        return ref.digest
+    inventory = by_host.get(ref.registry)
+    if inventory is None or ref.tag is None:
+        return None
+    return inventory.tags.get(ref.repository, {}).get(ref.tag)
