@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Set up Regent on a fresh Debian/Ubuntu machine, then run the demo or the whole test suite.
+#   ./run.sh demo    set up, then `regent demo`
+#   ./run.sh test    set up, then lint, type-check and run every test
+#   ./run.sh setup   set up only
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(docker-registry apache2-utils docker.io busybox-static python3-venv)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_system_packages() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "run.sh: installing ${missing[*]}" >&2
+    as_root apt-get update -qq
+    # policy-rc.d keeps Debian's postinst from starting the system registry and dockerd: tests start their own.
+    [ -e /usr/sbin/policy-rc.d ] || as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+install_python_packages() {
+  local python="${PYTHON:-python3}"
+  if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+  fi
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e '.[test]'
+}
+
+setup() {
+  install_system_packages
+  install_python_packages
+}
+
+run_tests() {
+  .venv/bin/ruff check bot tools tests bench
+  .venv/bin/ruff format --check bot tools tests bench
+  .venv/bin/mypy
+  .venv/bin/pytest -q -p no:cacheprovider "$@"
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  demo) setup; shift; exec .venv/bin/regent demo "$@" ;;
+  test) setup; shift; run_tests "$@" ;;
+  *) echo "usage: ./run.sh demo|test|setup" >&2; exit 64 ;;
+esac
