@@ -1,0 +1,268 @@
+"""Typed views of Portainer, Docker Engine and Kubernetes JSON, parsed at the client.
+
+Every model ignores unknown fields, so secrets that Portainer returns (a registry's `Password`,
+`ManagementConfiguration`, ECR `AccessToken`, the server's `Build.Env`) are dropped while parsing and can
+never be reached from a parsed object.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from tools.errors import BadResponse
+
+T = TypeVar("T")
+Edition = Literal["CE", "BE"]
+
+REGISTRY_KINDS = {
+    1: "quay",
+    2: "azure",
+    3: "custom",
+    4: "gitlab",
+    5: "proget",
+    6: "dockerhub",
+    7: "ecr",
+    8: "github",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+def _none_to_empty(value: object) -> object:
+    # Go encodes nil slices and maps as null; an absent list means the same as an empty one here.
+    return [] if value is None else value
+
+
+class PortainerStatus(_Model):
+    """Version and edition of the server."""
+
+    version: str
+    edition: Edition
+    instance_id: str = ""
+
+
+class SystemStatus(_Model):
+    """`GET /api/system/status` (public)."""
+
+    version: str = Field(alias="Version")
+    instance_id: str = Field("", alias="InstanceID")
+
+
+class SystemVersion(_Model):
+    """`GET /api/system/version`; only the two fields Regent needs (never `Build.Env`)."""
+
+    server_version: str = Field("", alias="ServerVersion")
+    server_edition: str = Field("", alias="ServerEdition")
+
+
+class User(_Model):
+    """`GET /api/users/me`."""
+
+    id: int = Field(alias="Id")
+    username: str = Field(alias="Username")
+    role: int = Field(alias="Role")
+
+    @property
+    def is_admin(self) -> bool:
+        """Role 1 is administrator."""
+        return self.role == 1
+
+
+class Registry(_Model):
+    """A registry record with every credential field left out (see module docstring)."""
+
+    id: int = Field(alias="Id")
+    name: str = Field(alias="Name")
+    type: int = Field(alias="Type")
+    url: str = Field("", alias="URL")
+    base_url: str = Field("", alias="BaseURL")
+    authentication: bool = Field(False, alias="Authentication")
+
+    @property
+    def kind(self) -> str:
+        """Portainer's registry type as a name (custom, dockerhub, ecr, ...)."""
+        return REGISTRY_KINDS.get(self.type, "custom")
+
+
+class Endpoint(_Model):
+    """An environment as `GET /api/endpoints` lists it (snapshots excluded)."""
+
+    id: int = Field(alias="Id")
+    name: str = Field(alias="Name")
+    type: int = Field(alias="Type")
+    url: str = Field("", alias="URL")
+    status: int = Field(0, alias="Status")
+    container_engine: str = Field("", alias="ContainerEngine")
+
+
+class Container(_Model):
+    """A Docker container summary (`containers/json`)."""
+
+    id: str = Field(alias="Id")
+    names: list[str] = Field(default_factory=list, alias="Names")
+    image: str = Field("", alias="Image")
+    image_id: str = Field("", alias="ImageID")
+    state: str = Field("", alias="State")
+    labels: dict[str, str] = Field(default_factory=dict, alias="Labels")
+
+    _nulls = field_validator("names", "labels", mode="before")(_none_to_empty)
+
+    @property
+    def name(self) -> str:
+        """The first name without Docker's leading slash, or the short id."""
+        return self.names[0].lstrip("/") if self.names else self.id[:12]
+
+
+class Image(_Model):
+    """A Docker image summary (`images/json`)."""
+
+    id: str = Field(alias="Id")
+    repo_tags: list[str] = Field(default_factory=list, alias="RepoTags")
+    repo_digests: list[str] = Field(default_factory=list, alias="RepoDigests")
+
+    _nulls = field_validator("repo_tags", "repo_digests", mode="before")(_none_to_empty)
+
+
+class SwarmInfo(_Model):
+    """The `Swarm` part of Docker's `GET /info`."""
+
+    local_node_state: str = Field("", alias="LocalNodeState")
+    control_available: bool = Field(False, alias="ControlAvailable")
+
+
+class DockerInfo(_Model):
+    """Docker's `GET /info`, reduced to what tells a Swarm manager apart."""
+
+    swarm: SwarmInfo = Field(SwarmInfo.model_validate({}), alias="Swarm")
+
+
+class ContainerSpec(_Model):
+    """`Spec.TaskTemplate.ContainerSpec` of a service."""
+
+    image: str = Field("", alias="Image")
+
+
+class TaskTemplate(_Model):
+    """`Spec.TaskTemplate` of a service."""
+
+    container_spec: ContainerSpec = Field(ContainerSpec.model_validate({}), alias="ContainerSpec")
+
+
+class ServiceSpec(_Model):
+    """`Spec` of a service."""
+
+    name: str = Field("", alias="Name")
+    task_template: TaskTemplate = Field(TaskTemplate.model_validate({}), alias="TaskTemplate")
+
+
+class Service(_Model):
+    """A Swarm service (`GET services`)."""
+
+    id: str = Field(alias="ID")
+    spec: ServiceSpec = Field(alias="Spec")
+
+    @property
+    def image(self) -> str:
+        """The image as the service pins it, usually `repo:tag@sha256:...`."""
+        return self.spec.task_template.container_spec.image
+
+
+class PodContainer(_Model):
+    """A container (or init container) in a pod spec."""
+
+    name: str
+    image: str = ""
+
+
+class PodContainerStatus(_Model):
+    """A container status; `imageID` names the digest that actually runs."""
+
+    name: str
+    image: str = ""
+    image_id: str = Field("", alias="imageID")
+
+
+class PodMetadata(_Model):
+    """Pod metadata."""
+
+    name: str
+    namespace: str = "default"
+
+
+class PodSpec(_Model):
+    """Pod spec, reduced to its containers."""
+
+    containers: list[PodContainer] = Field(default_factory=list)
+    init_containers: list[PodContainer] = Field(default_factory=list, alias="initContainers")
+
+    _nulls = field_validator("containers", "init_containers", mode="before")(_none_to_empty)
+
+
+class PodStatus(_Model):
+    """Pod status: phase and container statuses."""
+
+    phase: str = ""
+    container_statuses: list[PodContainerStatus] = Field(default_factory=list, alias="containerStatuses")
+    init_container_statuses: list[PodContainerStatus] = Field(
+        default_factory=list, alias="initContainerStatuses"
+    )
+
+    _nulls = field_validator("container_statuses", "init_container_statuses", mode="before")(_none_to_empty)
+
+
+class Pod(_Model):
+    """A Kubernetes pod (`/api/v1/pods` items)."""
+
+    metadata: PodMetadata
+    spec: PodSpec = Field(default_factory=PodSpec)
+    status: PodStatus = Field(default_factory=PodStatus)
+
+
+class PodList(_Model):
+    """A Kubernetes PodList."""
+
+    items: list[Pod] = Field(default_factory=list)
+
+    _nulls = field_validator("items", mode="before")(_none_to_empty)
+
+
+class StackEnv(_Model):
+    """One stack environment variable."""
+
+    name: str
+    value: str = ""
+
+
+class Stack(_Model):
+    """A Portainer stack (type 1 swarm, 2 compose, 3 kubernetes; status 1 active, 2 inactive)."""
+
+    id: int = Field(alias="Id")
+    name: str = Field(alias="Name")
+    type: int = Field(alias="Type")
+    endpoint_id: int = Field(0, alias="EndpointId")
+    status: int = Field(0, alias="Status")
+    env: list[StackEnv] = Field(default_factory=list, alias="Env")
+
+    _nulls = field_validator("env", mode="before")(_none_to_empty)
+
+
+class StackFile(_Model):
+    """`GET /api/stacks/{id}/file`."""
+
+    content: str = Field(alias="StackFileContent")
+
+
+def parse_as(shape: type[T], data: Any, what: str) -> T:
+    """Validate `data` as `shape`; BadResponse names the field, never its value (values may be secrets)."""
+    try:
+        if isinstance(shape, type) and issubclass(shape, BaseModel):
+            return shape.model_validate(data)
+        return TypeAdapter(shape).validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise BadResponse(f"unexpected answer from Portainer for {what}: {where}: {first['msg']}") from None
