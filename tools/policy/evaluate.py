@@ -1,0 +1,342 @@
+"""Evaluate retention policies over an inventory into a dry-run Plan (design invariant 2 lives here).
+
+Per repository: digests in use, with a protected tag, or signing a subject in another repository are kept
+whatever the policy; keep rules (of every policy that applies) win over delete rules (of the policies
+asked for). Then dependents follow their owners: an index child or a signature/attestation is deleted
+only when every index listing it / every subject it signs is deleted, and survives otherwise. A tagged
+digest that a surviving index lists stays too. Bytes are dedup-correct over the whole registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tools.analysis.clocks import Clocks, as_utc
+from tools.analysis.graph import RepositoryGraph, build_graph, repository_digest_sets
+from tools.analysis.history import RegistryHistory
+from tools.analysis.reclaim import compute_reclaim
+from tools.analysis.usage import resolve_usage
+from tools.errors import ConfigError, RegentError
+from tools.inventory.models import Deployment, Digest, InventorySnapshot, Manifest, RegistryInventory
+from tools.policy.model import PolicyFile
+from tools.policy.patterns import compile_pattern
+from tools.policy.plans import (
+    ItemKind,
+    KeptDigest,
+    Plan,
+    PlanItem,
+    hash_items,
+    new_plan_id,
+    plan_registry,
+)
+from tools.policy.rules import (
+    CompiledPolicy,
+    RepositoryFacts,
+    compile_policy,
+    hard_keeps,
+    in_scope,
+    matches_registry,
+    matches_repository,
+    policy_deletes,
+    policy_keeps,
+)
+
+
+class PlanError(RegentError):
+    """A plan cannot be made from these inputs; the message says why and what to do."""
+
+
+@dataclass(slots=True)
+class RepositoryOutcome:
+    """Decisions for one repository: digest -> reason, for deleted and for kept digests."""
+
+    graph: RepositoryGraph
+    deleted: dict[Digest, str] = field(default_factory=dict)
+    kept: dict[Digest, str] = field(default_factory=dict)
+
+
+def evaluate_snapshot(
+    policies: PolicyFile,
+    snapshot: InventorySnapshot,
+    *,
+    now: datetime,
+    history: Mapping[str, RegistryHistory] | None = None,
+    names: Sequence[str] | None = None,
+    allow_partial: bool = False,
+    plan_id: str | None = None,
+) -> Plan:
+    """Plan the policies over a full snapshot (its registries and deployments)."""
+    return evaluate_policies(
+        policies,
+        registries=snapshot.registries,
+        deployments=snapshot.deployments,
+        now=now,
+        history=history,
+        names=names,
+        allow_partial=allow_partial,
+        plan_id=plan_id,
+    )
+
+
+def evaluate_policies(
+    policies: PolicyFile,
+    *,
+    registries: Sequence[RegistryInventory],
+    deployments: Sequence[Deployment],
+    now: datetime,
+    history: Mapping[str, RegistryHistory] | None = None,
+    names: Sequence[str] | None = None,
+    allow_partial: bool = False,
+    plan_id: str | None = None,
+) -> Plan:
+    """Dry-run the named policies (default: all); history is keyed by registry name."""
+    selected = _selected_names(policies, names)
+    compiled = [compile_policy(p) for p in policies.policies]
+    protected = tuple((p, compile_pattern(p)) for p in policies.protected_tags)
+    items: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    touched = []
+    shared = total = 0
+    for inventory in registries:
+        applying = [p for p in compiled if matches_registry(p, inventory.source)]
+        if not any(p.policy.name in selected for p in applying):
+            continue
+        if inventory.partial and not allow_partial:
+            warnings.append(
+                f"registry {inventory.source.name}: skipped, its crawl was partial "
+                f"({len(inventory.errors)} errors); re-crawl before planning deletes there"
+            )
+            continue
+        hist = (history or {}).get(inventory.source.name) or RegistryHistory()
+        result = _evaluate_registry(
+            inventory, applying, selected, deployments, hist, now=as_utc(now), protected=protected
+        )
+        items.extend(result.items)
+        kept.extend(result.kept)
+        warnings.extend(result.warnings)
+        total += result.total
+        shared += result.shared
+        touched.append(plan_registry(inventory.source))
+    items_hash = hash_items(items)
+    return Plan(
+        plan_id=plan_id or new_plan_id(now, items_hash),
+        created_at=as_utc(now),
+        policies=[n for n in policies.policy_names() if n in selected],
+        registries=touched,
+        items=[PlanItem.model_construct(**item) for item in items],
+        kept=[KeptDigest.model_construct(**entry) for entry in kept],
+        reclaimable_bytes=total,
+        shared_bytes=shared,
+        items_hash=items_hash,
+        warnings=warnings,
+    )
+
+
+def _selected_names(policies: PolicyFile, names: Sequence[str] | None) -> set[str]:
+    known = policies.policy_names()
+    if names is None:
+        return set(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"unknown policy {unknown[0]!r}; the policies file has: {', '.join(known)}")
+    return set(names)
+
+
+@dataclass(slots=True)
+class _RegistryResult:
+    items: list[dict[str, Any]]
+    kept: list[dict[str, Any]]
+    warnings: list[str]
+    total: int
+    shared: int
+
+
+def _evaluate_registry(
+    inventory: RegistryInventory,
+    applying: list[CompiledPolicy],
+    selected: set[str],
+    deployments: Sequence[Deployment],
+    hist: RegistryHistory,
+    *,
+    now: datetime,
+    protected: tuple[tuple[str, Any], ...],
+) -> _RegistryResult:
+    manifests: Mapping[Digest, Manifest] = (
+        {**hist.manifests, **inventory.manifests} if hist.manifests else inventory.manifests
+    )
+    dangling = hist.dangling_by_repository()
+    repo_sets = repository_digest_sets(inventory, manifests, extra=dangling)
+    registry_digests: set[Digest] = set().union(*repo_sets.values()) if repo_sets else set()
+    clocks = Clocks(manifests, hist.clocks)
+    usage = resolve_usage(inventory, deployments, manifests=manifests)
+    outcomes: dict[str, RepositoryOutcome] = {}
+    for repository in sorted(repo_sets):
+        here = [p for p in applying if matches_repository(p, repository)]
+        if not any(p.policy.name in selected for p in here):
+            continue
+        graph = build_graph(
+            repository,
+            inventory.tags.get(repository, {}),
+            repo_sets[repository],
+            manifests,
+            registry_digests=registry_digests,
+        )
+        facts = RepositoryFacts(graph, clocks, now, usage, dangling.get(repository, {}), protected)
+        outcomes[repository] = decide_repository(facts, here, selected)
+    revisions = [(repo, d) for repo, outcome in outcomes.items() for d in outcome.deleted]
+    reclaim = compute_reclaim(repo_sets, manifests, revisions)
+    name = inventory.source.name
+    items: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+    for outcome in outcomes.values():
+        items.extend(_items(name, outcome, manifests, reclaim.exclusive))
+        kept.extend(_kept(name, outcome))
+    warnings = _warnings(inventory, hist, applying, unknown=reclaim.unknown_manifests)
+    return _RegistryResult(items, kept, warnings, reclaim.total, reclaim.shared)
+
+
+def decide_repository(
+    facts: RepositoryFacts, applying: list[CompiledPolicy], selected: set[str]
+) -> RepositoryOutcome:
+    """Decide every digest of one repository: deleted or kept, each with its reason."""
+    graph = facts.graph
+    units = sorted(d for d in graph.digests if not graph.is_dependent(d))
+    hard = hard_keeps(facts)
+    keeps: dict[Digest, str] = {}
+    deletes: dict[Digest, str] = {}
+    for policy in applying:
+        scoped = in_scope(policy, graph, units)
+        for digest, why in policy_keeps(policy, facts, scoped).items():
+            keeps.setdefault(digest, why)
+        if policy.policy.name in selected:
+            for digest, why in policy_deletes(policy, facts, scoped).items():
+                deletes.setdefault(digest, why)
+    return _resolve(graph, hard, keeps, deletes)
+
+
+def _resolve(
+    graph: RepositoryGraph, hard: dict[Digest, str], keeps: dict[Digest, str], deletes: dict[Digest, str]
+) -> RepositoryOutcome:
+    memo: dict[Digest, bool] = {}
+
+    def is_deleted(digest: Digest) -> bool:
+        if digest in memo:
+            return memo[digest]
+        memo[digest] = False  # a digest on its own owner chain (impossible in real registries) stays
+        if digest in hard or digest in keeps:
+            result = False
+        elif digest in deletes or graph.is_dependent(digest):
+            result = all(is_deleted(owner) for owner in graph.owners(digest))
+        else:
+            result = False
+        memo[digest] = result
+        return result
+
+    outcome = RepositoryOutcome(graph=graph)
+    for digest in sorted(graph.digests):
+        if is_deleted(digest):
+            outcome.deleted[digest] = deletes.get(digest) or _follows(graph, digest, "deleted")
+        else:
+            reason = hard.get(digest) or keeps.get(digest)
+            if reason is None and (digest in deletes or graph.is_dependent(digest)):
+                survivor = next(o for o in graph.owners(digest) if not is_deleted(o))
+                reason = _follows(graph, digest, "kept", owner=survivor)
+            outcome.kept[digest] = reason or "no delete rule matched"
+    return outcome
+
+
+def _follows(graph: RepositoryGraph, digest: Digest, verb: str, *, owner: Digest | None = None) -> str:
+    owner = owner or graph.owners(digest)[0]
+    if owner in graph.parents.get(digest, ()):
+        return f"child of {verb} index {owner}"
+    return f"signature/attestation of {verb} subject {owner}"
+
+
+def _depths(outcome: RepositoryOutcome) -> dict[Digest, int]:
+    """Owners before dependents: 0 for digests deleted on their own, 1 + owner depth otherwise."""
+    depth: dict[Digest, int] = {}
+
+    def of(digest: Digest) -> int:
+        if digest not in depth:
+            depth[digest] = 0
+            owners = [o for o in outcome.graph.owners(digest) if o in outcome.deleted]
+            depth[digest] = 1 + max(of(o) for o in owners) if owners else 0
+        return depth[digest]
+
+    for digest in outcome.deleted:
+        of(digest)
+    return depth
+
+
+def _items(
+    registry: str,
+    outcome: RepositoryOutcome,
+    manifests: Mapping[Digest, Manifest],
+    exclusive: Mapping[tuple[str, Digest], int],
+) -> list[dict[str, Any]]:
+    graph = outcome.graph
+    depth = _depths(outcome)
+    out = []
+    for digest in sorted(outcome.deleted, key=lambda d: (depth[d], d)):
+        manifest = manifests.get(digest)
+        out.append(
+            {
+                "registry": registry,
+                "repository": graph.repository,
+                "digest": digest,
+                "tags": sorted(graph.all_tags(digest)),
+                "reason": outcome.deleted[digest],
+                "bytes": exclusive.get((graph.repository, digest), 0),
+                "kind": _kind(graph, digest, manifest),
+                "media_type": manifest.media_type if manifest else "",
+                "deleted_with": [o for o in graph.owners(digest) if o in outcome.deleted],
+                "config_digest": manifest.config.digest if manifest and manifest.config else None,
+            }
+        )
+    return out
+
+
+def _kind(graph: RepositoryGraph, digest: Digest, manifest: Manifest | None) -> ItemKind:
+    if graph.subjects.get(digest):
+        return "referrer"
+    if graph.parents.get(digest) and digest not in graph.tags:
+        return "child"
+    return "index" if manifest is not None and manifest.is_index else "image"
+
+
+def _kept(registry: str, outcome: RepositoryOutcome) -> list[dict[str, Any]]:
+    graph = outcome.graph
+    return [
+        {
+            "registry": registry,
+            "repository": graph.repository,
+            "digest": digest,
+            "tags": sorted(graph.all_tags(digest)),
+            "reason": reason,
+        }
+        for digest, reason in outcome.kept.items()
+    ]
+
+
+def _warnings(
+    inventory: RegistryInventory, hist: RegistryHistory, applying: list[CompiledPolicy], *, unknown: int
+) -> list[str]:
+    name = inventory.source.name
+    out = []
+    if inventory.partial:
+        out.append(f"registry {name}: planned from a partial crawl ({len(inventory.errors)} errors)")
+    if unknown:
+        out.append(f"registry {name}: {unknown} manifests without details; their bytes are not counted")
+    rules = [r for p in applying for r in p.policy.keep]
+    if any(r.pulled_within_days for r in rules) and not hist.clocks.last_pulled:
+        out.append(f"registry {name}: no pull data; pulled_within_days keeps every digest it sees")
+    clocks = {p.policy.clock for p in applying}
+    clocks.update(r.clock for p in applying for r in p.policy.keep if r.clock)
+    clocks.update(r.clock for p in applying for r in p.policy.delete if r.clock)
+    if "pushed" in clocks and not hist.clocks.pushed:
+        out.append(f"registry {name}: no push data; rules by the pushed clock treat every age as unknown")
+    return out
