@@ -38,6 +38,23 @@ class RegistrySettings(_Section):
     quota_bytes: int | None = None
 
 
+class SlackApprovers(_Section):
+    """Who may approve a deletion: Slack user ids and Slack user group ids (membership checked live)."""
+
+    users: list[str] = Field(default_factory=list, description="Slack user ids, e.g. U0123ABCD")
+    usergroups: list[str] = Field(default_factory=list, description="Slack user group ids, e.g. S0456EFGH")
+
+
+class SlackSettings(_Section):
+    """The Slack app: where the digest goes and who approves; tokens come from SLACK_* variables."""
+
+    digest_channel: str | None = None
+    approvers: SlackApprovers = Field(default_factory=SlackApprovers)
+    requester_may_approve: bool = False
+    proposal_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    usergroup_cache_seconds: float = Field(default=60.0, ge=0, description="membership cache lifetime")
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -47,6 +64,7 @@ class Settings(_Section):
     environments: dict[str, list[str]] = Field(default_factory=dict)
     crawl_workers: int = Field(default=16, ge=1, le=64)
     policies_file: str | None = None
+    slack: SlackSettings = Field(default_factory=SlackSettings)
 
 
 class Secrets(BaseModel):
@@ -58,6 +76,34 @@ class Secrets(BaseModel):
     registry_username: str | None = None
     registry_password: SecretStr | None = None
     registry_credentials: dict[str, tuple[str, SecretStr]] = Field(default_factory=dict)
+
+
+class SlackEnv(BaseModel):
+    """Slack credentials and endpoint from the environment; the tokens are never logged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None  # set: Socket Mode; unset: HTTP mode (needs signing_secret)
+    signing_secret: SecretStr | None = None
+    api_url: str = "https://slack.com/api/"
+
+
+def load_slack_env(env: Mapping[str, str] | None = None) -> SlackEnv:
+    """SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_SIGNING_SECRET (or their _FILE twins) and SLACK_API_URL."""
+    env = os.environ if env is None else env
+
+    def secret(name: str) -> SecretStr | None:
+        value = read_env(name, env)
+        return SecretStr(value) if value else None
+
+    api_url = (env.get("SLACK_API_URL") or "https://slack.com/api/").rstrip("/") + "/"
+    return SlackEnv(
+        bot_token=secret("SLACK_BOT_TOKEN"),
+        app_token=secret("SLACK_APP_TOKEN"),
+        signing_secret=secret("SLACK_SIGNING_SECRET"),
+        api_url=api_url,
+    )
 
 
 def read_env(name: str, env: Mapping[str, str] | None = None) -> str | None:
