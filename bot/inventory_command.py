@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from bot.progress import terminal_progress
-from bot.settings import load_secrets, load_settings, state_dir
+from bot.settings import PortainerSettings, load_secrets, load_settings, state_dir
 from bot.wiring import build_sources
 from tools.errors import ConfigError
 from tools.inventory.inventory import run_inventory
@@ -20,7 +20,8 @@ def run_inventory_command(args: argparse.Namespace) -> int:
     """Run one inventory with the sources from config and flags; exit 1 when any source failed."""
     settings = load_settings(args.config)
     if args.portainer:
-        settings = settings.model_copy(update={"portainer": {"url": args.portainer}})
+        current = settings.portainer or PortainerSettings(url=args.portainer)
+        settings = settings.model_copy(update={"portainer": current.model_copy(update={"url": args.portainer})})
     secrets = load_secrets(settings)
     root = state_dir()
     store = SnapshotStore(root / "regent.db")

@@ -1,0 +1,135 @@
+"""`regent inventory --portainer`: registries through the BE proxy or directly (CE), and every environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sandbox.dockerd import DockerDaemon
+from bot.sandbox.registry_server import RegistryServer
+from bot.sandbox.seed import ImageSpec, Seeder, seed_sample
+from tests.conftest import SeederFactory, need_binary
+from tests.fakes.portainer import FakePortainer
+from tests.fakes.portainer_records import FakeEnvironment, FakeRegistry, FakeStack, FakeUser, make_pod
+from tools.inventory.store import SnapshotStore
+
+NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "ptr_inventory-test-key-0001"
+
+
+def regent(*args: str, state: Path, env_extra: dict[str, str]) -> tuple[int, dict[str, Any], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAINER_", "REGENT_"))}
+    env.update(REGENT_STATE_DIR=str(state), **env_extra)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "inventory", *args, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode, json.loads(done.stdout) if done.stdout else {}, done.stderr
+
+
+@pytest.mark.parametrize("edition", ["BE", "CE"])
+def test_portainer_inventory(
+    edition: str,
+    registry_htpasswd: RegistryServer,
+    make_seeder: SeederFactory,
+    dockerd: DockerDaemon,
+    tmp_path: Path,
+) -> None:
+    need_binary("busybox", "busybox-static")
+    seeder: Seeder = make_seeder(registry_htpasswd, auth=("alice", "s3cret"))
+    seed_sample(seeder, now=NOW, runnable=False)
+    web = seeder.push_image(ImageSpec(repository="shop/web", tag="9.0", created=NOW, runnable=True))
+    expected = seeder.expected()
+    ref = f"{registry_htpasswd.host}/shop/web:9.0"
+    auth = {"username": "alice", "password": "s3cret"}
+    dockerd.client.post(
+        "/images/create",
+        params={"fromImage": ref.rsplit(":", 1)[0], "tag": "9.0"},
+        headers={"X-Registry-Auth": _registry_auth(auth)},
+    ).read()
+    running = dockerd.run(ref, name=f"pt-{edition}-web")
+    api_digest = seeder.tagged()[("shop/api", "1.4.0")]
+    pod = make_pod(
+        "api-0",
+        namespace="shop",
+        containers=[
+            (
+                "api",
+                f"{registry_htpasswd.host}/shop/api:1.4.0",
+                f"docker-pullable://{registry_htpasswd.host}/shop/api@{api_digest}",
+            )
+        ],
+    )
+    stack = FakeStack(
+        1,
+        "batch",
+        1,
+        f"services:\n  w:\n    image: {registry_htpasswd.host}/team-x/worker:${{TAG}}\n",
+        env={"TAG": "1.0.0"},
+    )
+    fake = FakePortainer(
+        edition=edition,  # type: ignore[arg-type]
+        users=[FakeUser(1, "admin", api_keys=(API_KEY,))],
+        registries=[FakeRegistry(5, "private", registry_htpasswd.url, username="alice", password="s3cret")],
+        environments=[
+            FakeEnvironment.docker(1, "prod-docker", socket=str(dockerd.socket_path)),
+            FakeEnvironment.kubernetes(2, "prod-k8s", pods=[pod]),
+        ],
+        stacks=[stack],
+    )
+    config = tmp_path / "regent.yml"
+    try:
+        with fake:
+            config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
+            env = {"PORTAINER_API_KEY": API_KEY, "REGENT_CONFIG": str(config)}
+            if edition == "CE":  # CE has no registry proxy: Regent needs its own credentials for it
+                config.write_text(
+                    config.read_text() + "registries:\n  - name: private\n"
+                    f"    url: {registry_htpasswd.url}\n    username_env: REG_U\n"
+                    "    password_env: REG_P\n"
+                )
+                env.update(REG_U="alice", REG_P="s3cret")
+            code, out, err = regent(state=tmp_path, env_extra=env)
+            proxied = fake.count("/api/registries/5/v2/*")
+    finally:
+        dockerd.remove_container(running)
+    assert code == 0, err
+    (reg,) = out["registries"]
+    assert (reg["repositories"], reg["tags"], reg["manifests"], reg["stored_bytes"]) == (
+        expected.repositories,
+        expected.tags,
+        expected.manifests,
+        expected.stored_bytes,
+    )
+    assert (proxied > 0) == (edition == "BE")
+    assert {e["name"] for e in out["environments"]} == {"prod-docker", "prod-k8s"}
+    store = SnapshotStore(tmp_path / "regent.db")
+    snapshot = store.latest()
+    store.close()
+    assert snapshot is not None
+    by_name = {d.name: d for d in snapshot.deployments}
+    assert by_name[f"pt-{edition}-web"].digest == web.digest
+    pod_user = by_name["shop/api-0/api"]
+    assert pod_user.digest == api_digest and pod_user.kind == "pod"
+    stack_users = [d for d in snapshot.deployments if d.kind == "stack"]
+    assert stack_users and stack_users[0].digest == seeder.tagged()[("team-x/worker", "1.0.0")]
+    assert "s3cret" not in err and API_KEY not in err and API_KEY not in json.dumps(out)
+
+
+def _registry_auth(auth: dict[str, str]) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(auth).encode()).decode()
