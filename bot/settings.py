@@ -55,6 +55,18 @@ class SlackSettings(_Section):
     usergroup_cache_seconds: float = Field(default=60.0, ge=0, description="membership cache lifetime")
 
 
+class LLMSettings(_Section):
+    """The LLM loop: model and bounds; OPENAI_BASE_URL / OPENAI_API_KEY / REGENT_MODEL come from the env."""
+
+    model: str = "gpt-4o-mini"
+    max_steps: int = Field(default=8, ge=2, le=32, description="LLM calls per question (last: no tools)")
+    tool_timeout_s: float = Field(default=20.0, gt=0, le=600, description="wall time limit of one tool call")
+    request_timeout_s: float = Field(default=60.0, gt=0, le=600, description="one LLM HTTP request")
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    stream: bool = Field(default=False, description="stream completions (SSE) instead of one JSON answer")
+    memory_turns: int = Field(default=10, ge=0, le=50, description="earlier turns per thread sent along")
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -65,6 +77,7 @@ class Settings(_Section):
     crawl_workers: int = Field(default=16, ge=1, le=64)
     policies_file: str | None = None
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
 
 class Secrets(BaseModel):
@@ -103,6 +116,32 @@ def load_slack_env(env: Mapping[str, str] | None = None) -> SlackEnv:
         app_token=secret("SLACK_APP_TOKEN"),
         signing_secret=secret("SLACK_SIGNING_SECRET"),
         api_url=api_url,
+    )
+
+
+class LLMEnv(BaseModel):
+    """The OpenAI-compatible endpoint from the environment; the key is never logged or sent to the LLM."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str | None = None  # REGENT_MODEL overrides llm.model
+
+    @property
+    def configured(self) -> bool:
+        """True when an endpoint or a key is set (a local server may need no key)."""
+        return bool(self.base_url or self.api_key)
+
+
+def load_llm_env(env: Mapping[str, str] | None = None) -> LLMEnv:
+    """OPENAI_BASE_URL, OPENAI_API_KEY (or OPENAI_API_KEY_FILE) and REGENT_MODEL."""
+    env = os.environ if env is None else env
+    key = read_env("OPENAI_API_KEY", env)
+    return LLMEnv(
+        base_url=(env.get("OPENAI_BASE_URL") or "").rstrip("/") or None,
+        api_key=SecretStr(key) if key else None,
+        model=env.get("REGENT_MODEL") or None,
     )
 
 
