@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 
+from tools.docker.models import Container, Image
 from tools.errors import AuthError, BadResponse, NotFound, Unreachable, UpstreamError
 
+T = TypeVar("T")
 API_VERSION = "v1.41"  # old enough for Debian's dockerd 20.10 and podman's service
 
 
@@ -27,7 +30,7 @@ def engine_http(host: str, *, timeout: float = 15.0) -> tuple[httpx.Client, str]
 
 
 class DockerClient:
-    """Read-only access to one Docker Engine: containers, images, Swarm services."""
+    """Read-only access to one Docker Engine: containers and images."""
 
     def __init__(self, host: str, *, http: httpx.Client | None = None, base_url: str | None = None) -> None:
         if http is None or base_url is None:
@@ -41,22 +44,13 @@ class DockerClient:
         """Close the underlying connection pool."""
         self._http.close()
 
-    def containers(self) -> list[dict[str, Any]]:
+    def containers(self) -> list[Container]:
         """Every container, running or not (`containers/json?all=1`)."""
-        return self._get_list("/containers/json", {"all": "1"})
+        return _parse(list[Container], self._get_list("/containers/json", {"all": "1"}), self.host)
 
-    def images(self) -> list[dict[str, Any]]:
+    def images(self) -> list[Image]:
         """Top-level images with `RepoTags` and `RepoDigests`."""
-        return self._get_list("/images/json", None)
-
-    def services(self) -> list[dict[str, Any]]:
-        """Swarm services; empty when the engine is not a Swarm manager."""
-        try:
-            return self._get_list("/services", None)
-        except UpstreamError as exc:
-            if exc.status in {406, 503}:  # "This node is not a swarm manager"
-                return []
-            raise
+        return _parse(list[Image], self._get_list("/images/json", None), self.host)
 
     def _get_list(self, path: str, params: dict[str, str] | None) -> list[dict[str, Any]]:
         self.requests["GET"] += 1
@@ -80,3 +74,12 @@ class DockerClient:
         if not isinstance(body, list):
             raise BadResponse(f"Docker host {self.host}: {path} is not a list")
         return [item for item in body if isinstance(item, dict)]
+
+
+def _parse(shape: type[T], data: object, host: str) -> T:
+    try:
+        return TypeAdapter(shape).validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BadResponse(f"Docker host {host}: unexpected data at {where}: {first['msg']}") from None

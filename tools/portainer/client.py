@@ -19,6 +19,8 @@ import httpx
 from pydantic import SecretStr
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
+from tools.docker.deployments import container_deployments
+from tools.docker.models import Container, Image
 from tools.errors import (
     AuthError,
     BadResponse,
@@ -31,11 +33,9 @@ from tools.errors import (
 from tools.inventory.models import Deployment, Environment, RegistrySource
 from tools.portainer import environments as convert
 from tools.portainer.models import (
-    Container,
     DockerInfo,
     Edition,
     Endpoint,
-    Image,
     Pod,
     PodList,
     PortainerStatus,
@@ -241,7 +241,7 @@ class PortainerClient:
         return found + stacks, errors + stack_errors
 
     def _container_deployments(self, env: Environment) -> list[Deployment]:
-        return convert.container_deployments(env, self.containers(env.id), self.images(env.id))
+        return container_deployments(env, self.containers(env.id), self.images(env.id))
 
     def _service_deployments(self, env: Environment) -> list[Deployment]:
         # Asking a non-manager for services gives a 503 that retries would repeat; /info says it up front.

@@ -11,13 +11,10 @@ from typing import Any, Literal
 
 import yaml
 
-from tools.docker.source import digest_from_repo_digests
 from tools.errors import BadResponse
 from tools.inventory.models import Deployment, Environment, RegistrySource
 from tools.portainer.models import (
-    Container,
     Endpoint,
-    Image,
     Pod,
     PodContainerStatus,
     Registry,
@@ -55,25 +52,6 @@ def digest_after_at(reference: str) -> str | None:
 
 def _deployment(env: Environment, **fields: Any) -> Deployment:
     return Deployment(environment_id=env.id, environment=env.name, **fields)
-
-
-def container_deployments(
-    env: Environment, containers: list[Container], images: list[Image]
-) -> list[Deployment]:
-    """Containers (running or not); the digest comes from the RepoDigests of the container's image."""
-    repo_digests = {image.id: image.repo_digests for image in images}
-    return [
-        _deployment(
-            env,
-            kind="container",
-            name=container.name,
-            image=container.image,
-            digest=digest_from_repo_digests(container.image, repo_digests.get(container.image_id, [])),
-            state=container.state,
-            image_id=container.image_id,
-        )
-        for container in containers
-    ]
 
 
 def service_deployments(env: Environment, services: list[Service]) -> list[Deployment]:

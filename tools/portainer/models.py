@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
 
+from tools.docker.models import ApiModel, none_to_empty
 from tools.errors import BadResponse
 
 T = TypeVar("T")
@@ -28,16 +29,7 @@ REGISTRY_KINDS = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-def _none_to_empty(value: object) -> object:
-    # Go encodes nil slices and maps as null; an absent list means the same as an empty one here.
-    return [] if value is None else value
-
-
-class PortainerStatus(_Model):
+class PortainerStatus(ApiModel):
     """Version and edition of the server."""
 
     version: str
@@ -45,21 +37,21 @@ class PortainerStatus(_Model):
     instance_id: str = ""
 
 
-class SystemStatus(_Model):
+class SystemStatus(ApiModel):
     """`GET /api/system/status` (public)."""
 
     version: str = Field(alias="Version")
     instance_id: str = Field("", alias="InstanceID")
 
 
-class SystemVersion(_Model):
+class SystemVersion(ApiModel):
     """`GET /api/system/version`; only the two fields Regent needs (never `Build.Env`)."""
 
     server_version: str = Field("", alias="ServerVersion")
     server_edition: str = Field("", alias="ServerEdition")
 
 
-class User(_Model):
+class User(ApiModel):
     """`GET /api/users/me`."""
 
     id: int = Field(alias="Id")
@@ -72,7 +64,7 @@ class User(_Model):
         return self.role == 1
 
 
-class Registry(_Model):
+class Registry(ApiModel):
     """A registry record with every credential field left out (see module docstring)."""
 
     id: int = Field(alias="Id")
@@ -88,7 +80,7 @@ class Registry(_Model):
         return REGISTRY_KINDS.get(self.type, "custom")
 
 
-class Endpoint(_Model):
+class Endpoint(ApiModel):
     """An environment as `GET /api/endpoints` lists it (snapshots excluded)."""
 
     id: int = Field(alias="Id")
@@ -99,67 +91,39 @@ class Endpoint(_Model):
     container_engine: str = Field("", alias="ContainerEngine")
 
 
-class Container(_Model):
-    """A Docker container summary (`containers/json`)."""
-
-    id: str = Field(alias="Id")
-    names: list[str] = Field(default_factory=list, alias="Names")
-    image: str = Field("", alias="Image")
-    image_id: str = Field("", alias="ImageID")
-    state: str = Field("", alias="State")
-    labels: dict[str, str] = Field(default_factory=dict, alias="Labels")
-
-    _nulls = field_validator("names", "labels", mode="before")(_none_to_empty)
-
-    @property
-    def name(self) -> str:
-        """The first name without Docker's leading slash, or the short id."""
-        return self.names[0].lstrip("/") if self.names else self.id[:12]
-
-
-class Image(_Model):
-    """A Docker image summary (`images/json`)."""
-
-    id: str = Field(alias="Id")
-    repo_tags: list[str] = Field(default_factory=list, alias="RepoTags")
-    repo_digests: list[str] = Field(default_factory=list, alias="RepoDigests")
-
-    _nulls = field_validator("repo_tags", "repo_digests", mode="before")(_none_to_empty)
-
-
-class SwarmInfo(_Model):
+class SwarmInfo(ApiModel):
     """The `Swarm` part of Docker's `GET /info`."""
 
     local_node_state: str = Field("", alias="LocalNodeState")
     control_available: bool = Field(False, alias="ControlAvailable")
 
 
-class DockerInfo(_Model):
+class DockerInfo(ApiModel):
     """Docker's `GET /info`, reduced to what tells a Swarm manager apart."""
 
     swarm: SwarmInfo = Field(SwarmInfo.model_validate({}), alias="Swarm")
 
 
-class ContainerSpec(_Model):
+class ContainerSpec(ApiModel):
     """`Spec.TaskTemplate.ContainerSpec` of a service."""
 
     image: str = Field("", alias="Image")
 
 
-class TaskTemplate(_Model):
+class TaskTemplate(ApiModel):
     """`Spec.TaskTemplate` of a service."""
 
     container_spec: ContainerSpec = Field(ContainerSpec.model_validate({}), alias="ContainerSpec")
 
 
-class ServiceSpec(_Model):
+class ServiceSpec(ApiModel):
     """`Spec` of a service."""
 
     name: str = Field("", alias="Name")
     task_template: TaskTemplate = Field(TaskTemplate.model_validate({}), alias="TaskTemplate")
 
 
-class Service(_Model):
+class Service(ApiModel):
     """A Swarm service (`GET services`)."""
 
     id: str = Field(alias="ID")
@@ -171,14 +135,14 @@ class Service(_Model):
         return self.spec.task_template.container_spec.image
 
 
-class PodContainer(_Model):
+class PodContainer(ApiModel):
     """A container (or init container) in a pod spec."""
 
     name: str
     image: str = ""
 
 
-class PodContainerStatus(_Model):
+class PodContainerStatus(ApiModel):
     """A container status; `imageID` names the digest that actually runs."""
 
     name: str
@@ -186,23 +150,23 @@ class PodContainerStatus(_Model):
     image_id: str = Field("", alias="imageID")
 
 
-class PodMetadata(_Model):
+class PodMetadata(ApiModel):
     """Pod metadata."""
 
     name: str
     namespace: str = "default"
 
 
-class PodSpec(_Model):
+class PodSpec(ApiModel):
     """Pod spec, reduced to its containers."""
 
     containers: list[PodContainer] = Field(default_factory=list)
     init_containers: list[PodContainer] = Field(default_factory=list, alias="initContainers")
 
-    _nulls = field_validator("containers", "init_containers", mode="before")(_none_to_empty)
+    _nulls = field_validator("containers", "init_containers", mode="before")(none_to_empty)
 
 
-class PodStatus(_Model):
+class PodStatus(ApiModel):
     """Pod status: phase and container statuses."""
 
     phase: str = ""
@@ -211,10 +175,10 @@ class PodStatus(_Model):
         default_factory=list, alias="initContainerStatuses"
     )
 
-    _nulls = field_validator("container_statuses", "init_container_statuses", mode="before")(_none_to_empty)
+    _nulls = field_validator("container_statuses", "init_container_statuses", mode="before")(none_to_empty)
 
 
-class Pod(_Model):
+class Pod(ApiModel):
     """A Kubernetes pod (`/api/v1/pods` items)."""
 
     metadata: PodMetadata
@@ -222,22 +186,22 @@ class Pod(_Model):
     status: PodStatus = Field(default_factory=PodStatus)
 
 
-class PodList(_Model):
+class PodList(ApiModel):
     """A Kubernetes PodList."""
 
     items: list[Pod] = Field(default_factory=list)
 
-    _nulls = field_validator("items", mode="before")(_none_to_empty)
+    _nulls = field_validator("items", mode="before")(none_to_empty)
 
 
-class StackEnv(_Model):
+class StackEnv(ApiModel):
     """One stack environment variable."""
 
     name: str
     value: str = ""
 
 
-class Stack(_Model):
+class Stack(ApiModel):
     """A Portainer stack (type 1 swarm, 2 compose, 3 kubernetes; status 1 active, 2 inactive)."""
 
     id: int = Field(alias="Id")
@@ -247,10 +211,10 @@ class Stack(_Model):
     status: int = Field(0, alias="Status")
     env: list[StackEnv] = Field(default_factory=list, alias="Env")
 
-    _nulls = field_validator("env", mode="before")(_none_to_empty)
+    _nulls = field_validator("env", mode="before")(none_to_empty)
 
 
-class StackFile(_Model):
+class StackFile(ApiModel):
     """`GET /api/stacks/{id}/file`."""
 
     content: str = Field(alias="StackFileContent")
