@@ -1,0 +1,207 @@
+"""Stored plans in the SQLite state database: immutable bodies, an atomic run claim, per-item results.
+
+The claim (`UPDATE ... WHERE status='stored'`) is what makes a plan run at most once across threads
+and processes; per-item result rows let a restarted run tell what was already done.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from tools.errors import RegentError
+from tools.inventory.store import connect
+from tools.policy.plans import Plan
+
+PlanStatus = Literal["stored", "running", "done"]
+ItemStatus = Literal["deleted", "already_gone", "skipped", "failed"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS plans (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    items_hash TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'stored',
+    runner TEXT,
+    started_at TEXT,
+    heartbeat_at TEXT,
+    finished_at TEXT
+);
+CREATE TRIGGER IF NOT EXISTS plans_are_immutable BEFORE UPDATE OF id, created_at, items_hash, body ON plans
+BEGIN SELECT RAISE(ABORT, 'plans are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS plans_are_kept BEFORE DELETE ON plans
+BEGIN SELECT RAISE(ABORT, 'plans are never deleted'); END;
+CREATE TABLE IF NOT EXISTS plan_results (
+    plan_id TEXT NOT NULL REFERENCES plans(id),
+    item_index INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (plan_id, item_index)
+);
+"""
+
+
+class PlanStoreError(RegentError):
+    """A plan is unknown, or its stored body no longer matches its hash."""
+
+
+class ItemResult(BaseModel):
+    """What execution did with one plan item."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    registry: str
+    repository: str
+    digest: str
+    tags: list[str]
+    status: ItemStatus
+    reason: str
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    """A stored plan's run state."""
+
+    plan_id: str
+    created_at: str
+    items_hash: str
+    status: PlanStatus
+    runner: str | None
+    started_at: str | None
+    heartbeat_at: str | None
+    finished_at: str | None
+
+
+class PlanStore:
+    """Saves plans once, claims them for one run, and records per-item results."""
+
+    def __init__(self, db_path: Path | str) -> None:
+        self._conn = connect(Path(db_path))
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def save(self, plan: Plan) -> str:
+        """Store a plan; saving the same plan again is a no-op, a different body under its id an error."""
+        if not plan.verify_hash():
+            raise PlanStoreError(f"plan {plan.plan_id}: items do not match items_hash; refusing to store it")
+        with self._transaction() as db:
+            row = db.execute("SELECT items_hash FROM plans WHERE id = ?", (plan.plan_id,)).fetchone()
+            if row is not None:
+                if row[0] != plan.items_hash:
+                    raise PlanStoreError(f"plan {plan.plan_id} is already stored with other items")
+                return plan.plan_id
+            db.execute(
+                "INSERT INTO plans (id, created_at, items_hash, body) VALUES (?, ?, ?, ?)",
+                (plan.plan_id, plan.created_at.isoformat(), plan.items_hash, plan.model_dump_json()),
+            )
+        return plan.plan_id
+
+    def get(self, plan_id: str) -> Plan:
+        """Load a stored plan, checking its items against the stored hash."""
+        with self._lock:
+            row = self._conn.execute("SELECT items_hash, body FROM plans WHERE id = ?", (plan_id,)).fetchone()
+        if row is None:
+            raise PlanStoreError(f"no stored plan {plan_id!r}; make one with `regent plan`")
+        plan = Plan.model_validate_json(row[1])
+        if plan.items_hash != row[0] or not plan.verify_hash():
+            raise PlanStoreError(f"plan {plan_id} does not match its hash; it will not be executed")
+        return plan
+
+    def record(self, plan_id: str) -> PlanRecord:
+        """The run state of a stored plan."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, created_at, items_hash, status, runner, started_at, heartbeat_at, finished_at "
+                "FROM plans WHERE id = ?",
+                (plan_id,),
+            ).fetchone()
+        if row is None:
+            raise PlanStoreError(f"no stored plan {plan_id!r}")
+        return PlanRecord(*row)
+
+    def plan_ids(self, *, limit: int = 50) -> list[str]:
+        """Most recent plan ids first."""
+        with self._lock:
+            rows = self._conn.execute("SELECT id FROM plans ORDER BY created_at DESC LIMIT ?", (limit,))
+            return [r[0] for r in rows.fetchall()]
+
+    def claim(self, plan_id: str, *, runner: str, now: datetime) -> bool:
+        """Atomically move a stored plan to running for this runner; False if anyone got there first."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE plans SET status = 'running', runner = ?, started_at = ?, heartbeat_at = ? "
+                "WHERE id = ? AND status = 'stored'",
+                (runner, now.isoformat(), now.isoformat(), plan_id),
+            )
+            return cursor.rowcount == 1
+
+    def reclaim_stale(self, plan_id: str, *, runner: str, now: datetime, stale_after: timedelta) -> bool:
+        """Take over a running plan whose runner stopped heart-beating (a crashed process)."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE plans SET runner = ?, heartbeat_at = ? "
+                "WHERE id = ? AND status = 'running' AND heartbeat_at < ?",
+                (runner, now.isoformat(), plan_id, (now - stale_after).isoformat()),
+            )
+            return cursor.rowcount == 1
+
+    def heartbeat(self, plan_id: str, *, runner: str, now: datetime) -> bool:
+        """Say this runner is still alive; False if the plan is no longer ours."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE plans SET heartbeat_at = ? WHERE id = ? AND runner = ? AND status = 'running'",
+                (now.isoformat(), plan_id, runner),
+            )
+            return cursor.rowcount == 1
+
+    def finish(self, plan_id: str, *, runner: str, now: datetime) -> None:
+        """Mark the plan done; it can never run again."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE plans SET status = 'done', finished_at = ? WHERE id = ? AND runner = ?",
+                (now.isoformat(), plan_id, runner),
+            )
+
+    def save_result(self, plan_id: str, result: ItemResult, *, now: datetime) -> None:
+        """Record what happened to one item (the first record wins; a restart never rewrites history)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO plan_results (plan_id, item_index, status, reason, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (plan_id, result.index, result.status, result.reason, now.isoformat()),
+            )
+
+    def results(self, plan_id: str) -> dict[int, tuple[ItemStatus, str]]:
+        """Recorded (status, reason) per item index."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT item_index, status, reason FROM plan_results WHERE plan_id = ?", (plan_id,)
+            ).fetchall()
+        return {int(index): (status, reason) for index, status, reason in rows}
