@@ -1,0 +1,409 @@
+"""Proposals: a stored plan waiting for an authorized Approve, decided exactly once, executed exactly once.
+
+Exactly-once rests on two conditional UPDATEs in the state database, so it holds across threads, Slack
+retries, two approvers clicking together, several replicas and restarts:
+- deciding: `status pending -> approved|rejected WHERE status='pending' AND expires_at > now`; the one
+  statement that changes a row wins, every other click is told who decided first;
+- executing: `status approved -> executing WHERE status='approved'`; only that claimant calls the plan
+  runner, which itself claims the plan once in the plan store (tools/policy/execute.py), so even a second
+  process that somehow got here would delete nothing.
+The card shows the stored plan (`card()` loads it by id and checks its items hash), and the button carries
+only the proposal id: what was displayed is what runs (design invariants 1 and 3).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from bot.approvals.authorization import Authorizer
+from bot.approvals.card import ProposalCard, build_card
+from tools.inventory.store import connect
+from tools.policy.execute import ExecutionReport
+from tools.policy.plans import Plan
+
+ProposalStatus = Literal["pending", "approved", "rejected", "expired", "executing", "done", "failed"]
+DecisionOutcome = Literal["approved", "rejected", "forbidden", "expired", "already_decided", "not_found"]
+DEFAULT_TTL = timedelta(hours=24)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS proposals (
+    id TEXT PRIMARY KEY,
+    plan_id TEXT NOT NULL,
+    items_hash TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    decided_by TEXT,
+    decided_at TEXT,
+    channel TEXT,
+    message_ts TEXT,
+    result TEXT
+);
+CREATE INDEX IF NOT EXISTS proposals_status ON proposals(status);
+"""
+_COLUMNS = (
+    "id, plan_id, items_hash, summary, requester, conversation, created_at, expires_at, status, "
+    "decided_by, decided_at, channel, message_ts, result"
+)
+
+
+class PlanLookup(Protocol):
+    """Loads a stored plan by id (tools.policy.store.PlanStore has it); raises if unknown or tampered."""
+
+    def get(self, plan_id: str) -> Plan: ...
+
+    def save(self, plan: Plan) -> str: ...
+
+
+class AuditAppender(Protocol):
+    """The audit log (bot.audit.AuditLog): append-only, hash-chained."""
+
+    def append(self, *, actor: str, kind: str, payload: Mapping[str, Any]) -> object: ...
+
+
+PlanRunner = Callable[[str], ExecutionReport]  # plan id -> report; tools.policy.execute.execute_plan bound
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A plan awaiting (or past) a decision."""
+
+    id: str
+    plan_id: str
+    items_hash: str
+    summary: str
+    requester: str
+    conversation: str
+    created_at: datetime
+    expires_at: datetime
+    status: ProposalStatus
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    channel: str | None = None
+    message_ts: str | None = None
+    result: dict[str, Any] | None = None  # the ExecutionReport as JSON, once executed
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one click; `message` is short and safe to show the clicker."""
+
+    outcome: DecisionOutcome
+    proposal: Proposal | None
+    message: str
+
+    @property
+    def changed(self) -> bool:
+        """True if this click is the one that decided the proposal."""
+        return self.outcome in ("approved", "rejected")
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """What approving led to: the runner's report, or why nothing ran."""
+
+    ran: bool
+    proposal: Proposal
+    report: ExecutionReport | None
+    message: str
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProposalStore:
+    """Proposals in the SQLite state database; see the module docstring for the exactly-once rules."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        plans: PlanLookup,
+        audit: AuditAppender | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._conn = connect(db_path)
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()  # one connection shared by threads: one statement at a time
+        self._plans = plans
+        self._audit = audit
+        self._clock = clock
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._conn.close()
+
+    def create(
+        self, *, plan: Plan, requester: str, conversation: str, ttl: timedelta = DEFAULT_TTL
+    ) -> Proposal:
+        """Store the plan (if not yet) and a pending proposal for it; audited."""
+        if ttl <= timedelta(0):
+            raise ValueError("a proposal's ttl must be positive")
+        self._plans.save(plan)
+        now = self._clock()
+        proposal = Proposal(
+            id=f"prop-{secrets.token_hex(6)}",
+            plan_id=plan.plan_id,
+            items_hash=plan.items_hash,
+            summary=plan.summary(),
+            requester=requester,
+            conversation=conversation,
+            created_at=now,
+            expires_at=now + ttl,
+            status="pending",
+        )
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO proposals (id, plan_id, items_hash, summary, requester, conversation, "
+                "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    proposal.id,
+                    proposal.plan_id,
+                    proposal.items_hash,
+                    proposal.summary,
+                    requester,
+                    conversation,
+                    _iso(now),
+                    _iso(proposal.expires_at),
+                ),
+            )
+        self._write_audit(
+            proposal,
+            actor=requester,
+            kind="proposal_created",
+            summary=proposal.summary,
+            data={
+                "plan_id": plan.plan_id,
+                "items_hash": plan.items_hash,
+                "expires_at": _iso(proposal.expires_at),
+            },
+        )
+        return proposal
+
+    def get(self, proposal_id: str) -> Proposal | None:
+        """A proposal by id, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM proposals WHERE id = ?", (proposal_id,)
+            ).fetchone()
+        return _proposal(row) if row else None
+
+    def pending(self) -> list[Proposal]:
+        """Proposals still waiting for a decision (expired ones included until swept), oldest first."""
+        return self._where("status = 'pending'")
+
+    def in_status(self, *statuses: ProposalStatus) -> list[Proposal]:
+        """Proposals in any of these statuses, oldest first."""
+        marks = ", ".join("?" for _ in statuses)
+        return self._where(f"status IN ({marks})", tuple(statuses))
+
+    def _where(self, condition: str, args: tuple[str, ...] = ()) -> list[Proposal]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM proposals WHERE {condition} ORDER BY created_at", args
+            ).fetchall()
+        return [_proposal(row) for row in rows]
+
+    def attach_message(self, *, proposal_id: str, channel: str, ts: str) -> None:
+        """Remember where the card was posted, so outcomes can update it."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE proposals SET channel = ?, message_ts = ? WHERE id = ?", (channel, ts, proposal_id)
+            )
+
+    def card(self, proposal: Proposal) -> ProposalCard:
+        """What the approval card shows, from the stored plan (raises if it no longer matches the hash)."""
+        plan = self._plans.get(proposal.plan_id)
+        if plan.items_hash != proposal.items_hash:
+            raise ValueError(f"proposal {proposal.id}: stored plan {plan.plan_id} has other items")
+        return build_card(proposal, plan)
+
+    def decide(
+        self,
+        *,
+        proposal_id: str,
+        user: str,
+        decision: Literal["approve", "reject"],
+        authorizer: Authorizer,
+    ) -> Decision:
+        """Record one click: authorized, not expired, and only if nobody decided first (atomic)."""
+        proposal = self.get(proposal_id)
+        if proposal is None:
+            return Decision("not_found", None, "This proposal does not exist (any more).")
+        if proposal.status != "pending":
+            return Decision("already_decided", proposal, _already(proposal))
+        now = self._clock()
+        if now >= proposal.expires_at:
+            return self._expire(proposal, user=user, now=now)
+        auth = authorizer.authorize(user=user, requester=proposal.requester, decision=decision)
+        if not auth.allowed:
+            self._write_audit(
+                proposal,
+                actor=user,
+                kind="decision_refused",
+                summary=auth.reason,
+                data={"decision": decision},
+            )
+            return Decision("forbidden", proposal, auth.reason)
+        status: Literal["approved", "rejected"] = "approved" if decision == "approve" else "rejected"
+        with self._lock:
+            won = self._conn.execute(
+                "UPDATE proposals SET status = ?, decided_by = ?, decided_at = ? "
+                "WHERE id = ? AND status = 'pending' AND expires_at > ?",
+                (status, user, _iso(now), proposal_id, _iso(now)),
+            ).rowcount
+        current = self.get(proposal_id) or proposal
+        if won != 1:
+            return Decision("already_decided", current, _already(current))
+        self._write_audit(
+            current,
+            actor=user,
+            kind=f"proposal_{status}",
+            summary=f"{status} by {user} ({auth.reason})",
+            data={"plan_id": current.plan_id, "items_hash": current.items_hash, "at": _iso(now)},
+        )
+        return Decision(status, current, f"{status.capitalize()}.")
+
+    def _expire(self, proposal: Proposal, *, user: str, now: datetime) -> Decision:
+        with self._lock:
+            changed = self._conn.execute(
+                "UPDATE proposals SET status = 'expired' WHERE id = ? AND status = 'pending'", (proposal.id,)
+            ).rowcount
+        current = self.get(proposal.id) or proposal
+        if changed:
+            self._write_audit(current, actor=user, kind="proposal_expired", summary="expired", data={})
+        if current.status != "expired":
+            return Decision("already_decided", current, _already(current))
+        return Decision("expired", current, f"This proposal expired at {_human(current.expires_at)}.")
+
+    def expire_due(self) -> list[Proposal]:
+        """Mark every pending proposal past its expiry as expired; returns them (to update their cards)."""
+        now = self._clock()
+        due = [p for p in self.pending() if now >= p.expires_at]
+        expired = []
+        for proposal in due:
+            decision = self._expire(proposal, user="regent", now=now)
+            if decision.outcome == "expired" and decision.proposal is not None:
+                expired.append(decision.proposal)
+        return expired
+
+    def execute(self, *, proposal_id: str, run_plan: PlanRunner) -> Execution:
+        """Run an approved proposal's plan; only the caller that moves it to executing runs it."""
+        with self._lock:
+            claimed = self._conn.execute(
+                "UPDATE proposals SET status = 'executing' WHERE id = ? AND status = 'approved'",
+                (proposal_id,),
+            ).rowcount
+        proposal = self.get(proposal_id)
+        if proposal is None:
+            raise KeyError(proposal_id)
+        if claimed != 1:
+            return Execution(False, proposal, None, f"Not run: the proposal is {proposal.status}.")
+        return self._run(proposal, run_plan)
+
+    def resume(self, *, run_plan: PlanRunner) -> list[Execution]:
+        """After a restart: run approved proposals nobody claimed, and re-drive interrupted ones."""
+        done = [self.execute(proposal_id=p.id, run_plan=run_plan) for p in self.in_status("approved")]
+        for proposal in self.in_status("executing"):
+            # The plan store's claim and per-item results make this safe: a live runner elsewhere answers
+            # "already_running"; a crashed one is taken over after its heartbeat went stale.
+            done.append(self._run(proposal, run_plan))
+        return done
+
+    def _run(self, proposal: Proposal, run_plan: PlanRunner) -> Execution:
+        self._write_audit(
+            proposal, actor="regent", kind="execution_started", summary=proposal.summary, data={}
+        )
+        try:
+            report = run_plan(proposal.plan_id)
+        except Exception as exc:
+            # Leave it executing: the plan claim (if taken) says whether anything ran; resume() re-checks.
+            self._write_audit(
+                proposal, actor="regent", kind="execution_error", summary=type(exc).__name__, data={}
+            )
+            raise
+        if report.status == "already_running":
+            return Execution(False, proposal, report, "Another run of this plan is in progress.")
+        final: ProposalStatus = "failed" if report.failed else "done"
+        body = report.model_dump(mode="json")
+        with self._lock:
+            self._conn.execute(
+                "UPDATE proposals SET status = ?, result = ? WHERE id = ? AND status = 'executing'",
+                (final, json.dumps(body), proposal.id),
+            )
+        current = self.get(proposal.id) or replace(proposal, status=final, result=body)
+        self._write_audit(
+            current,
+            actor="regent",
+            kind=f"execution_{final}",
+            summary=report.message,
+            data={
+                "plan_id": report.plan_id,
+                "deleted": report.deleted,
+                "already_gone": report.already_gone,
+                "skipped": report.skipped,
+                "failed": report.failed,
+                "freed_bytes_at_least": report.freed_bytes_at_least,
+            },
+        )
+        return Execution(True, current, report, report.message)
+
+    def _write_audit(
+        self, proposal: Proposal, *, actor: str, kind: str, summary: str, data: Mapping[str, Any]
+    ) -> None:
+        if self._audit is not None:
+            payload = {"proposal_id": proposal.id, "conversation": proposal.conversation, "summary": summary}
+            self._audit.append(actor=actor, kind=kind, payload={**payload, **data})
+
+
+def _already(proposal: Proposal) -> str:
+    if proposal.status == "expired":
+        return f"This proposal expired at {_human(proposal.expires_at)}."
+    who = f" by <@{proposal.decided_by}>" if proposal.decided_by else ""
+    when = f" at {_human(proposal.decided_at)}" if proposal.decided_at else ""
+    return f"Already handled: {proposal.status}{who}{when}."
+
+
+def _human(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _iso(moment: datetime) -> str:
+    # Fixed-width UTC text so SQL string comparison (expires_at > ?) orders like time.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if text else None
+
+
+def _proposal(row: Sequence[Any]) -> Proposal:
+    pid, plan_id, items_hash, summary, requester, conversation, created, expires, status = row[:9]
+    decided_by, decided_at, channel, message_ts, result = row[9:]
+    return Proposal(
+        id=pid,
+        plan_id=plan_id,
+        items_hash=items_hash,
+        summary=summary,
+        requester=requester,
+        conversation=conversation,
+        created_at=_parse(created) or _utcnow(),
+        expires_at=_parse(expires) or _utcnow(),
+        status=status,
+        decided_by=decided_by,
+        decided_at=_parse(decided_at),
+        channel=channel,
+        message_ts=message_ts,
+        result=json.loads(result) if result else None,
+    )
