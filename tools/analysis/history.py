@@ -99,6 +99,10 @@ def build_history(
                 manifests.update(inventory.manifests)
     dangling = find_dangling(current, states, now=now)
     wanted = {d.digest for d in dangling}
+    for digest in list(wanted):  # a dangling index brings its children along
+        manifest = manifests.get(digest)
+        if manifest is not None:
+            wanted.update(child.digest for child in manifest.children)
     return RegistryHistory(
         clocks=ClockData(first_seen=first_seen or {}, pushed=pushed or {}, last_pulled=last_pulled or {}),
         dangling=dangling,

@@ -10,6 +10,10 @@ Two figures come out:
 - `exclusive[(repository, digest)]`: bytes of blobs that revision alone references in the whole registry,
   i.e. what deleting it would free even if nothing else were deleted. Blobs freed only because several
   deleted revisions shared them are in `shared` (= total - sum of exclusive), so the parts add up.
+
+Only revisions Regent knows of count as survivors: tagged ones, index children, and dangling digests from
+earlier snapshots. The v2 API cannot list untagged manifests, so one pushed and re-tagged between two
+crawls is invisible; it keeps its blobs alive and the real figure comes out smaller than reported.
 """
 
 from __future__ import annotations
