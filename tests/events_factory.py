@@ -1,4 +1,4 @@
-"""Builders for registry events in the wire formats (distribution envelopes, Harbor webhooks) and normalized."""
+"""Builders for registry events: wire formats (distribution envelopes, Harbor webhooks) and normalized."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ import pytest
 
 from tests.events_factory import NOW, digest_of, event
 from tools.analysis.clocks import Clocks
-from tools.events.store import EventStore
 from tools.events.stats import Exclusions, clock_data, pull_stats
+from tools.events.store import EventStore
 from tools.inventory.models import Manifest
 
 
@@ -35,7 +35,7 @@ def test_replaying_a_body_changes_nothing(store: EventStore) -> None:
 def test_a_failing_body_stores_none_of_its_events(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
     good = event("pull", tag="1.0")
     broken = event("pull", tag="2.0").model_copy(update={"at": "not a time"})  # fails inside the transaction
-    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the driver raises
+    with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises
         store.add([good, broken], now=NOW)
     assert store.count() == 0
 
@@ -107,7 +107,12 @@ def test_nothing_counted_means_never_pulled_not_old(store: EventStore) -> None:
     stats = pull_stats(store, exclusions=Exclusions(actors=("trivy-scanner",)))
     [count] = stats.by_digest
     assert (count.pulls, count.last_pulled, count.excluded_pulls) == (0, None, 1)
-    assert clock_data(store, registry="registry.example.com:5000", exclusions=Exclusions(actors=("trivy-scanner",))).last_pulled == {}
+    assert (
+        clock_data(
+            store, registry="registry.example.com:5000", exclusions=Exclusions(actors=("trivy-scanner",))
+        ).last_pulled
+        == {}
+    )
 
 
 def test_claims_and_push_checks_happen_once(store: EventStore) -> None:
