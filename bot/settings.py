@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from tools.errors import ConfigError
+from tools.events.rules import AnomalyRules, PushRules
 
 DEFAULT_CONFIG = "regent.yml"
 
@@ -67,6 +68,22 @@ class LLMSettings(_Section):
     memory_turns: int = Field(default=10, ge=0, le=50, description="earlier turns per thread sent along")
 
 
+class EventsSettings(_Section):
+    """Registry notifications: whose pulls are not use, where alerts go; the shared secret is in the env."""
+
+    secret_env: str = Field(default="REGENT_EVENTS_SECRET", description="variable holding the shared secret")
+    ignore_actors: list[str] = Field(default_factory=list, description="globs: scanners, replication, CI")
+    ignore_user_agents: list[str] = Field(default_factory=list, description="globs, e.g. 'Trivy/*'")
+    alert_channel: str | None = Field(default=None, description="Slack channel for anomalous pushes")
+    anomaly_channel: str | None = Field(default=None, description="Slack channel for access anomalies")
+    max_body_bytes: int = Field(default=4 << 20, ge=1024, le=64 << 20, description="larger posts get 413")
+    push: PushRules = Field(default_factory=PushRules)
+    anomalies: AnomalyRules = Field(default_factory=AnomalyRules)
+    mirrors: dict[str, str] = Field(
+        default_factory=dict, description="pull-through cache host -> the upstream it mirrors (docker.io)"
+    )
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -78,6 +95,7 @@ class Settings(_Section):
     policies_file: str | None = None
     slack: SlackSettings = Field(default_factory=SlackSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
 
 
 class Secrets(BaseModel):
@@ -216,6 +234,12 @@ def load_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> Se
         registry_password=SecretStr(password) if password else None,
         registry_credentials=named,
     )
+
+
+def load_events_secret(settings: Settings, env: Mapping[str, str] | None = None) -> SecretStr | None:
+    """The shared secret registries send with notifications (REGENT_EVENTS_SECRET or its _FILE twin)."""
+    value = read_env(settings.events.secret_env, env)
+    return SecretStr(value) if value else None
 
 
 def settings_summary(settings: Settings) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.events_factory import event
-from tools.events.anomalies import AnomalyRules, AuthAttempt, find_anomalies, network_of
+from tools.events.anomalies import AuthAttempt, find_anomalies, network_of
 from tools.events.models import RegistryEvent
+from tools.events.rules import AnomalyRules
 from tools.events.stats import Exclusions
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)

@@ -7,11 +7,11 @@ import pytest
 from tests.events_factory import digest_of, event
 from tools.events.push_analysis import (
     ImageFacts,
-    PushRules,
     compare_images,
     is_signature_tag,
     wants_analysis,
 )
+from tools.events.rules import PushRules
 
 MIB = 1 << 20
 

@@ -19,43 +19,16 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tools.events.models import RegistryEvent
+from tools.events.rules import AnomalyRules
 from tools.events.stats import Exclusions
 
 AnomalyKind = Literal["new_pusher", "new_network", "pull_spike", "unusual_hour", "failed_logins"]
 AnomalySeverity = Literal["high", "medium", "low"]
 _ORDER = {"high": 0, "medium": 1, "low": 2}
 AUTH_SUCCESS, AUTH_FAILURE = 1, 2  # Portainer BE AuthenticationActivityType
-
-
-class AnomalyRules(BaseModel):
-    """Thresholds of the access anomaly rules."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    baseline_days: int = Field(default=30, ge=1, le=365, description="history the window is compared with")
-    window_hours: int = Field(default=24, ge=1, le=24 * 14, description="the recent period that is checked")
-    new_pusher: bool = True
-    min_repository_pushes: int = Field(
-        default=3, ge=1, description="baseline pushes before new pushers count"
-    )
-    new_network: bool = True
-    ipv4_prefix: int = Field(default=24, ge=8, le=32)
-    ipv6_prefix: int = Field(default=64, ge=16, le=128)
-    min_baseline_events: int = Field(
-        default=20, ge=1, description="baseline events before new networks count"
-    )
-    pull_spike: bool = True
-    spike_ratio: float = Field(default=5.0, gt=1.0, description="window pulls / expected pulls")
-    spike_min_pulls: int = Field(default=50, ge=1, description="never a spike below this many pulls")
-    unusual_hour: bool = True
-    min_actor_pushes: int = Field(default=10, ge=1, description="baseline pushes before hours are known")
-    hour_slack: int = Field(default=1, ge=0, le=6, description="hours next to a usual hour are usual too")
-    timezone: str = Field(default="UTC", description="IANA zone the hours are counted in")
-    failed_logins: int = Field(default=5, ge=1, description="failures in login_window_minutes to flag")
-    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
 
 class AuthAttempt(BaseModel):

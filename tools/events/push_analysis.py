@@ -7,15 +7,15 @@ either way, because they explain the alert (or the absence of one).
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tools.errors import RegentError
 from tools.events.models import RegistryEvent
+from tools.events.rules import PushRules
 from tools.events.store import EventStore
 from tools.inventory.models import Manifest
 from tools.inventory.parse import is_image_config, parse_manifest, with_config
@@ -30,29 +30,6 @@ _VERSION_PART = re.compile(r"\d+")
 
 Severity = Literal["alert", "info"]
 FindingRule = Literal["size_growth", "base_downgraded", "base_changed", "unsigned", "layers_replaced"]
-
-
-class PushRules(BaseModel):
-    """When a push is anomalous."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    size_ratio: float = Field(default=3.0, gt=1.0, description="alert when new/previous bytes reach this")
-    min_size_delta_bytes: int = Field(
-        default=1 << 20, ge=0, description="ignore growth smaller than this, whatever the ratio"
-    )
-    base_changed: bool = Field(default=True, description="alert when the base image repository changes")
-    base_downgraded: bool = Field(default=True, description="alert when the base tag goes to a lower version")
-    require_signature: list[str] = Field(
-        default_factory=list, description="repository globs whose pushes must be signed (cosign .sig tag)"
-    )
-    signature_grace_seconds: float = Field(
-        default=120.0, ge=0, le=3600, description="wait this long after a push before checking its signature"
-    )
-
-    def requires_signature(self, repository: str) -> bool:
-        """Whether pushes to this repository must carry a signature."""
-        return any(fnmatch.fnmatchcase(repository, glob) for glob in self.require_signature)
 
 
 class ImageFacts(BaseModel):
