@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from tools.errors import ConfigError
 from tools.events.rules import AnomalyRules, PushRules
@@ -84,6 +84,65 @@ class EventsSettings(_Section):
     )
 
 
+def _feed_source(value: str | None) -> str | None:
+    if value and "://" in value and not value.startswith(("http://", "https://")):
+        raise ValueError("a feed is a file path or an http(s) URL")
+    return value
+
+
+class VulnTicketSettings(_Section):
+    """Optional ticketing: after approval, a proposed ticket is POSTed to this webhook."""
+
+    url: str = Field(description="http(s) webhook that creates the ticket")
+    preset: Literal["generic", "jira", "servicenow"] = "generic"
+    project: str = Field(default="", description="Jira project key (preset jira)")
+    issue_type: str = Field(default="Bug", description="Jira issue type (preset jira)")
+    assignment_group: str = Field(default="", description="ServiceNow assignment group (preset servicenow)")
+    token_env: str | None = Field(default=None, description="variable holding a bearer token for the webhook")
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("the ticket webhook must be an http(s) URL")
+        return value
+
+
+class VulnsSettings(_Section):
+    """Vulnerability triage: exploitability feeds, approved bases, report limits, ticketing."""
+
+    kev: str | None = Field(default=None, description="CISA KEV JSON: a file path or an http(s) URL")
+    epss: str | None = Field(default=None, description="EPSS CSV (.csv, .csv.gz): a path or http(s) URL")
+    approved_bases: list[str] = Field(default_factory=list, description="base image references, with tags")
+    token_env: str = Field(default="REGENT_VULNS_TOKEN", description="variable holding the upload token")
+    max_report_bytes: int = Field(default=64 << 20, ge=1024, le=1 << 30, description="larger reports: 413")
+    ticket: VulnTicketSettings | None = None
+
+    _check_kev = field_validator("kev")(_feed_source)
+    _check_epss = field_validator("epss")(_feed_source)
+
+
+class VulnsEnv(BaseModel):
+    """Secrets of the vulnerability feature; never logged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    upload_token: SecretStr | None = None
+    ticket_token: SecretStr | None = None
+
+
+def load_vulns_env(settings: Settings, env: Mapping[str, str] | None = None) -> VulnsEnv:
+    """REGENT_VULNS_TOKEN (or the configured variable, or its _FILE twin) and the ticket webhook token."""
+    env = os.environ if env is None else env
+    token = read_env(settings.vulns.token_env, env)
+    ticket = settings.vulns.ticket
+    ticket_token = read_env(ticket.token_env, env) if ticket is not None and ticket.token_env else None
+    return VulnsEnv(
+        upload_token=SecretStr(token) if token else None,
+        ticket_token=SecretStr(ticket_token) if ticket_token else None,
+    )
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -96,6 +155,7 @@ class Settings(_Section):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
+    vulns: VulnsSettings = Field(default_factory=VulnsSettings)
 
 
 class Secrets(BaseModel):
