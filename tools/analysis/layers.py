@@ -1,0 +1,322 @@
+"""Layer analysis across a registry: largest layers, layers shared across repositories, identical content
+stored twice, base-image detection and base consolidation suggestions.
+
+Sizes are compressed descriptor sizes (what the registry stores). Base detection tries the OCI
+annotations, then the config labels (`org.opencontainers.image.base.name|digest`), then the longest
+proper layer prefix that another image in the inventory has exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel
+
+from tools.inventory.models import Digest, Manifest, RegistryInventory
+
+BASE_NAME = "org.opencontainers.image.base.name"
+BASE_DIGEST = "org.opencontainers.image.base.digest"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """One image manifest as it appears in one repository, with the tags reaching it."""
+
+    repository: str
+    manifest: Manifest
+    tags: tuple[str, ...]  # its own tags, or its index's tags for an index child
+
+
+def iter_images(inventory: RegistryInventory) -> Iterator[ImageRef]:
+    """Every (repository, image manifest) pair: tagged images and children of tagged indexes."""
+    manifests = inventory.manifests
+    for repository in sorted(inventory.tags):
+        by_digest: dict[Digest, list[str]] = {}
+        for tag, digest in inventory.tags[repository].items():
+            by_digest.setdefault(digest, []).append(tag)
+        seen: set[Digest] = set()
+        for digest in sorted(by_digest):
+            manifest = manifests.get(digest)
+            if manifest is None:
+                continue
+            tags = tuple(sorted(by_digest[digest]))
+            for image in _images_of(manifest, manifests):
+                if image.digest not in seen and image.layers and image.subject is None:
+                    seen.add(image.digest)
+                    yield ImageRef(repository, image, tags)
+
+
+def _images_of(manifest: Manifest, manifests: dict[Digest, Manifest]) -> list[Manifest]:
+    if not manifest.children:
+        return [manifest]
+    return [m for c in manifest.children if (m := manifests.get(c.digest)) is not None and not m.children]
+
+
+class LayerUse(BaseModel):
+    """A layer blob and who uses it."""
+
+    digest: str
+    size: int
+    images: int
+    repositories: list[str]
+
+
+def largest_layers(inventory: RegistryInventory, *, limit: int = 20) -> list[LayerUse]:
+    """The largest distinct layer blobs with the images and repositories using them."""
+    sizes: dict[Digest, int] = {}
+    images: dict[Digest, set[Digest]] = {}
+    repos: dict[Digest, set[str]] = {}
+    for ref in iter_images(inventory):
+        for layer in ref.manifest.layers:
+            sizes[layer.digest] = layer.size
+            images.setdefault(layer.digest, set()).add(ref.manifest.digest)
+            repos.setdefault(layer.digest, set()).add(ref.repository)
+    top = sorted(sizes, key=lambda d: (-sizes[d], d))[:limit]
+    return [
+        LayerUse(digest=d, size=sizes[d], images=len(images[d]), repositories=sorted(repos[d])) for d in top
+    ]
+
+
+class SharedLayer(BaseModel):
+    """A layer stored once but used by several repositories."""
+
+    digest: str
+    size: int
+    repositories: int
+    images: int
+    saved_bytes: int  # what storing it once per repository would cost on top
+
+
+class SharedLayers(BaseModel):
+    """Layers shared across repositories, most savings first."""
+
+    layers: list[SharedLayer]
+    saved_bytes: int
+
+
+def shared_layers(inventory: RegistryInventory, *, min_repositories: int = 2) -> SharedLayers:
+    """Layers used from at least min_repositories repositories, and the bytes deduplication saves."""
+    sizes: dict[Digest, int] = {}
+    images: dict[Digest, set[Digest]] = {}
+    repos: dict[Digest, set[str]] = {}
+    for ref in iter_images(inventory):
+        for layer in ref.manifest.layers:
+            sizes[layer.digest] = layer.size
+            images.setdefault(layer.digest, set()).add(ref.manifest.digest)
+            repos.setdefault(layer.digest, set()).add(ref.repository)
+    rows = [
+        SharedLayer(
+            digest=d,
+            size=sizes[d],
+            repositories=len(repos[d]),
+            images=len(images[d]),
+            saved_bytes=sizes[d] * (len(repos[d]) - 1),
+        )
+        for d in sizes
+        if len(repos[d]) >= min_repositories
+    ]
+    rows.sort(key=lambda r: (-r.saved_bytes, r.digest))
+    return SharedLayers(layers=rows, saved_bytes=sum(r.saved_bytes for r in rows))
+
+
+class StoredBlob(BaseModel):
+    """A compressed blob holding some content."""
+
+    digest: str
+    size: int
+    images: int
+
+
+class DuplicateContent(BaseModel):
+    """The same uncompressed content (diff_id) stored as several compressed blobs."""
+
+    diff_id: str
+    blobs: list[StoredBlob]
+    wasted_bytes: int  # every copy but the smallest
+
+
+def duplicate_content(inventory: RegistryInventory) -> list[DuplicateContent]:
+    """Layers with one diff_id but different compressed digests (e.g. rebuilt with another gzip)."""
+    blobs: dict[Digest, dict[Digest, int]] = {}
+    users: dict[Digest, set[Digest]] = {}
+    for ref in iter_images(inventory):
+        manifest = ref.manifest
+        if len(manifest.diff_ids) != len(manifest.layers):
+            continue  # cannot pair compressed and uncompressed digests
+        for layer, diff_id in zip(manifest.layers, manifest.diff_ids, strict=True):
+            blobs.setdefault(diff_id, {})[layer.digest] = layer.size
+            users.setdefault(layer.digest, set()).add(manifest.digest)
+    out = []
+    for diff_id, stored in blobs.items():
+        if len(stored) < 2:
+            continue
+        rows = sorted(
+            (StoredBlob(digest=d, size=s, images=len(users[d])) for d, s in stored.items()),
+            key=lambda b: b.size,
+        )
+        out.append(DuplicateContent(diff_id=diff_id, blobs=rows, wasted_bytes=sum(b.size for b in rows[1:])))
+    return sorted(out, key=lambda d: (-d.wasted_bytes, d.diff_id))
+
+
+Evidence = Literal["annotation", "label", "layers"]
+
+
+class BaseDetection(BaseModel):
+    """What one image is built on, and how we know."""
+
+    repository: str
+    digest: str
+    tags: list[str]
+    evidence: Evidence
+    base_name: str | None  # as annotated/labelled, or repository:tag of the matching image here
+    base_digest: str | None
+    base_repository: str | None = None  # set when the base is an image in this registry
+    shared_layers: int = 0
+    shared_bytes: int = 0
+
+
+def detect_base_images(inventory: RegistryInventory) -> list[BaseDetection]:
+    """Base image of every image: annotations, then labels, then the longest layer-prefix match."""
+    refs = list(iter_images(inventory))
+    by_layers: dict[int, list[ImageRef]] = {}
+    for ref in refs:
+        by_layers.setdefault(_prefix_hashes(ref.manifest)[-1], []).append(ref)
+    out = []
+    for ref in refs:
+        found = _declared_base(ref) or _prefix_base(ref, by_layers)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def _declared_base(ref: ImageRef) -> BaseDetection | None:
+    manifest = ref.manifest
+    for evidence, source in (("annotation", manifest.annotations), ("label", manifest.labels)):
+        name, digest = source.get(BASE_NAME), source.get(BASE_DIGEST)
+        if name or digest:
+            return BaseDetection(
+                repository=ref.repository,
+                digest=manifest.digest,
+                tags=list(ref.tags),
+                evidence=evidence,  # type: ignore[arg-type]
+                base_name=name,
+                base_digest=digest,
+            )
+    return None
+
+
+def _prefix_hashes(manifest: Manifest) -> list[int]:
+    """Running hashes of the layer list: element k stands for layers[:k+1]; O(1) per step."""
+    out, running = [], 0
+    for layer in manifest.layers:
+        running = hash((running, layer.digest))
+        out.append(running)
+    return out or [0]
+
+
+def _prefix_base(ref: ImageRef, by_layers: dict[int, list[ImageRef]]) -> BaseDetection | None:
+    layers = ref.manifest.layers
+    hashes = _prefix_hashes(ref.manifest)
+    for k in range(len(layers) - 1, 0, -1):
+        wanted = [layer.digest for layer in layers[:k]]
+        candidates = [  # compare digests, not descriptors: docker and OCI media types name the same blob
+            c for c in by_layers.get(hashes[k - 1], ()) if [x.digest for x in c.manifest.layers] == wanted
+        ]
+        if candidates:
+            base = min(candidates, key=lambda c: (not c.tags, c.repository, c.manifest.digest))
+            tag = base.tags[0] if base.tags else None
+            return BaseDetection(
+                repository=ref.repository,
+                digest=ref.manifest.digest,
+                tags=list(ref.tags),
+                evidence="layers",
+                base_name=f"{base.repository}:{tag}" if tag else f"{base.repository}@{base.manifest.digest}",
+                base_digest=base.manifest.digest,
+                base_repository=base.repository,
+                shared_layers=k,
+                shared_bytes=sum(layer.size for layer in layers[:k]),
+            )
+    return None
+
+
+_VERSIONED_TAG = re.compile(r"(?P<prefix>.*?)(?P<sep>[-_.]?)v?(?P<version>\d+(?:\.\d+)*)(?P<suffix>.*)\Z")
+
+
+class BaseVersion(BaseModel):
+    """One version of a base image family and how many images use it."""
+
+    name: str
+    version: str
+    images: int
+
+
+class Consolidation(BaseModel):
+    """Images spread over several versions of one base; moving them to one saves layers and patching."""
+
+    family: str
+    images: int
+    versions: list[BaseVersion]  # newest first
+    suggestion: str
+
+
+def family_of(base_name: str) -> tuple[str, str]:
+    """(family, version) of a base reference: `alpine:3.19.1` -> (`alpine:*`, `3.19.1`)."""
+    name, _, digest = base_name.partition("@")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    if colon <= slash:
+        return name, digest[:19] or "untagged"
+    repository, tag = name[:colon], name[colon + 1 :]
+    match = _VERSIONED_TAG.match(tag)
+    if match is None:
+        return f"{repository}:{tag}", tag
+    family_tag = f"{match['prefix']}{match['sep']}*{match['suffix']}"
+    return f"{repository}:{family_tag}", match["version"]
+
+
+def suggest_consolidation(
+    detections: Iterable[BaseDetection], *, min_versions: int = 2
+) -> list[Consolidation]:
+    """Base families used on at least min_versions versions, biggest spread first."""
+    families: dict[str, dict[str, tuple[str, set[str]]]] = {}
+    for detection in detections:
+        if not detection.base_name:
+            continue
+        family, version = family_of(detection.base_name)
+        _, users = families.setdefault(family, {}).setdefault(version, (detection.base_name, set()))
+        users.add(detection.digest)
+    out = []
+    for family, versions in families.items():
+        if len(versions) < min_versions:
+            continue
+        rows = [BaseVersion(name=name, version=v, images=len(users)) for v, (name, users) in versions.items()]
+        rows.sort(key=lambda r: _version_key(r.version), reverse=True)
+        images = sum(r.images for r in rows)
+        level = _spread(list(versions))
+        out.append(
+            Consolidation(
+                family=family,
+                images=images,
+                versions=rows,
+                suggestion=f"{images} images on {len(rows)} different {level}versions of {family}; "
+                f"rebuilding them on {rows[0].name} shares its layers and patches them once",
+            )
+        )
+    return sorted(out, key=lambda c: (-len(c.versions), -c.images, c.family))
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def _spread(versions: list[str]) -> str:
+    keys = [_version_key(v) for v in versions]
+    if not all(keys):
+        return ""
+    if len({k[:2] for k in keys}) == 1 and all(len(k) >= 3 for k in keys):
+        return "patch "
+    if len({k[:1] for k in keys}) == 1 and all(len(k) >= 2 for k in keys):
+        return "minor "
+    return ""
