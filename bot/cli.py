@@ -69,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start a local registry, seed it, and show what Regent sees")
     demo.add_argument("--keep", action="store_true", help="leave the registry running until Enter is pressed")
+
+    serve = sub.add_parser(
+        "serve", help="run the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"
+    )
+    serve.add_argument("--config", help="configuration file (default: $REGENT_CONFIG or ./regent.yml)")
+    serve.add_argument(
+        "--port", type=int, default=3000, help="HTTP port: /slack/events (HTTP mode), /healthz"
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all interfaces)")
     return parser
 
 
@@ -84,7 +93,13 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
-COMMANDS: dict[str, Command] = {"inventory": _run_inventory, "demo": _run_demo}
+def _run_serve(args: argparse.Namespace) -> int:
+    from bot.serve import run_serve
+
+    return run_serve(args)
+
+
+COMMANDS: dict[str, Command] = {"inventory": _run_inventory, "demo": _run_demo, "serve": _run_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
