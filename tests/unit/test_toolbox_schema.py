@@ -1,0 +1,143 @@
+"""Strict function schemas generated from the args models: accepted by strict-mode rules, valid JSON Schema,
+and round-tripping (a strict call with nulls validates to the model's defaults)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import jsonschema
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from tests.unit.strict_schema import strict_problems
+from tools.toolbox import Toolbox, default_tools
+from tools.tooling.context import ToolContext
+from tools.tooling.schema import function_tool, prepare_arguments, strict_parameters
+
+EXPECTED_TOOLS = {
+    "list_registries",
+    "list_environments",
+    "search_images",
+    "get_image",
+    "compare_images",
+    "find_stale_images",
+    "registry_usage",
+    "preview_retention_policy",
+    "image_usage",
+    "audit_log",
+    "propose_deletion",
+    "propose_retention_cleanup",
+}
+
+
+def all_tools() -> list[dict[str, Any]]:
+    toolbox = Toolbox(ToolContext(snapshot=lambda: None))
+    return toolbox.openai_tools(toolbox.names(proposing=True))
+
+
+def test_the_toolbox_has_the_required_tools_and_only_two_propose() -> None:
+    specs = default_tools()
+    assert {s.name for s in specs} == EXPECTED_TOOLS
+    assert {s.name for s in specs if s.proposes} == {"propose_deletion", "propose_retention_cleanup"}
+    toolbox = Toolbox(ToolContext(snapshot=lambda: None))
+    assert set(toolbox.names(proposing=False)) == EXPECTED_TOOLS - {
+        "propose_deletion",
+        "propose_retention_cleanup",
+    }
+
+
+@pytest.mark.parametrize("tool", all_tools(), ids=lambda t: t["function"]["name"])
+def test_every_schema_is_accepted_by_strict_mode_rules(tool: dict[str, Any]) -> None:
+    assert strict_problems(tool) == []
+    jsonschema.Draft202012Validator.check_schema(tool["function"]["parameters"])
+
+
+@pytest.mark.parametrize("spec", default_tools(), ids=lambda s: s.name)
+def test_a_strict_call_with_every_optional_null_validates_to_the_defaults(spec: Any) -> None:
+    schema = strict_parameters(spec.args)
+    # What a strict-mode model must send: every property present; optional ones may be null.
+    call: dict[str, Any] = {name: None for name in schema["properties"]}
+    required = {n: f for n, f in spec.args.model_fields.items() if f.is_required()}
+    for name in required:
+        call[name] = {"image": "shop/api:1.0", "image_a": "a:1", "image_b": "b:1", "images": ["a:1"]}[name]
+    jsonschema.validate(call, schema)
+    parsed = spec.args.model_validate(prepare_arguments(spec.args, call))
+    for name, field in spec.args.model_fields.items():
+        if not field.is_required():
+            assert getattr(parsed, name) == field.default, name
+
+
+class _Nested(BaseModel):
+    """Nested part."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: int | None = Field(None, ge=1, description="a size")
+
+
+class _Example(BaseModel):
+    """An example tool."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=10, description="a name")
+    mode: Literal["a", "b"] = Field("a", description="the mode")
+    limit: int = Field(20, ge=1, le=50, description="a limit")
+    nested: _Nested | None = Field(None, description="nested")
+    items: list[_Nested] = Field(default_factory=list, description="items")
+
+
+def test_generation_inlines_refs_and_strips_unsupported_keywords() -> None:
+    tool = function_tool("example", _Example)
+    params = tool["function"]["parameters"]
+    text = json.dumps(params)
+    assert "$ref" not in text and "$defs" not in text and '"default"' not in text
+    assert "maxLength" not in text and "title" not in text
+    assert params["required"] == ["name", "mode", "limit", "nested", "items"]
+    assert params["properties"]["limit"]["anyOf"][1] == {"type": "null"}
+    assert "Null: 20" in params["properties"]["limit"]["description"]
+    assert params["properties"]["nested"]["anyOf"][0]["additionalProperties"] is False
+    assert strict_problems(tool) == []
+
+
+def test_missing_descriptions_are_refused() -> None:
+    class Bad(BaseModel):
+        """Has a field without description."""
+
+        x: int
+
+    with pytest.raises(ValueError, match=r"Bad\.x needs Field"):
+        strict_parameters(Bad)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda p: p.pop("additionalProperties"), "additionalProperties must be false"),
+        (lambda p: p["required"].pop(), "required must list every property"),
+        (lambda p: p["properties"]["name"].update(default="x"), "'default' is not supported"),
+        (lambda p: p["properties"]["name"].update(maxLength=3), "'maxLength' is not supported"),
+        (lambda p: p["properties"].update(extra={"allOf": [{"type": "string"}]}), "'allOf' is not supported"),
+        (lambda p: p["properties"]["name"].update(format="uri"), "format 'uri' not supported"),
+        (
+            lambda p: p["properties"].update(r={"$ref": "#/$defs/x", "description": "d"}),
+            "$ref must stand alone",
+        ),
+    ],
+)
+def test_the_checker_catches_what_strict_mode_rejects(mutate: Any, message: str) -> None:
+    tool = function_tool("example", _Example)
+    mutate(tool["function"]["parameters"])
+    assert any(message in problem for problem in strict_problems(tool)), strict_problems(tool)
+
+
+def test_the_checker_limits_nesting_depth() -> None:
+    node: dict[str, Any] = {"type": "string", "description": "leaf"}
+    for _ in range(12):
+        node = {"type": "object", "properties": {"x": node}, "required": ["x"], "additionalProperties": False}
+    tool = {
+        "type": "function",
+        "function": {"name": "deep", "description": "d", "parameters": node, "strict": True},
+    }
+    assert any("nested deeper" in p for p in strict_problems(tool))
