@@ -39,6 +39,7 @@ from tests.fakes.portainer_records import (
 )
 
 __all__ = [
+    "FakeAuthLog",
     "FakeEnvironment",
     "FakeMembership",
     "FakePortainer",
@@ -47,6 +48,18 @@ __all__ = [
     "FakeTeam",
     "FakeUser",
 ]
+
+
+@dataclass
+class FakeAuthLog:
+    """A BE auth activity record: type 1 success, 2 failure, 3 logout; context 1 internal, 2 LDAP, 3 OAuth."""
+
+    id: int
+    timestamp: int
+    username: str
+    origin: str
+    type: int = 1
+    context: int = 1
 
 
 @dataclass
@@ -72,6 +85,8 @@ class FakePortainer(AuthRoutes, ProxyRoutes):
         environments: Iterable[FakeEnvironment] = (),
         stacks: Iterable[FakeStack] = (),
         server_env: Iterable[str] = ("PORTAINER_LICENSE_KEY=lic-canary-0000",),
+        auth_logs: Iterable[FakeAuthLog] = (),
+        authlogs_shape: Literal["object", "array"] = "object",
     ) -> None:
         self.edition = edition
         self.version = version
@@ -80,6 +95,8 @@ class FakePortainer(AuthRoutes, ProxyRoutes):
         self.teams, self.memberships = list(teams), list(memberships)
         self.registries, self.environments, self.stacks = list(registries), list(environments), list(stacks)
         self.server_env = list(server_env)
+        self.auth_logs = list(auth_logs)
+        self.authlogs_shape = authlogs_shape  # BE-old answers {logs, totalCount}; the 2.44 spec a bare array
         self.hits: Counter[str] = Counter()  # by path, without the query
         self.log: list[tuple[str, str]] = []  # (method, path) in arrival order
         self._lock = threading.Lock()
@@ -230,6 +247,7 @@ class FakePortainer(AuthRoutes, ProxyRoutes):
         ]
         if self.edition == "BE":  # CE has no registry proxy: those paths fall through to the plain 404
             table.append((None, r"/api/registries/(\d+)/v2(/.*)?", False, self._registry_proxy))
+            table.append((get, "/api/useractivity/authlogs", False, self._authlogs))
         return [(methods, re.compile(path), public, fn) for methods, path, public, fn in table]
 
     @property
@@ -382,3 +400,31 @@ class FakePortainer(AuthRoutes, ProxyRoutes):
                 404, "Unable to find a stack with the specified identifier inside the database", NOT_FOUND_DB
             )
         return json_response(200, {"StackFileContent": stack.content})
+
+    def _authlogs(self, req: Request) -> Response:
+        """BE auth activity, admin only; `after`/`before` unix bounds, `offset`/`limit` paging."""
+        assert req.user is not None
+        if not req.user.is_admin:
+            return error(403, "Access denied to resource", "Unauthorized")
+        try:
+            after, before = int(req.arg("after") or 0), int(req.arg("before") or 0)
+            offset, limit = int(req.arg("offset") or 0), int(req.arg("limit") or 0)
+        except ValueError:
+            return error(400, "Invalid query parameter", "strconv.Atoi: parsing")
+        found = [e for e in self.auth_logs if (not after or e.timestamp > after)]
+        found = [e for e in found if not before or e.timestamp < before]
+        found.sort(key=lambda e: (e.timestamp, e.id), reverse=req.arg("sortDesc") == "true")
+        page = found[offset : offset + limit] if limit else found[offset:]
+        items = [
+            {
+                "id": e.id,
+                "timestamp": e.timestamp,
+                "username": e.username,
+                "origin": e.origin,
+                "context": e.context,
+                "type": e.type,
+            }
+            for e in page
+        ]
+        body: Any = items if self.authlogs_shape == "array" else {"logs": items, "totalCount": len(found)}
+        return json_response(200, body)

@@ -30,6 +30,7 @@ ROUTES = {
     "/endpoints/{id}": "get",
     "/stacks": "get",
     "/stacks/{id}/file": "get",
+    "/useractivity/authlogs": "get",
 }
 _SCHEMA_REF = "#/components/schemas/"
 

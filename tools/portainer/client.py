@@ -33,6 +33,8 @@ from tools.errors import (
 from tools.inventory.models import Deployment, Environment, RegistrySource
 from tools.portainer import environments as convert
 from tools.portainer.models import (
+    AuthLog,
+    AuthLogPage,
     DockerInfo,
     Edition,
     Endpoint,
@@ -263,6 +265,34 @@ class PortainerClient:
             except UpstreamError as exc:
                 errors.append(f"environment {env.name}: stack {stack.name}: {exc}")
         return found, errors
+
+    # --- activity (BE) ---------------------------------------------------------------------------------
+
+    def auth_logs(self, *, after: int | None = None, max_entries: int = 10_000) -> list[AuthLog]:
+        """BE login activity after a unix time, oldest first; NotFound on CE, AuthError for non-admins.
+
+        Accepts both documented shapes (a bare array, or `{logs, totalCount}`) and pages by offset.
+        """
+        found: list[AuthLog] = []
+        for _ in range(MAX_PAGES):
+            params: dict[str, Any] = {
+                "offset": len(found),
+                "limit": self._page_size,
+                "sortBy": "Timestamp",
+                "sortDesc": "false",
+            }
+            if after is not None:
+                params["after"] = after
+            data = _json(self._call("GET", "/api/useractivity/authlogs", params=params))
+            if isinstance(data, list):
+                page, total = parse_as(list[AuthLog], data, "auth logs"), None
+            else:
+                parsed = parse_as(AuthLogPage, data, "auth logs")
+                page, total = parsed.logs, parsed.total_count
+            found.extend(page)
+            if len(page) < self._page_size or len(found) >= max_entries or (total and len(found) >= total):
+                break
+        return found[:max_entries]
 
     # --- HTTP ------------------------------------------------------------------------------------------
 

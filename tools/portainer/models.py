@@ -220,6 +220,26 @@ class StackFile(ApiModel):
     content: str = Field(alias="StackFileContent")
 
 
+class AuthLog(ApiModel):
+    """One BE auth activity entry (`/api/useractivity/authlogs`): type 1 success, 2 failure, 3 logout."""
+
+    id: int
+    timestamp: int = Field(description="unix seconds")
+    username: str = ""
+    origin: str = Field("", description="client IP address")
+    context: int = Field(0, description="1 internal, 2 LDAP, 3 OAuth")
+    type: int = 0
+
+
+class AuthLogPage(ApiModel):
+    """BE-old's `{logs, totalCount}` answer (the 2.44 spec documents a bare array instead)."""
+
+    logs: list[AuthLog] = Field(default_factory=list)
+    total_count: int = Field(0, alias="totalCount")
+
+    _nulls = field_validator("logs", mode="before")(none_to_empty)
+
+
 def parse_as(shape: type[T], data: Any, what: str) -> T:
     """Validate `data` as `shape`; BadResponse names the field, never its value (values may be secrets)."""
     try:
