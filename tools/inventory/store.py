@@ -153,6 +153,11 @@ class SnapshotStore:
         row = self._conn.execute("SELECT body FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
         return _decode(row[0]) if row else None
 
+    def snapshot(self, snapshot_id: int) -> InventorySnapshot | None:
+        """One snapshot by id (ids come from `stats()`), or None."""
+        row = self._conn.execute("SELECT body FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
+        return _decode(row[0]) if row else None
+
     def snapshots(self, *, limit: int = 30) -> list[InventorySnapshot]:
         """The most recent snapshots, oldest first."""
         rows = self._conn.execute("SELECT body FROM snapshots ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
