@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=3000, help="HTTP port: /slack/events (HTTP mode), /healthz"
     )
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all interfaces)")
+
+    from bot.vulns_command import add_vulns_parser
+
+    add_vulns_parser(sub)
     return parser
 
 
@@ -99,7 +103,18 @@ def _run_serve(args: argparse.Namespace) -> int:
     return run_serve(args)
 
 
-COMMANDS: dict[str, Command] = {"inventory": _run_inventory, "demo": _run_demo, "serve": _run_serve}
+def _run_vulns(args: argparse.Namespace) -> int:
+    from bot.vulns_command import run_vulns_command
+
+    return run_vulns_command(args)
+
+
+COMMANDS: dict[str, Command] = {
+    "inventory": _run_inventory,
+    "demo": _run_demo,
+    "serve": _run_serve,
+    "vulns": _run_vulns,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,177 @@
+"""Exploitability feeds: the CISA KEV catalog (JSON) and FIRST EPSS scores (CSV, optionally gzipped).
+
+Each is read from a file or an http(s) URL the operator configured, validated completely, and returned with
+its own date (KEV `dateReleased`, EPSS `score_date`) so every answer can say how old the data is.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tools.errors import ConfigError
+from tools.vulns.client import fetch_bytes
+
+MAX_FEED_BYTES = 256 * 1024 * 1024  # the full EPSS CSV is ~10 MB uncompressed; leave ample room
+_CVE = re.compile(r"^CVE-\d{4}-\d{4,}$", re.IGNORECASE)
+_EPSS_META = re.compile(r"(model_version|score_date)\s*:\s*([^,\s]+)")
+
+Fetch = Callable[[str], bytes]
+
+
+class FeedError(ConfigError):
+    """A feed file or URL cannot be used; the message names it and the problem."""
+
+
+class KevEntry(BaseModel):
+    """One catalog entry; only the fields Regent shows."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    cve: str = Field(alias="cveID", min_length=1)
+    vendor_project: str = Field(default="", alias="vendorProject")
+    product: str = ""
+    name: str = Field(default="", alias="vulnerabilityName")
+    date_added: str = Field(default="", alias="dateAdded")
+    due_date: str = Field(default="", alias="dueDate")
+    ransomware: str = Field(default="Unknown", alias="knownRansomwareCampaignUse")
+
+
+class _KevCatalog(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    catalog_version: str = Field(default="", alias="catalogVersion")
+    date_released: str = Field(default="", alias="dateReleased")
+    vulnerabilities: list[KevEntry]
+
+
+class KevFeed(BaseModel):
+    """The KEV catalog, keyed by upper-case CVE id."""
+
+    source: str
+    version: str
+    released: datetime | None
+    entries: dict[str, KevEntry]
+
+
+class EpssFeed(BaseModel):
+    """EPSS scores keyed by upper-case CVE id: (probability, percentile)."""
+
+    source: str
+    version: str  # model version
+    released: datetime | None  # score date
+    scores: dict[str, tuple[float, float]]
+
+
+def read_source(source: str, *, fetch: Fetch | None = None) -> bytes:
+    """Bytes of a feed from an http(s) URL or a local path; anything else is a ConfigError."""
+    if source.startswith(("http://", "https://")):
+        return (fetch or _default_fetch)(source)
+    if "://" in source:
+        raise FeedError(f"{source!r}: feeds are read from a file path or an http(s) URL")
+    path = Path(source).expanduser()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise FeedError(f"{source}: cannot read ({exc.strerror})") from None
+
+
+def _default_fetch(url: str) -> bytes:
+    return fetch_bytes(url, max_bytes=MAX_FEED_BYTES)
+
+
+def parse_kev(data: bytes, *, source: str) -> KevFeed:
+    """Validate a KEV catalog JSON document."""
+    try:
+        document = json.loads(_maybe_gunzip(data, source=source))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FeedError(f"{source}: KEV catalog is not valid JSON ({exc})") from None
+    try:
+        catalog = _KevCatalog.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise FeedError(f"{source}: not a CISA KEV catalog: {where}: {first['msg']}") from None
+    return KevFeed(
+        source=source,
+        version=catalog.catalog_version,
+        released=_parse_date(catalog.date_released),
+        entries={entry.cve.upper(): entry for entry in catalog.vulnerabilities},
+    )
+
+
+def parse_epss(data: bytes, *, source: str) -> EpssFeed:
+    """Validate an EPSS CSV (`#model_version:…,score_date:…` then `cve,epss,percentile`)."""
+    try:
+        text = _maybe_gunzip(data, source=source).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FeedError(f"{source}: EPSS file is not UTF-8 text") from None
+    meta: dict[str, str] = {}
+    lines = text.splitlines()
+    start = 0
+    while start < len(lines) and lines[start].startswith("#"):
+        meta.update(dict(_EPSS_META.findall(lines[start])))
+        start += 1
+    reader = csv.reader(lines[start:])
+    header = [column.strip().lower() for column in next(reader, [])]
+    if header[:3] != ["cve", "epss", "percentile"]:
+        raise FeedError(f"{source}: line {start + 1}: expected the header cve,epss,percentile")
+    scores: dict[str, tuple[float, float]] = {}
+    for number, row in enumerate(reader, start=start + 2):
+        if not row:
+            continue
+        scores[_epss_cve(row, source, number)] = _epss_values(row, source, number)
+    if not scores:
+        raise FeedError(f"{source}: EPSS file has no scores")
+    return EpssFeed(
+        source=source,
+        version=meta.get("model_version", ""),
+        released=_parse_date(meta.get("score_date", "")),
+        scores=scores,
+    )
+
+
+def _epss_cve(row: list[str], source: str, number: int) -> str:
+    if len(row) < 3 or not _CVE.match(row[0].strip()):
+        raise FeedError(f"{source}: line {number}: expected CVE-YYYY-NNNN,epss,percentile")
+    return row[0].strip().upper()
+
+
+def _epss_values(row: list[str], source: str, number: int) -> tuple[float, float]:
+    try:
+        epss, percentile = float(row[1]), float(row[2])
+    except ValueError:
+        raise FeedError(f"{source}: line {number}: epss and percentile must be numbers") from None
+    if not (0.0 <= epss <= 1.0 and 0.0 <= percentile <= 1.0):
+        raise FeedError(f"{source}: line {number}: epss and percentile must be between 0 and 1")
+    return epss, percentile
+
+
+def _maybe_gunzip(data: bytes, *, source: str) -> bytes:
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.GzipFile(fileobj=io.BytesIO(data)).read()
+    except (OSError, EOFError) as exc:
+        raise FeedError(f"{source}: corrupt gzip data ({exc})") from None
+
+
+def _parse_date(value: str) -> datetime | None:
+    if not value:
+        return None
+    text = value.strip()
+    if len(text) == 10:  # a bare date: midnight UTC
+        text += "T00:00:00+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
