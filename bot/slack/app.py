@@ -1,0 +1,207 @@
+"""The Bolt app: thin listeners that ack at once and hand the work to bounded pools.
+
+`process_before_response=True` makes Bolt ack on the request thread after the listener returns, so the
+listeners do nothing slow: they parse, de-duplicate, submit, return (design invariant 7). Questions go to
+the `answers` pool (LLM, bounded); clicks and slash commands to the `tasks` pool, so a flood of questions
+never delays an approval.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_sdk import WebClient
+
+from bot.approvals import Authorizer, ProposalStore
+from bot.approvals.store import PlanRunner
+from bot.slack.approval_flow import ApprovalDesk, click_from_body
+from bot.slack.assistant import greet_thread, set_thread_title
+from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION, notice_message, report_message
+from bot.slack.commands import (
+    SUBCOMMANDS,
+    CommandBackend,
+    CommandRequest,
+    help_report,
+    parse_command,
+    run_command,
+)
+from bot.slack.conversation import BUSY, Answerer, Question, answer_question, new_reference, strip_mentions
+from bot.slack.dedupe import EventDeduper
+from bot.slack.work import WorkPool
+
+log = logging.getLogger(__name__)
+SLASH_COMMAND = "/regent"
+
+
+@dataclass(slots=True)
+class SlackServices:
+    """What the Slack app is built from; the composition root (bot/serve.py) fills it."""
+
+    proposals: ProposalStore
+    authorizer: Authorizer
+    run_plan: PlanRunner
+    deduper: EventDeduper
+    agent: Answerer | None = None
+    commands: CommandBackend | None = None
+    answer_workers: int = 4
+    answer_queue: int = 64
+    task_workers: int = 4
+
+
+class RegentSlack:
+    """The Bolt app with its pools and approval desk; close() waits for running work."""
+
+    def __init__(self, *, client: WebClient, services: SlackServices, signing_secret: str | None) -> None:
+        self.client = client
+        self.services = services
+        self.answers = WorkPool(name="answers", workers=services.answer_workers, queue=services.answer_queue)
+        self.tasks = WorkPool(name="tasks", workers=services.task_workers, queue=256)
+        self._bolt_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="regent-bolt")
+        self.desk = ApprovalDesk(
+            client=client,
+            proposals=services.proposals,
+            authorizer=services.authorizer,
+            run_plan=services.run_plan,
+        )
+        self.app = App(
+            client=client,
+            signing_secret=signing_secret or "",
+            request_verification_enabled=signing_secret is not None,  # Socket Mode has no signatures
+            process_before_response=True,
+            listener_executor=self._bolt_pool,
+            raise_error_for_unhandled_request=False,
+        )
+        self._register()
+
+    def close(self) -> None:
+        """Finish running work, then stop the pools."""
+        self.answers.shutdown(wait=True)
+        self.tasks.shutdown(wait=True)
+        self._bolt_pool.shutdown(wait=True)
+        self.services.deduper.close()
+
+    def _register(self) -> None:
+        app = self.app
+        app.use(self._dedupe)
+        app.event("app_mention")(self._on_mention)
+        app.event("message")(self._on_message)
+        app.event("assistant_thread_started")(self._on_thread_started)
+        app.event("assistant_thread_context_changed")(self._on_ignored)
+        app.action(APPROVE_ACTION)(self._on_approve)
+        app.action(REJECT_ACTION)(self._on_reject)
+        app.command(SLASH_COMMAND)(self._on_command)
+        app.error(self._on_error)
+
+    # -- middleware and listeners (fast: parse, submit, return) ------------------------------------------
+
+    def _dedupe(self, body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not self.services.deduper.first_time(str(event_id)):
+            log.info("duplicate event %s dropped", event_id)
+            return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
+        root = str(event.get("thread_ts") or ts)
+        self._ask(
+            Question(
+                channel=channel,
+                thread_ts=root,
+                user=str(event.get("user", "")),
+                text=strip_mentions(str(event.get("text", ""))),
+                conversation=f"slack:{body.get('team_id', '')}:{channel}:{root}",
+                assistant=False,
+            )
+        )
+
+    def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return  # edits, joins, our own posts, channel chatter: nothing to answer
+        channel = str(event.get("channel", ""))
+        thread = event.get("thread_ts")
+        question = Question(
+            channel=channel,
+            thread_ts=str(thread) if thread else None,
+            user=str(event.get("user", "")),
+            text=strip_mentions(str(event.get("text", ""))),
+            conversation=f"slack:{body.get('team_id', '')}:{channel}:{thread or 'dm'}",
+            assistant=thread is not None,
+        )
+        if question.assistant and question.thread_ts:
+            self.tasks.submit(lambda: set_thread_title(self.client, question))
+        self._ask(question)
+
+    def _on_thread_started(self, event: dict[str, Any]) -> None:
+        thread = event.get("assistant_thread") or {}
+        channel, ts = str(thread.get("channel_id", "")), str(thread.get("thread_ts", ""))
+        self.tasks.submit(lambda: greet_thread(self.client, channel=channel, thread_ts=ts))
+
+    def _on_ignored(self) -> None:
+        """Acknowledged and ignored (the thread context is not used yet)."""
+
+    def _on_approve(self, ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        self._click(body, "approve")
+
+    def _on_reject(self, ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        self._click(body, "reject")
+
+    def _on_command(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        name, argument = parse_command(str(body.get("text", "")))
+        if name == "help" or name not in SUBCOMMANDS:
+            report = help_report(unknown=None if name == "help" else name)
+            ack(response_type="ephemeral", **report_message(report).payload())
+            return
+        backend = self.services.commands
+        if backend is None:
+            ack(response_type="ephemeral", text="Commands are not configured on this Regent.")
+            return
+        request = CommandRequest(
+            name=name,
+            argument=argument,
+            user=str(body.get("user_id", "")),
+            channel=str(body.get("channel_id", "")),
+            team=str(body.get("team_id", "")),
+        )
+        accepted = self.tasks.submit(
+            lambda: run_command(
+                request,
+                backend=backend,
+                respond=respond,
+                post_cards=self.desk.post_cards,
+                reference=new_reference,
+            )
+        )
+        ack(response_type="ephemeral", text=f"Working on `/regent {name}`…" if accepted else BUSY)
+
+    def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error("unhandled error in a Slack listener (%s)", type(error).__name__, exc_info=error)
+
+    # -- hand-offs ---------------------------------------------------------------------------------------
+
+    def _ask(self, question: Question) -> None:
+        if not question.text:
+            return
+        work = lambda: answer_question(  # noqa: E731
+            question, client=self.client, agent=self.services.agent, post_cards=self.desk.post_cards
+        )
+        if not self.answers.submit(work):
+            busy = notice_message(BUSY)
+            self.tasks.submit(
+                lambda: self.client.chat_postMessage(
+                    channel=question.channel, thread_ts=question.thread_ts, **busy.payload()
+                )
+            )
+
+    def _click(self, body: dict[str, Any], decision: Literal["approve", "reject"]) -> None:
+        click = click_from_body(body, decision=decision)
+        if not self.tasks.submit(lambda: self.desk.handle_click(click, reference=new_reference)):
+            log.error("tasks pool full: click on %s dropped", click.proposal_id)

@@ -1,0 +1,140 @@
+"""The Slack side of approvals: post cards from stored proposals, handle Approve/Reject clicks.
+
+The click handler runs on a worker after the ack. `ProposalStore.decide` makes the decision atomically,
+so whatever the number of clicks, approvers, retries or replicas, one click wins and only that one goes
+on to `ProposalStore.execute`; every other clicker is told (ephemerally) who decided first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.approvals import Authorizer, Proposal, ProposalStore
+from bot.approvals.store import PlanRunner
+from bot.slack.blocks import card_message, item_list_messages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """One Approve/Reject click, from a block_actions payload."""
+
+    proposal_id: str
+    decision: Literal["approve", "reject"]
+    user: str
+    channel: str | None
+    message_ts: str | None
+    thread_ts: str | None
+
+
+def click_from_body(body: dict[str, Any], *, decision: Literal["approve", "reject"]) -> Click:
+    """Read a click from Slack's block_actions payload (the button value is only the proposal id)."""
+    container = body.get("container") or {}
+    action = (body.get("actions") or [{}])[0]
+    return Click(
+        proposal_id=str(action.get("value", "")),
+        decision=decision,
+        user=str((body.get("user") or {}).get("id", "")),
+        channel=container.get("channel_id") or (body.get("channel") or {}).get("id"),
+        message_ts=container.get("message_ts"),
+        thread_ts=container.get("thread_ts"),
+    )
+
+
+class ApprovalDesk:
+    """Posts approval cards and turns clicks into decisions, executions and card updates."""
+
+    def __init__(
+        self, *, client: WebClient, proposals: ProposalStore, authorizer: Authorizer, run_plan: PlanRunner
+    ) -> None:
+        self._client = client
+        self._proposals = proposals
+        self._authorizer = authorizer
+        self._run_plan = run_plan
+
+    def post_cards(self, proposal_ids: list[str], channel: str, thread_ts: str | None) -> None:
+        """Post one card per proposal (from the stored plan); the full item list goes in its thread."""
+        for proposal_id in proposal_ids:
+            proposal = self._proposals.get(proposal_id)
+            if proposal is None:
+                log.error("proposal %s does not exist; no card posted", proposal_id)
+                continue
+            card = self._proposals.card(proposal)
+            posted = self._client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, **card_message(card).payload()
+            )
+            ts = str(posted["ts"])
+            self._proposals.attach_message(proposal_id=proposal_id, channel=str(posted["channel"]), ts=ts)
+            for message in item_list_messages(card):
+                self._client.chat_postMessage(channel=channel, thread_ts=thread_ts or ts, **message.payload())
+
+    def handle_click(self, click: Click, *, reference: Callable[[], str]) -> None:
+        """Decide, update the card, and for the winning approval execute the plan once."""
+        decision = self._proposals.decide(
+            proposal_id=click.proposal_id,
+            user=click.user,
+            decision=click.decision,
+            authorizer=self._authorizer,
+        )
+        if not decision.changed:
+            self._tell(click, decision.message)
+            if decision.proposal is not None and decision.outcome in ("expired", "already_decided"):
+                self.update_card(decision.proposal, fallback=click)  # the card may show an older state
+            return
+        assert decision.proposal is not None
+        self.update_card(decision.proposal, fallback=click)
+        if decision.outcome != "approved":
+            return
+        try:
+            execution = self._proposals.execute(proposal_id=click.proposal_id, run_plan=self._run_plan)
+        except Exception:
+            ref = reference()
+            log.exception("executing proposal %s failed (reference %s)", click.proposal_id, ref)
+            current = self._proposals.get(click.proposal_id) or decision.proposal
+            self.update_card(
+                current, fallback=click, note=f":x: Execution stopped with an error (reference `{ref}`)."
+            )
+            return
+        self.update_card(execution.proposal, fallback=click)
+
+    def update_card(
+        self, proposal: Proposal, *, fallback: Click | None = None, note: str | None = None
+    ) -> None:
+        """Re-render a proposal's card in place (chat.update) from its stored state."""
+        channel = proposal.channel or (fallback.channel if fallback else None)
+        ts = proposal.message_ts or (fallback.message_ts if fallback else None)
+        if not channel or not ts:
+            log.info("proposal %s has no card to update", proposal.id)
+            return
+        message = card_message(self._proposals.card(proposal), note=note)
+        try:
+            self._client.chat_update(channel=channel, ts=ts, **message.payload())
+        except SlackApiError as exc:
+            log.warning("could not update the card of %s: %s", proposal.id, exc.response.get("error"))
+
+    def resume(self) -> None:
+        """After a restart: execute approved proposals that never ran and refresh their cards."""
+        for execution in self._proposals.resume(run_plan=self._run_plan):
+            self.update_card(execution.proposal)
+
+    def expire(self) -> None:
+        """Mark overdue proposals expired and show it on their cards."""
+        for proposal in self._proposals.expire_due():
+            self.update_card(proposal)
+
+    def _tell(self, click: Click, text: str) -> None:
+        if not click.channel:
+            return
+        try:
+            self._client.chat_postEphemeral(
+                channel=click.channel, user=click.user, thread_ts=click.thread_ts, text=text
+            )
+        except SlackApiError as exc:
+            log.info("could not tell %s: %s", click.user, exc.response.get("error"))
