@@ -269,6 +269,10 @@ class EventStore:
         rows = self._rows(query + " ORDER BY at, id", args)
         return [(r[0], _time(r[1]), r[2], r[3], int(r[4])) for r in rows]
 
+    def has_auth_logs(self) -> bool:
+        """Whether any auth log was ever copied (else failed-login checks are unavailable, not clean)."""
+        return bool(self._rows("SELECT 1 FROM event_auth_logs LIMIT 1"))
+
     def latest_auth_log(self, source: str) -> datetime | None:
         """Time of the newest kept auth log entry of a source (to fetch only what is newer)."""
         rows = self._rows("SELECT MAX(at) FROM event_auth_logs WHERE source = ?", (source,))
