@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -174,9 +174,11 @@ def _identity(finding: Finding) -> tuple[str, str, str]:
 
 def _parse_time(value: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(value) if value else None
+        moment = datetime.fromisoformat(value) if value else None
     except ValueError:
         return None
+    # Naive times are UTC (and must compare with the aware ingest times).
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 # -- Trivy --------------------------------------------------------------------------------------------
