@@ -99,11 +99,11 @@ def _plan(
     configured = configured_policies(call)
     policies = []
     history: dict[str, RegistryHistory] = {}
-    for index, ((registry, repository), group) in enumerate(sorted(wanted.items())):
+    for (registry, repository), group in sorted(wanted.items(), key=lambda kv: kv[0]):
         tags = sorted(group.tags)
         policies.append(
             Policy(
-                name=f"named images {index + 1}: {repository}",
+                name=f"named by the requester: {registry}/{repository}",
                 registry="re:" + re.escape(registry),
                 repositories=["re:" + re.escape(repository)],
                 tags=["re:" + "|".join(re.escape(t) for t in tags)] if tags else [NEVER],

@@ -1,0 +1,348 @@
+"""The bounded LLM loop: one question in, one reply out, tools in between.
+
+Interface with the Slack side (bot/slack/conversation.py relies on it, keep it stable):
+
+    Agent.answer(*, conversation: str, user: str, text: str, status: Callable[[str], None] | None = None)
+        -> AgentReply
+
+- `conversation` is the memory key: a Slack thread key such as "C123:1700000000.0001", or "cli".
+- `user` is who asked (Slack user id, or "cli:<login>"); proposals record them as the requester.
+- `status` receives short progress lines ("Looking up shop/api:1.4.0…"); its failures are ignored.
+- `AgentReply.text` is Slack mrkdwn written by the model (the Slack side escapes and splits it);
+  `proposal_ids` are the proposals created while answering (one approval card each); `reference` is
+  the id in the log lines of this answer; `truncated` says the answer was cut (step limit or length);
+  `error` is a short user-facing reason when the answer failed (the text then explains it too).
+
+Rules: at most `max_steps` LLM calls, and the last one is offered no tools; argument errors, unknown and
+unavailable tools go back to the model as JSON errors to correct; every tool call is written to the
+audit log before it runs (if that fails, nothing runs and the answer fails); each tool runs on a worker
+thread with a time limit; proposing tools are offered only when the user's own words ask for a cleanup
+(bot/agent/intent.py); known secret values are replaced in everything sent to the LLM.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.agent.intent import asks_for_cleanup
+from bot.agent.llm import ChatModel, Completion, LLMError, ToolCallRequest
+from bot.agent.memory import ConversationMemory
+from bot.agent.prompts import Prompts
+from tools.toolbox import Toolbox, dumps
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 4000
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReply:
+    """The answer to one question (see the module docstring for each field)."""
+
+    text: str
+    proposal_ids: list[str]
+    reference: str
+    truncated: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLimits:
+    """Bounds of one answer."""
+
+    max_steps: int = 8
+    tool_timeout_s: float = 20.0
+    memory_turns: int = 10
+    max_tool_calls_per_step: int = 8
+    max_reply_chars: int = 12000  # Slack's markdown block limit
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEvent:
+    """One tool call, as written to the audit log before it runs."""
+
+    reference: str
+    conversation: str
+    user: str
+    tool: str
+    arguments: dict[str, Any]
+    step: int
+    offered: bool
+
+
+ToolAudit = Callable[[ToolCallEvent], None]
+
+
+@dataclass(slots=True)
+class _Run:
+    reference: str
+    conversation: str
+    user: str
+    text: str
+    status: Callable[[str], None] | None
+    offered: list[str] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    proposal_ids: list[str] = field(default_factory=list)
+    seen: dict[str, str] = field(default_factory=dict)
+    steps: int = 0
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Agent:
+    """Answers questions with the toolbox; one instance serves every conversation (thread-safe)."""
+
+    def __init__(
+        self,
+        *,
+        llm: ChatModel,
+        toolbox: Toolbox,
+        prompts: Prompts,
+        memory: ConversationMemory | None = None,
+        audit: ToolAudit | None = None,
+        limits: AgentLimits | None = None,
+        prompt_values: Callable[[], Mapping[str, str]] = dict,
+        secrets_to_redact: Sequence[str] = (),
+        clock: Callable[[], datetime] = _utcnow,
+        workers: int = 4,
+    ) -> None:
+        self._llm = llm
+        self._toolbox = toolbox
+        self._prompts = prompts
+        self._memory = memory
+        self._audit = audit
+        self._limits = limits or AgentLimits()
+        self._prompt_values = prompt_values
+        # Short values would redact ordinary words; real keys and passwords are longer.
+        self._secrets = sorted({s for s in secrets_to_redact if len(s) >= 6}, key=len, reverse=True)
+        self._clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regent-tool")
+
+    def close(self) -> None:
+        """Stop the tool workers (a tool still running past its time limit is abandoned)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def answer(
+        self, *, conversation: str, user: str, text: str, status: Callable[[str], None] | None = None
+    ) -> AgentReply:
+        """Answer one question; never raises (failures become a reply with `error`)."""
+        run = _Run(secrets.token_hex(4), conversation, user, text[:MAX_QUESTION_CHARS], status)
+        started = time.monotonic()
+        try:
+            reply = self._answer(run)
+        except LLMError as exc:
+            log.warning("answer %s: LLM error: %s", run.reference, exc.message)
+            reply = self._failed(run, f"I could not get an answer from the language model: {exc.message}.")
+        except Exception:
+            log.exception("answer %s failed", run.reference)
+            reply = self._failed(run, "Something went wrong on my side while answering.")
+        log.info(
+            "answer %s: conversation=%s user=%s steps=%d tool_calls=%d tokens=%d+%d proposals=%s %.2fs%s",
+            run.reference,
+            conversation,
+            user,
+            run.steps,
+            run.tool_calls,
+            run.prompt_tokens,
+            run.completion_tokens,
+            ",".join(run.proposal_ids) or "-",
+            time.monotonic() - started,
+            f" error={reply.error}" if reply.error else "",
+        )
+        return reply
+
+    def _failed(self, run: _Run, message: str) -> AgentReply:
+        text = f"{message} (reference `{run.reference}`)"
+        if run.proposal_ids:
+            text += f"\nProposals created before this happened: {', '.join(run.proposal_ids)}."
+        return AgentReply(
+            text=text, proposal_ids=list(run.proposal_ids), reference=run.reference, error=message
+        )
+
+    def _answer(self, run: _Run) -> AgentReply:
+        self._say(run, "Thinking…")
+        run.messages = self._initial_messages(run)
+        tools = self._toolbox.openai_tools(run.offered)
+        last = self._limits.max_steps - 1
+        for step in range(self._limits.max_steps):
+            if step == last:
+                prompt = self._prompts.render("last_step", {"steps": step})
+                run.messages.append({"role": "system", "content": prompt})
+            completion = self._complete(run, tools=None if step == last else tools)
+            if completion.tool_calls and step < last:
+                self._run_tools(run, completion, step)
+                continue
+            return self._finish(run, completion, hit_limit=step == last and bool(completion.tool_calls))
+        raise AssertionError("unreachable: the last step always returns")
+
+    def _initial_messages(self, run: _Run) -> list[dict[str, Any]]:
+        turns = self._memory.recent(run.conversation, turns=self._limits.memory_turns) if self._memory else []
+        mine = [t for t in turns if t.user == run.user]
+        proposing = asks_for_cleanup(run.text) or bool(mine and asks_for_cleanup(mine[-1].question))
+        run.offered = self._toolbox.names(proposing=proposing)
+        values: dict[str, object] = {
+            "today": self._clock().strftime("%Y-%m-%d %H:%M"),
+            "inventory": "unknown",
+            "proposals": self._prompts.render("proposals_offered" if proposing else "proposals_withheld", {}),
+        }
+        values.update(self._prompt_values())
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": self._prompts.render("system", values)}
+        ]
+        for turn in turns:
+            messages.append({"role": "user", "content": turn.question})
+            messages.append({"role": "assistant", "content": turn.answer})
+        messages.append({"role": "user", "content": run.text})
+        return messages
+
+    def _complete(self, run: _Run, *, tools: list[dict[str, Any]] | None) -> Completion:
+        run.steps += 1
+        completion = self._llm.complete(messages=self._scrubbed(run.messages), tools=tools)
+        run.prompt_tokens += completion.prompt_tokens
+        run.completion_tokens += completion.completion_tokens
+        return completion
+
+    def _run_tools(self, run: _Run, completion: Completion, step: int) -> None:
+        calls = completion.tool_calls
+        run.messages.append(
+            {
+                "role": "assistant",
+                "content": completion.content,
+                "tool_calls": [
+                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                    for c in calls
+                ],
+            }
+        )
+        limit = self._limits.max_tool_calls_per_step
+        for index, call in enumerate(calls):
+            if index < limit:
+                content = self._call_tool(run, call, step)
+            else:
+                content = dumps({"error": f"too many tool calls at once; make at most {limit} per step"})
+            run.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+
+    def _call_tool(self, run: _Run, call: ToolCallRequest, step: int) -> str:
+        arguments = _parse_arguments(call.arguments)
+        key = call.name + "\x00" + json.dumps(arguments, sort_keys=True)
+        if key in run.seen:  # the same call again (a looping model, or a repeated proposal) costs nothing
+            return run.seen[key]
+        run.tool_calls += 1
+        self._say(run, self._toolbox.status(call.name, call.arguments))
+        if self._audit is not None:  # before it runs: if the audit log fails, the tool does not run
+            event = ToolCallEvent(
+                run.reference,
+                run.conversation,
+                run.user,
+                call.name,
+                arguments,
+                step,
+                call.name in run.offered,
+            )
+            self._audit(event)
+        future = self._pool.submit(
+            self._toolbox.call,
+            call.name,
+            call.arguments,
+            user=run.user,
+            conversation=run.conversation,
+            offered=run.offered,
+        )
+        try:
+            outcome = future.result(timeout=self._limits.tool_timeout_s)
+        except FutureTimeout:
+            log.warning(
+                "answer %s: %s timed out after %.1f s", run.reference, call.name, self._limits.tool_timeout_s
+            )
+            return dumps(
+                {
+                    "error": f"{call.name} did not finish within {self._limits.tool_timeout_s:g} s",
+                    "hint": "narrow the query, or answer with what you have",
+                }
+            )
+        log.info(
+            "answer %s: tool %s %s %.2fs %d chars%s",
+            run.reference,
+            call.name,
+            outcome.error or "ok",
+            outcome.elapsed_s,
+            len(outcome.content),
+            " truncated" if outcome.truncated else "",
+        )
+        run.proposal_ids.extend(p for p in outcome.proposal_ids if p not in run.proposal_ids)
+        run.seen[key] = outcome.content
+        return outcome.content
+
+    def _finish(self, run: _Run, completion: Completion, *, hit_limit: bool) -> AgentReply:
+        text = self._scrub((completion.content or "").strip())
+        truncated = hit_limit or completion.finish_reason == "length"
+        if not text:
+            text = (
+                "I ran out of steps before I could finish; please ask a narrower question."
+                if hit_limit
+                else "I have no answer to that."
+            )
+        if hit_limit:
+            text += f"\n_(stopped after {self._limits.max_steps} steps)_"
+        limit = self._limits.max_reply_chars
+        if len(text) > limit:
+            text, truncated = text[: limit - 1] + "…", True
+        if self._memory is not None:
+            self._memory.remember(
+                run.conversation, user=run.user, question=run.text, answer=text, now=self._clock()
+            )
+        return AgentReply(
+            text=text, proposal_ids=list(run.proposal_ids), reference=run.reference, truncated=truncated
+        )
+
+    def _say(self, run: _Run, message: str) -> None:
+        if run.status is None:
+            return
+        try:
+            run.status(message)
+        except Exception:  # progress is cosmetic: a failing status update must not cost the answer
+            log.debug("status callback failed", exc_info=True)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def _scrubbed(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A copy of the messages with every known secret value replaced (invariant 4, belt and braces)."""
+        if not self._secrets:
+            return messages
+        return [self._scrub_value(message) for message in messages]
+
+    def _scrub_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._scrub(value)
+        if isinstance(value, dict):
+            return {key: self._scrub_value(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._scrub_value(item) for item in value]
+        return value
+
+
+def _parse_arguments(arguments: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(arguments or "{}")
+    except ValueError:
+        return {"unparsable_arguments": arguments[:500]}
+    return parsed if isinstance(parsed, dict) else {"arguments": parsed}
