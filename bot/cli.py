@@ -79,6 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all interfaces)")
 
+    chat = sub.add_parser("chat", help="ask the assistant in the terminal (proposals ask Approve? [y/N])")
+    _add_sources(chat)
+    chat.add_argument("--refresh", action="store_true", help="crawl before the first question")
+
+    digest = sub.add_parser(
+        "digest", help="print today's digest (tables, chart saved to a file), or --post it"
+    )
+    digest.add_argument("--config", help="configuration file (default: $REGENT_CONFIG or ./regent.yml)")
+    digest.add_argument(
+        "--post", action="store_true", help="post it to the digest channel now (and print it)"
+    )
+    digest.add_argument(
+        "--crawl", action="store_true", help="crawl everything first (default: latest snapshot)"
+    )
+    digest.add_argument(
+        "--chart", metavar="PATH", help="where to save the chart PNG (default: state directory)"
+    )
+    digest.add_argument("--no-chart", action="store_true", help="do not draw the chart")
+    digest.add_argument("--no-summary", action="store_true", help="skip the optional one-call LLM summary")
+
     from bot.vulns_command import add_vulns_parser
 
     add_vulns_parser(sub)
@@ -103,6 +123,18 @@ def _run_serve(args: argparse.Namespace) -> int:
     return run_serve(args)
 
 
+def _run_chat(args: argparse.Namespace) -> int:
+    from bot.chat_command import run_chat_command
+
+    return run_chat_command(args)
+
+
+def _run_digest(args: argparse.Namespace) -> int:
+    from bot.digest.command import run_digest_command
+
+    return run_digest_command(args)
+
+
 def _run_vulns(args: argparse.Namespace) -> int:
     from bot.vulns_command import run_vulns_command
 
@@ -114,6 +146,8 @@ COMMANDS: dict[str, Command] = {
     "demo": _run_demo,
     "serve": _run_serve,
     "vulns": _run_vulns,
+    "chat": _run_chat,
+    "digest": _run_digest,
 }
 
 
