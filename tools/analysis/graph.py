@@ -44,7 +44,7 @@ class RepositoryGraph:
 
     def is_dependent(self, digest: Digest) -> bool:
         """True when the digest has no ordinary tag and lives only through an index or a subject."""
-        return digest not in self.tags and bool(self.owners(digest))
+        return digest not in self.tags and (digest in self.parents or digest in self.subjects)
 
 
 def repository_digest_sets(

@@ -97,14 +97,7 @@ def canonical_json(value: Any) -> str:
 
 def hash_items(items: Iterable[Mapping[str, Any]]) -> str:
     """sha256 over the canonical JSON of the items, in order."""
-    digest = hashlib.sha256()
-    digest.update(b"[")
-    for index, item in enumerate(items):
-        if index:
-            digest.update(b",")
-        digest.update(canonical_json(item).encode())
-    digest.update(b"]")
-    return "sha256:" + digest.hexdigest()
+    return "sha256:" + hashlib.sha256(canonical_json(list(items)).encode()).hexdigest()
 
 
 def format_bytes(count: int) -> str:

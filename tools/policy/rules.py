@@ -34,6 +34,7 @@ class CompiledPolicy:
     registry: re.Pattern[str]
     repositories: tuple[re.Pattern[str], ...]
     scope: tuple[re.Pattern[str], ...]
+    scope_all: bool  # the scope matches every tag (tags never contain "/")
     keep_tags: tuple[Named, ...]  # per keep rule; empty for rules without `tags`
 
 
@@ -44,6 +45,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         registry=compile_pattern(policy.registry),
         repositories=tuple(compile_pattern(p) for p in policy.repositories),
         scope=tuple(compile_pattern(p) for p in policy.tags),
+        scope_all=any(p in ("*", "**") for p in policy.tags),
         keep_tags=tuple(named_patterns(rule.tags or ()) for rule in policy.keep),
     )
 
@@ -106,6 +108,8 @@ def describe_users(users: list[Deployment]) -> str:
 
 def in_scope(policy: CompiledPolicy, graph: RepositoryGraph, units: list[Digest]) -> list[Digest]:
     """Units every ordinary tag of which the policy may delete (untagged units are in scope)."""
+    if policy.scope_all:
+        return units
     scope = policy.scope
     return [d for d in units if all(any(p.match(t) for p in scope) for t in graph.tags.get(d, ()))]
 
