@@ -22,6 +22,12 @@ from tools.errors import RegentError
 from tools.tooling.audit import AuditLogArgs, audit_log
 from tools.tooling.context import Call, ToolContext, ToolFailure
 from tools.tooling.deletion import ProposeDeletionArgs, propose_deletion
+from tools.tooling.events import (
+    AccessAnomaliesArgs,
+    CacheAdviceArgs,
+    access_anomalies,
+    cache_advice,
+)
 from tools.tooling.images import GetImageArgs, SearchImagesArgs, get_image, search_images
 from tools.tooling.layers import CompareImagesArgs, compare_images
 from tools.tooling.overview import (
@@ -95,6 +101,10 @@ def default_tools() -> tuple[ToolSpec, ...]:
         ),
         ToolSpec("image_usage", ImageUsageArgs, image_usage, _say("Checking where images run…")),
         ToolSpec("audit_log", AuditLogArgs, audit_log, _say("Reading the audit log…")),
+        ToolSpec(
+            "access_anomalies", AccessAnomaliesArgs, access_anomalies, _say("Checking registry access…")
+        ),
+        ToolSpec("cache_advice", CacheAdviceArgs, cache_advice, _say("Ranking upstream registries…")),
         ToolSpec(
             "propose_deletion",
             ProposeDeletionArgs,

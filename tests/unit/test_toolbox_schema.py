@@ -26,6 +26,8 @@ EXPECTED_TOOLS = {
     "preview_retention_policy",
     "image_usage",
     "audit_log",
+    "access_anomalies",
+    "cache_advice",
     "propose_deletion",
     "propose_retention_cleanup",
 }

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from tools.analysis.history import RegistryHistory
 from tools.errors import RegentError
+from tools.events.access import EventsAccess
 from tools.inventory.models import InventorySnapshot
 from tools.policy.model import PolicyFile
 from tools.policy.plans import Plan
@@ -79,6 +80,7 @@ class ToolContext:
     now: Callable[[], datetime] = _utc_now
     production: Mapping[str, list[str]] = field(default_factory=dict)  # group -> environment globs
     cost_per_gb_month: Mapping[str, float] = field(default_factory=dict)  # registry name -> cost
+    events: EventsAccess | None = None  # registry notifications (tools/events); None when not received
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
