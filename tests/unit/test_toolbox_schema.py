@@ -33,6 +33,23 @@ EXPECTED_TOOLS = {
 }
 
 
+SAMPLES: dict[str, Any] = {"image": "shop/api:1.0", "images": ["a:1"], "cve": "CVE-2024-3094"}
+
+
+def sample_value(schema: dict[str, Any]) -> Any:
+    """Some value of a required property's type (a test may name a better one in SAMPLES)."""
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "array":
+        return [sample_value(schema["items"])] * max(1, int(schema.get("minItems", 1)))
+    if kind in ("integer", "number"):
+        return max(1, int(schema.get("minimum", 1)))
+    if kind == "boolean":
+        return True
+    return "x:1"
+
+
 def all_tools() -> list[dict[str, Any]]:
     toolbox = Toolbox(ToolContext(snapshot=lambda: None))
     return toolbox.openai_tools(toolbox.names(proposing=True))
@@ -60,9 +77,9 @@ def test_a_strict_call_with_every_optional_null_validates_to_the_defaults(spec: 
     schema = strict_parameters(spec.args)
     # What a strict-mode model must send: every property present; optional ones may be null.
     call: dict[str, Any] = {name: None for name in schema["properties"]}
-    required = {n: f for n, f in spec.args.model_fields.items() if f.is_required()}
-    for name in required:
-        call[name] = {"image": "shop/api:1.0", "image_a": "a:1", "image_b": "b:1", "images": ["a:1"]}[name]
+    for name, field in spec.args.model_fields.items():
+        if field.is_required():
+            call[name] = SAMPLES.get(name) or sample_value(schema["properties"][name])
     jsonschema.validate(call, schema)
     parsed = spec.args.model_validate(prepare_arguments(spec.args, call))
     for name, field in spec.args.model_fields.items():
