@@ -33,6 +33,7 @@ from tools.policy.revalidate import (
 from tools.policy.store import ItemResult, ItemStatus, PlanStore
 
 RunStatus = Literal["completed", "already_running", "already_done"]
+HEARTBEAT_EVERY = 50  # items; a run heart-beats at least this often so a resume can tell it is alive
 
 
 class RegistryDeleter(RegistryReader, Protocol):
@@ -117,6 +118,7 @@ class _Run:
         self._clients = clients
         self.previous = store.results(plan.plan_id)  # a resumed run keeps what is already recorded
         self.results: dict[int, ItemResult] = {}
+        self.gone: set[tuple[str, str, str]] = set()  # (registry, repository, digest) deleted or gone
 
     def client(self, registry: str) -> RegistryDeleter:
         clients = self._clients
@@ -131,8 +133,7 @@ class _Run:
             pending = [i for i in indexes if i not in self.previous]
             for index in indexes:
                 if index in self.previous:
-                    status, reason = self.previous[index]
-                    self.results[index] = _result(index, self.plan.items[index], status, reason)
+                    self._remember(_result(index, self.plan.items[index], *self.previous[index]))
             if not pending:
                 continue
             try:
@@ -141,8 +142,10 @@ class _Run:
                 for index in pending:
                     self._save(index, "skipped", f"could not re-check the repository's tags: {exc}")
                 continue
-            for index in pending:
+            for count, index in enumerate(pending, start=1):
                 self._execute_item(index, usage, state)
+                if count % HEARTBEAT_EVERY == 0:
+                    self.store.heartbeat(self.plan.plan_id, runner=self.runner, now=self.now())
             self.store.heartbeat(self.plan.plan_id, runner=self.runner, now=self.now())
 
     def _execute_item(self, index: int, usage: UsageCheck, state: RepositoryState) -> None:
@@ -165,16 +168,20 @@ class _Run:
         state.forget(item.digest)
 
     def _owner_problem(self, item: PlanItem) -> str | None:
-        done = {r.digest: r.status for r in self.results.values() if r.repository == item.repository}
         for owner in item.deleted_with:
-            if done.get(owner) not in ("deleted", "already_gone"):
+            if (item.registry, item.repository, owner) not in self.gone:
                 return f"goes with {owner}, which was not deleted"
         return None
 
     def _save(self, index: int, status: ItemStatus, reason: str) -> None:
         result = _result(index, self.plan.items[index], status, reason)
         self.store.save_result(self.plan.plan_id, result, now=self.now())
-        self.results[index] = result
+        self._remember(result)
+
+    def _remember(self, result: ItemResult) -> None:
+        self.results[result.index] = result
+        if result.status in ("deleted", "already_gone"):
+            self.gone.add((result.registry, result.repository, result.digest))
 
 
 def _result(index: int, item: PlanItem, status: ItemStatus, reason: str) -> ItemResult:

@@ -86,6 +86,15 @@ class RepositoryState:
     repository: str
     tags: dict[str, str]  # tag -> digest
     listed_by: dict[str, set[str]]  # child digest -> index digests listing it
+    tags_of: dict[str, set[str]] = field(default_factory=dict)  # digest -> tags, kept in step with tags
+    children: dict[str, set[str]] = field(default_factory=dict)  # index digest -> children it lists
+
+    def __post_init__(self) -> None:
+        for tag, digest in self.tags.items():
+            self.tags_of.setdefault(digest, set()).add(tag)
+        for child, parents in self.listed_by.items():
+            for parent in parents:
+                self.children.setdefault(parent, set()).add(child)
 
     def problem(self, item: PlanItem) -> str | None:
         """Why deleting this item now would remove more than the plan said, or None."""
@@ -94,7 +103,7 @@ class RepositoryState:
             if current is not None and current != item.digest:
                 return f"tag {tag!r} moved to {current} since the plan was made"
         planned = set(item.tags)
-        others = sorted(t for t, d in self.tags.items() if d == item.digest and t not in planned)
+        others = sorted(self.tags_of.get(item.digest, set()) - planned)
         if others:
             return f"tag {others[0]!r} now points to this digest; deleting it would remove that tag"
         parents = sorted(self.listed_by.get(item.digest, ()))
@@ -104,9 +113,10 @@ class RepositoryState:
 
     def forget(self, digest: str) -> None:
         """A digest was deleted: its tags are gone, and the indexes it was no longer list anything."""
-        self.tags = {t: d for t, d in self.tags.items() if d != digest}
-        for parents in self.listed_by.values():
-            parents.discard(digest)
+        for tag in self.tags_of.pop(digest, set()):
+            del self.tags[tag]
+        for child in self.children.pop(digest, set()):
+            self.listed_by.get(child, set()).discard(digest)
 
 
 def load_repository_state(client: RegistryReader, repository: str, *, workers: int = 4) -> RepositoryState:
