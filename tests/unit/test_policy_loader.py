@@ -116,7 +116,7 @@ BAD = [
     (
         "duplicate names",
         "policies:\n  - {name: a, repositories: [x]}\n  - {name: a, repositories: [y]}\n",
-        "p.yml:1:1:",
+        "p.yml:3:12: policies[1].name:",
         "used twice",
     ),
     (

@@ -73,6 +73,13 @@ def parse_policies(text: str, *, source: str = "<policies>") -> PolicyFile:
         raise PolicyFileError([PolicyIssue(source, 1, 1, "", f"YAML error: {exc}")]) from None
     finally:
         loader.dispose()
+    duplicate_name = _duplicate_name(data)
+    if duplicate_name is not None:
+        loc: tuple[int | str, ...] = ("policies", duplicate_name[0], "name")
+        message = f"policy name {duplicate_name[1]!r} is used twice; names must be unique"
+        raise PolicyFileError(
+            [_issue_at(source, _node_at(node, loc, extra=False), format_path(loc), message)]
+        )
     try:
         return PolicyFile.model_validate(data)
     except ValidationError as exc:
@@ -99,6 +106,19 @@ def _find_duplicate_key(node: yaml.Node, path: str = "") -> tuple[str, yaml.Node
             found = _find_duplicate_key(item, f"{path}[{index}]")
             if found:
                 return found
+    return None
+
+
+def _duplicate_name(data: Any) -> tuple[int, str] | None:
+    """Index and name of the first policy whose name an earlier one already has."""
+    policies = data.get("policies") if isinstance(data, dict) else None
+    seen: set[str] = set()
+    for index, policy in enumerate(policies if isinstance(policies, list) else []):
+        name = policy.get("name") if isinstance(policy, dict) else None
+        if isinstance(name, str):
+            if name in seen:
+                return index, name
+            seen.add(name)
     return None
 
 
