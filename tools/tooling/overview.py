@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.analysis.cost import monthly_cost, storage_price
 from tools.analysis.graph import repository_digest_sets
-from tools.analysis.reclaim import compute_reclaim, manifest_references
+from tools.analysis.reclaim import compute_reclaim
+from tools.analysis.storage import repository_bytes
 from tools.analysis.usage import STOPPED_STATES
 from tools.inventory.models import Deployment, Digest
 from tools.policy.patterns import compile_pattern
@@ -15,8 +17,6 @@ from tools.policy.plans import format_bytes
 from tools.tooling.catalog import RegistryView, catalog_of
 from tools.tooling.context import Call
 from tools.tooling.results import ToolResult, clean_text, compile_glob, cut_note, public_url
-
-GIB = 1024**3
 
 
 class _Args(BaseModel):
@@ -58,7 +58,6 @@ def list_registries(call: Call, args: ListRegistriesArgs) -> ListRegistriesResul
     for view in catalog.views[:50]:
         inv, source = view.inventory, view.inventory.source
         stored = inv.stored_bytes()
-        cost = call.context.cost_per_gb_month.get(source.name)
         rows.append(
             RegistryRow(
                 name=source.name,
@@ -72,7 +71,7 @@ def list_registries(call: Call, args: ListRegistriesArgs) -> ListRegistriesResul
                 stored=format_bytes(stored),
                 partial=inv.partial,
                 errors=[clean_text(e) for e in inv.errors[:3]],
-                monthly_cost=round(stored / GIB * cost, 2) if cost else None,
+                monthly_cost=_monthly_cost(call, view, stored),
             )
         )
     note = cut_note(len(rows), len(catalog.views), "registries", "ask about one registry by name")
@@ -193,14 +192,7 @@ def _usage_row(call: Call, view: RegistryView, *, top: int) -> RegistryUsageRow:
     inv = view.inventory
     manifests = inv.manifests
     sets = repository_digest_sets(inv, manifests)
-    referenced: dict[str, int] = {}
-    for repository, digests in sets.items():
-        blobs: dict[Digest, int] = {}
-        for digest in digests:
-            manifest = manifests.get(digest)
-            if manifest is not None:
-                blobs.update(manifest_references(manifest))
-        referenced[repository] = sum(blobs.values())
+    referenced = repository_bytes(inv)
     without_sharing = sum(m.size + m.image_bytes for m in manifests.values())
     stored = inv.stored_bytes()
     biggest = sorted(referenced, key=lambda r: (-referenced[r], r))[:top]
@@ -217,7 +209,6 @@ def _usage_row(call: Call, view: RegistryView, *, top: int) -> RegistryUsageRow:
         )
         for repository in biggest
     ]
-    cost = call.context.cost_per_gb_month.get(view.name)
     return RegistryUsageRow(
         registry=view.name,
         stored_bytes=stored,
@@ -227,9 +218,15 @@ def _usage_row(call: Call, view: RegistryView, *, top: int) -> RegistryUsageRow:
         shared_layer_savings=format_bytes(max(0, without_sharing - stored)),
         repositories=len(inv.tags),
         tags=inv.tag_count,
-        monthly_cost=round(stored / GIB * cost, 2) if cost else None,
+        monthly_cost=_monthly_cost(call, view, stored),
         top_repositories=tops,
     )
+
+
+def _monthly_cost(call: Call, view: RegistryView, stored: int) -> float | None:
+    """Storage cost a month at the configured or cloud-default price (tools.analysis.cost); None if free."""
+    price = storage_price(view.inventory.source, configured=call.context.cost_per_gb_month)
+    return round(monthly_cost(stored, price.per_gb_month), 2) if price.per_gb_month else None
 
 
 class ImageUsageArgs(_Args):
