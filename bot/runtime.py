@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bot.agent.llm import ChatModel, OpenAIChat
 from bot.agent.loop import Agent, AgentLimits, ToolCallEvent
 from bot.agent.memory import ConversationMemory
@@ -36,6 +38,8 @@ from bot.settings import (
 from bot.wiring import build_sources
 from tools.analysis.history import RegistryHistory, build_history
 from tools.errors import RegentError
+from tools.events.access import EventsAccess
+from tools.events.client import DockerHubClient, RateLimit
 from tools.events.stats import Exclusions, clock_data
 from tools.events.store import EventStore
 from tools.inventory.inventory import resolve_deployments, run_inventory
@@ -203,6 +207,26 @@ class Runtime:
         )
 
 
+def events_access(settings: Settings, store: EventStore, *, clock: Callable[[], datetime]) -> EventsAccess:
+    """What the events tools read: the store, exclusions, anomaly rules, mirrors, a Docker Hub check."""
+
+    def rate_limit() -> RateLimit:
+        # A short-lived client: the check is rare, and an idle pool to Docker Hub is not worth keeping.
+        with httpx.Client(timeout=10.0) as http:
+            return DockerHubClient(http=http).rate_limit(now=clock())
+
+    config = settings.events
+    return EventsAccess(
+        store=store,
+        exclusions=Exclusions(
+            actors=tuple(config.ignore_actors), user_agents=tuple(config.ignore_user_agents)
+        ),
+        anomaly_rules=config.anomalies,
+        mirrors=dict(config.mirrors),
+        rate_limit=rate_limit,
+    )
+
+
 def secret_values(secrets: Secrets, llm_env: LLMEnv, extra: Sequence[str] = ()) -> list[str]:
     """Every secret string the process knows, for redaction before anything reaches the LLM."""
     values = [s.get_secret_value() for s in (secrets.portainer_api_key, secrets.registry_password) if s]
@@ -231,6 +255,7 @@ def build_runtime(
     plans = PlanStore(db)
     audit = AuditLog(db, clock=clock)
     proposals = ProposalStore(db, plans=plans, audit=audit, clock=clock)
+    events = EventStore(db)
     context = ToolContext(
         snapshot=lambda: None,
         propose=_proposer(proposals, ttl=timedelta(hours=settings.slack.proposal_ttl_hours)),
@@ -238,6 +263,7 @@ def build_runtime(
         now=clock,
         production=settings.environments,
         cost_per_gb_month={r.name: r.cost_per_gb_month for r in settings.registries if r.cost_per_gb_month},
+        events=events_access(settings, events, clock=clock),
     )
     runtime = Runtime(
         settings=settings,
@@ -246,7 +272,7 @@ def build_runtime(
         snapshots=snapshots,
         plans=plans,
         audit=audit,
-        events=EventStore(db),
+        events=events,
         proposals=proposals,
         toolbox=Toolbox(context),
         agent=None,
