@@ -50,6 +50,14 @@ from tools.tooling.retention import (
     propose_retention_cleanup,
 )
 from tools.tooling.schema import function_tool, prepare_arguments
+from tools.tooling.vulns import (
+    GetCveArgs,
+    SuggestBaseUpgradeArgs,
+    VulnerabilityReportArgs,
+    get_cve,
+    suggest_base_upgrade,
+    vulnerability_report,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +113,19 @@ def default_tools() -> tuple[ToolSpec, ...]:
             "access_anomalies", AccessAnomaliesArgs, access_anomalies, _say("Checking registry access…")
         ),
         ToolSpec("cache_advice", CacheAdviceArgs, cache_advice, _say("Ranking upstream registries…")),
+        ToolSpec(
+            "vulnerability_report",
+            VulnerabilityReportArgs,
+            vulnerability_report,
+            _say("Ranking vulnerabilities {}…", "image"),
+        ),
+        ToolSpec("get_cve", GetCveArgs, get_cve, _say("Looking up {}…", "cve")),
+        ToolSpec(
+            "suggest_base_upgrade",
+            SuggestBaseUpgradeArgs,
+            suggest_base_upgrade,
+            _say("Checking base images {}…", "image"),
+        ),
         ToolSpec(
             "propose_deletion",
             ProposeDeletionArgs,

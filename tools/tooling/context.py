@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tools.analysis.history import RegistryHistory
 from tools.errors import RegentError
@@ -19,6 +19,9 @@ from tools.events.access import EventsAccess
 from tools.inventory.models import InventorySnapshot
 from tools.policy.model import PolicyFile
 from tools.policy.plans import Plan
+
+if TYPE_CHECKING:  # tools.vulns imports the catalog, which imports this module
+    from tools.vulns.service import VulnsAccess
 
 
 class ToolFailure(RegentError):
@@ -80,6 +83,7 @@ class ToolContext:
     now: Callable[[], datetime] = _utc_now
     production: Mapping[str, list[str]] = field(default_factory=dict)  # group -> environment globs
     cost_per_gb_month: Mapping[str, float] = field(default_factory=dict)  # registry name -> cost
+    vulns: VulnsAccess | None = None  # uploaded vulnerability reports and KEV/EPSS; None: not configured
     events: EventsAccess | None = None  # registry notifications (tools/events); None when not received
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -21,6 +22,45 @@ from tools.vulns.reports import Finding
 from tools.vulns.store import FeedInfo, VulnStore
 from tools.vulns.triage import BaseOf, FeedAge, Triage, TriagedFinding, run_triage
 from tools.vulns.views import CveGroup, group_by_cve
+
+
+@dataclass(frozen=True, slots=True)
+class VulnsAccess:
+    """What the toolbox, the digest and the slash command need: the state DB and the triage settings."""
+
+    db_path: Path
+    production_patterns: list[str]
+    approved_bases: list[str]
+
+    def version(self) -> str:
+        """A cache key that changes when reports or feeds change."""
+        store = VulnStore(self.db_path)
+        try:
+            return store.version()
+        finally:
+            store.close()
+
+    def analyze(self, snapshot: InventorySnapshot | None, *, now: datetime) -> Analysis:
+        """Triage the stored reports against a snapshot."""
+        store = VulnStore(self.db_path)
+        try:
+            return analyze(
+                store,
+                snapshot,
+                production_patterns=self.production_patterns,
+                approved_bases=self.approved_bases,
+                now=now,
+            )
+        finally:
+            store.close()
+
+    def describe_cve(self, analysis: Analysis, cve: str) -> CveDetail:
+        """One CVE across the estate, with its KEV entry and EPSS score."""
+        store = VulnStore(self.db_path)
+        try:
+            return describe_cve(analysis, store, cve)
+        finally:
+            store.close()
 
 
 @dataclass(slots=True)

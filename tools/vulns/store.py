@@ -179,6 +179,14 @@ class VulnStore:
                 out.setdefault(int(report_id), []).append(Finding.model_validate_json(body))
         return out
 
+    def version(self) -> str:
+        """Changes whenever a report or a feed is stored: a cache key for derived views."""
+        row = self._conn.execute(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM vuln_reports),"
+            " (SELECT COALESCE(MAX(loaded_at), '') FROM vuln_feeds)"
+        ).fetchone()
+        return f"{row[0]}:{row[1]}"
+
     # -- feeds --------------------------------------------------------------------------------------
 
     def replace_kev(self, feed: KevFeed, *, loaded_at: datetime) -> None:
