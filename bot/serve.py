@@ -135,6 +135,7 @@ def slack_services(
 
 def run_serve(args: argparse.Namespace) -> int:
     """The `regent serve` command: run until SIGINT/SIGTERM."""
+    stop = _stop_on_signals()  # before anything starts: a SIGTERM during startup still stops cleanly
     settings = load_settings(args.config)
     slack_env = load_slack_env()
     slack_secrets = [s.get_secret_value() for s in (slack_env.bot_token, slack_env.app_token) if s]
@@ -155,15 +156,15 @@ def run_serve(args: argparse.Namespace) -> int:
             f"health on http://{args.host}:{service.http.port}/healthz",
             file=sys.stderr,
         )
-        _wait_for_signal()
+        stop.wait()
         service.stop()
     finally:
         runtime.close()
     return 0
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    return stop

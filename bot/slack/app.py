@@ -38,6 +38,13 @@ log = logging.getLogger(__name__)
 SLASH_COMMAND = "/regent"
 
 
+class _NoTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and then warns that our client (which has it) wins; noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 @dataclass(slots=True)
 class SlackServices:
     """What the Slack app is built from; the composition root (bot/serve.py) fills it."""
@@ -68,6 +75,9 @@ class RegentSlack:
             authorizer=services.authorizer,
             run_plan=services.run_plan,
         )
+        bolt_log = logging.getLogger("slack_bolt.App")
+        if not any(isinstance(f, _NoTokenWarning) for f in bolt_log.filters):
+            bolt_log.addFilter(_NoTokenWarning())
         self.app = App(
             client=client,
             signing_secret=signing_secret or "",

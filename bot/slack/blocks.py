@@ -63,8 +63,13 @@ def context(text: str) -> ContextBlock:
 
 
 def header(text: str) -> HeaderBlock:
-    """A header (plain text, at most 150 characters)."""
-    return HeaderBlock(text=PlainTextObject(text=truncate(text, 150)))
+    """A header (plain text, at most 150 characters); angle brackets become look-alikes, never markup."""
+    return HeaderBlock(text=PlainTextObject(text=truncate(plain_safe(text), 150)))
+
+
+def plain_safe(text: str) -> str:
+    """Plain text that cannot carry Slack markup: entities would show literally, so swap the brackets."""
+    return text.replace("<", "\u2039").replace(">", "\u203a")
 
 
 def slack_date(moment: datetime) -> str:
@@ -138,18 +143,24 @@ def _items_table(items: Sequence[CardItem], *, total: int) -> str:
         return "_No items: this plan deletes nothing._"
     rows = [
         (
-            f"{item.repository}@{item.digest[7:19]}",
-            ", ".join(item.tags) or "(untagged)",
+            _tail(item.repository, 36),
+            item.digest.removeprefix("sha256:")[:12],
+            truncate(", ".join(item.tags) or "(untagged)", 24),
             item.size,
-            item.reason,
+            truncate(item.reason, 28),
         )
         for item in items
     ]
-    # 10 rows of 4 cells of at most 32 characters: well under a section's 3,000.
-    table = format_table(("image", "tags", "size", "why"), rows, right=(2,), max_cell=32)
+    # 10 rows of at most ~120 characters: far under a section's 3,000.
+    table = format_table(("repository", "digest", "tags", "size", "why"), rows, right=(3,), max_cell=36)
     more = total - len(items)
     suffix = f"\n…and {more} more; every item is listed in this thread." if more > 0 else ""
     return f"*To delete* (largest first)\n{table}{suffix}"
+
+
+def _tail(text: str, limit: int) -> str:
+    # The end of a repository path names the image; the start is usually a shared team prefix.
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
 def _kept_line(card: ProposalCard) -> str:
@@ -231,16 +242,23 @@ def item_list_messages(card: ProposalCard, *, max_items: int = 2000) -> list[Mes
     if card.item_count <= len(card.top_items):
         return []
     items = card.all_items[:max_items]
-    rows = [
-        (item.registry, f"{item.repository}@{item.digest}", ", ".join(item.tags) or "-", item.size)
-        for item in items
+    # One line per item with the full digest (a table would cut it): registry, repository@digest, size, tags.
+    lines = [
+        f"{index}. {inline_code(item.registry)} {inline_code(f'{item.repository}@{item.digest}')} "
+        f"{item.size} · tags: {escape_text(_tag_list(item.tags))}"
+        for index, item in enumerate(items, start=1)
     ]
-    chunks = split_mrkdwn(format_table(("registry", "image", "tags", "size"), rows, right=(3,), max_cell=90))
+    chunks = split_mrkdwn("\n".join(lines))
     intro = f"All {card.item_count} items of proposal `{escape_text(card.proposal.id)}`:"
     if card.item_count > len(items):
         intro += f" (first {len(items)}; narrow the policy to see the rest)"
     sections = [intro, *chunks]
     return [Message([section(s) for s in sections[i : i + 40]], intro) for i in range(0, len(sections), 40)]
+
+
+def _tag_list(tags: Sequence[str], *, shown: int = 5) -> str:
+    text = ", ".join(truncate(tag, 40) for tag in tags[:shown]) or "(untagged)"
+    return text + (f" and {len(tags) - shown} more" if len(tags) > shown else "")
 
 
 # -- command reports -----------------------------------------------------------------------------------
@@ -263,4 +281,4 @@ def report_message(report: Report) -> Message:
         blocks.append(context(truncate(" · ".join(escape_text(n) for n in report.notes), 2000)))
     if len(blocks) > MAX_BLOCKS:
         blocks = [*blocks[: MAX_BLOCKS - 1], context("Cut short: too long for one message.")]
-    return Message(blocks, report.title)
+    return Message(blocks, escape_text(report.title))

@@ -42,12 +42,16 @@ class FakeSocketMode:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.drop()
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+    def drop(self) -> None:
+        """Close the app's connection from Slack's side (the app's own close() then returns at once)."""
         with self._cond:
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-        self._server.shutdown()
-        self._thread.join(timeout=5)
 
     def _handle(self, conn: ServerConnection) -> None:
         conn.send(json.dumps({"type": "hello", "num_connections": 1}))

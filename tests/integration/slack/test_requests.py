@@ -119,3 +119,11 @@ def test_plan_command_errors_are_short_and_change_nothing(harness: SlackHarness)
     texts = " ".join(json.dumps(r.args["blocks"]) for r in replies)
     assert "team-x cleanup" in texts  # both say which policies exist
     assert "Traceback" not in texts and not harness.proposals.pending()
+
+
+def test_rate_limited_web_api_calls_are_retried(tmp_path: Path) -> None:
+    with start_slack(tmp_path) as harness:
+        harness.fake.state.rate_limit_next["chat.postMessage"] = 1
+        harness.mention("hello", event_id="Ev429")
+        calls = harness.fake.wait_for("chat.postMessage", 2, timeout=10)
+        assert [c.ok for c in calls] == [False, True]
