@@ -80,15 +80,9 @@ def test_a_strict_call_with_every_optional_null_validates_to_the_defaults(spec: 
     schema = strict_parameters(spec.args)
     # What a strict-mode model must send: every property present; optional ones may be null.
     call: dict[str, Any] = {name: None for name in schema["properties"]}
-    required = {n: f for n, f in spec.args.model_fields.items() if f.is_required()}
-    for name in required:
-        call[name] = {
-            "image": "shop/api:1.0",
-            "image_a": "a:1",
-            "image_b": "b:1",
-            "images": ["a:1"],
-            "cve": "CVE-2024-3094",
-        }[name]
+    for name, field in spec.args.model_fields.items():
+        if field.is_required():
+            call[name] = SAMPLES.get(name) or sample_value(schema["properties"][name])
     jsonschema.validate(call, schema)
     parsed = spec.args.model_validate(prepare_arguments(spec.args, call))
     for name, field in spec.args.model_fields.items():
