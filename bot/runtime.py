@@ -52,6 +52,7 @@ from tools.policy.plans import Plan
 from tools.policy.store import PlanStore
 from tools.toolbox import Toolbox
 from tools.tooling.context import AuditRecord, ProposalRef, ToolContext
+from tools.vulns.service import VulnsAccess
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,11 @@ def build_runtime(
         production=settings.environments,
         cost_per_gb_month={r.name: r.cost_per_gb_month for r in settings.registries if r.cost_per_gb_month},
         events=events_access(settings, events, clock=clock),
+        vulns=VulnsAccess(
+            db_path=db,
+            production_patterns=settings.environments.get("production", []),
+            approved_bases=settings.vulns.approved_bases,
+        ),
     )
     runtime = Runtime(
         settings=settings,

@@ -30,6 +30,7 @@ from bot.slack.connect import (
     usergroup_members,
 )
 from bot.slack.dedupe import EventDeduper
+from bot.vulns_endpoint import mount_vulns_endpoint
 from tools.errors import ConfigError
 from tools.inventory.store import connect
 
@@ -148,6 +149,7 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     try:
         service = SlackService(runtime, slack_env, host=args.host, port=args.port)
+        mount_vulns_endpoint(service.router, settings=settings, db_path=runtime.state_dir / DB_NAME)
         service.start()
         mode = "Socket Mode" if service.socket_mode else f"HTTP at {EVENTS_PATH}"
         llm = "with" if runtime.agent is not None else "without"

@@ -17,13 +17,16 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from tools.errors import ConfigError
 from tools.vulns.images import ImageIndex, build_index
 from tools.vulns.ingest import ingest_report
 from tools.vulns.store import VulnStore
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -175,3 +178,22 @@ def build_vulns_endpoint(*, token: str | None, db_path: Path, max_bytes: int) ->
     return VulnsEndpoint(
         token=token, store=lambda: VulnStore(db_path), index=latest_index(db_path), max_bytes=max_bytes
     )
+
+
+def mount_vulns_endpoint(
+    router: Any, *, settings: Settings, db_path: Path, env: dict[str, str] | None = None
+) -> bool:
+    """Mount POST /vulns/reports on `regent serve`'s router when an upload token is set; True if mounted."""
+    from bot.settings import load_vulns_env
+
+    token = load_vulns_env(settings, env).upload_token
+    app = build_vulns_endpoint(
+        token=token.get_secret_value() if token else None,
+        db_path=db_path,
+        max_bytes=settings.vulns.max_report_bytes,
+    )
+    if app is None:
+        log.info("vulnerability uploads are off: set %s to enable POST %s", settings.vulns.token_env, PATH)
+        return False
+    router.mount(PATH, app)
+    return True

@@ -14,7 +14,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import httpx
 import pytest
 
-from bot.vulns_endpoint import PATH, build_vulns_endpoint
+from bot.server import HttpServer, Router
+from bot.settings import load_settings
+from bot.vulns_endpoint import PATH, build_vulns_endpoint, mount_vulns_endpoint
 from tests.vulns.estate import UPLOAD_TOKEN, Estate
 from tools.vulns.store import VulnStore
 
@@ -131,3 +133,21 @@ def test_wrong_method_and_short_body(endpoint: str) -> None:
 
 def test_no_token_configured_means_no_endpoint(state: Path) -> None:
     assert build_vulns_endpoint(token=None, db_path=state / "regent.db", max_bytes=LIMIT) is None
+
+
+def test_mounted_on_the_serve_router_next_to_healthz(estate: Estate, state: Path, tmp_path: Path) -> None:
+    config = tmp_path / "regent.yml"
+    config.write_text("vulns:\n  token_env: CI_UPLOAD_TOKEN\n  max_report_bytes: 100000\n")
+    settings = load_settings(str(config), env={})
+    router = Router()
+    assert not mount_vulns_endpoint(router, settings=settings, db_path=state / "regent.db", env={})
+    assert mount_vulns_endpoint(
+        router, settings=settings, db_path=state / "regent.db", env={"CI_UPLOAD_TOKEN": "t0k"}
+    )
+    with HttpServer(router) as server:
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        body = (estate.reports / "shop-web-2.1.0.trivy.json").read_bytes()
+        response = _post(server.url + PATH, body, token="t0k")
+        assert response.status_code == 201 and response.json()["matched"] == ["shop/web:2.1.0"]
+        too_big = _post(server.url + PATH, b"{" + b" " * 100_000 + b"}", token="t0k")
+        assert too_big.status_code == 413
