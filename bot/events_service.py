@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import SecretStr
 from slack_sdk import WebClient
@@ -20,12 +20,15 @@ from slack_sdk import WebClient
 from bot.events_alerts import SlackAlertPoster
 from bot.events_endpoint import EventsEndpoint
 from bot.events_monitor import AnomalyMonitor, PushMonitor
-from bot.settings import EventsSettings
+from bot.settings import EventsSettings, Secrets, Settings, load_events_secret
 from tools.errors import RegentError
 from tools.events.stats import Exclusions
 from tools.events.store import EventStore
 from tools.portainer.client import PortainerClient
 from tools.registry.client import RegistryClient
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 REBUILD_SECONDS = 60.0
@@ -114,6 +117,7 @@ class EventsService:
             store=store, secret=secret, max_body_bytes=settings.max_body_bytes, on_stored=self.pushes.submit
         )
         self._lookup = lookup
+        self._portainer = portainer
 
     def mount(self, router: Any) -> None:
         """Mount POST /events/registry and /events/harbor."""
@@ -131,6 +135,8 @@ class EventsService:
         close = getattr(self._lookup, "close", None)
         if callable(close):
             close()
+        if self._portainer is not None:
+            self._portainer.close()
 
 
 def build_events_service(
@@ -155,4 +161,41 @@ def build_events_service(
         slack=slack,
         portainer=portainer,
         anomaly_interval_s=anomaly_interval_s,
+    )
+
+
+def events_service_for(runtime: Runtime, *, slack: WebClient | None) -> EventsService | None:
+    """The events service of a runtime (its store, settings and registries), or None without a secret."""
+    settings, secrets = runtime.settings, runtime.secrets
+
+    def sources() -> SourcesLike:
+        from bot.wiring import build_sources
+
+        return build_sources(
+            settings,
+            secrets,
+            registry_urls=list(runtime.registry_urls),
+            docker_hosts=[],
+            store=runtime.snapshots,
+            cache_dir=runtime.state_dir / "cache",
+        )
+
+    return build_events_service(
+        settings.events,
+        secret=load_events_secret(settings),
+        store=runtime.events,
+        sources=sources,
+        slack=slack,
+        portainer=_portainer(settings, secrets),
+    )
+
+
+def _portainer(settings: Settings, secrets: Secrets) -> PortainerClient | None:
+    """A Portainer client for BE auth logs when Portainer is configured (CE answers 404: skipped)."""
+    if settings.portainer is None or secrets.portainer_api_key is None:
+        return None
+    return PortainerClient(
+        settings.portainer.url,
+        api_key=secrets.portainer_api_key.get_secret_value(),
+        verify=settings.portainer.verify_tls,
     )

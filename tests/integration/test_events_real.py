@@ -22,9 +22,10 @@ from bot.events_service import EventsService, exclusions_of
 from bot.sandbox.dockerd import DockerDaemon
 from bot.sandbox.registry_server import RegistryServer
 from bot.sandbox.seed import ALPINE_3_19_0, ALPINE_3_19_1, BaseImage, ImageSpec, PushedImage, Seeder
+from bot.server import HttpServer, Router
 from bot.settings import EventsSettings
 from tests.conftest import need_binary
-from tests.events_http import SlackRecorder, serve_wsgi
+from tests.events_http import SlackRecorder
 from tools.events.rules import PushRules
 from tools.events.stats import clock_data, pull_stats
 from tools.events.store import EventStore
@@ -107,8 +108,11 @@ def test_notifications_from_the_real_registry(
         slack=WebClient(token="xoxb-test", base_url=slack.api_url),
     )
     service.pushes.start()
+    router = Router()
+    service.mount(router)  # the way `regent serve` mounts it
     try:
-        with serve_wsgi(service.endpoint) as regent_url:
+        with HttpServer(router) as server:
+            regent_url = server.url
             endpoint = {
                 "name": "regent",
                 "url": f"{regent_url}/events/registry",
@@ -124,7 +128,10 @@ def test_notifications_from_the_real_registry(
                 clients[registry.host] = RegistryClient(
                     registry.url, http=regent_http, username="alice", password=USERS["alice"]
                 )
-                _exercise(registry, dockerd, store, slack, service, http_client)
+                try:
+                    _exercise(registry, dockerd, store, slack, service, http_client)
+                finally:
+                    dockerd.client.delete(f"/images/{registry.host}/shop/api:1.1", params={"force": "1"})
     finally:
         service.close()
         regent_http.close()
