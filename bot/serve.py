@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.approvals import Authorizer
+from bot.events_service import EventsService, events_service_for
 from bot.reports import AuditSink, ToolboxCommands
 from bot.runtime import DB_NAME, Runtime, build_runtime
 from bot.server import HttpServer, Router
@@ -147,9 +148,14 @@ def run_serve(args: argparse.Namespace) -> int:
         llm_env=load_llm_env(),
         extra_secrets=slack_secrets,
     )
+    events: EventsService | None = None
     try:
         service = SlackService(runtime, slack_env, host=args.host, port=args.port)
         mount_vulns_endpoint(service.router, settings=settings, db_path=runtime.state_dir / DB_NAME)
+        events = events_service_for(runtime, slack=service.slack.client)  # None without the secret
+        if events is not None:
+            events.mount(service.router)  # POST /events/registry, /events/harbor
+            events.start()
         service.start()
         mode = "Socket Mode" if service.socket_mode else f"HTTP at {EVENTS_PATH}"
         llm = "with" if runtime.agent is not None else "without"
@@ -161,6 +167,8 @@ def run_serve(args: argparse.Namespace) -> int:
         stop.wait()
         service.stop()
     finally:
+        if events is not None:
+            events.close()
         runtime.close()
     return 0
 
