@@ -83,6 +83,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sources(chat)
     chat.add_argument("--refresh", action="store_true", help="crawl before the first question")
 
+    digest = sub.add_parser(
+        "digest", help="print today's digest (tables, chart saved to a file), or --post it"
+    )
+    digest.add_argument("--config", help="configuration file (default: $REGENT_CONFIG or ./regent.yml)")
+    digest.add_argument(
+        "--post", action="store_true", help="post it to the digest channel now (and print it)"
+    )
+    digest.add_argument(
+        "--crawl", action="store_true", help="crawl everything first (default: latest snapshot)"
+    )
+    digest.add_argument(
+        "--chart", metavar="PATH", help="where to save the chart PNG (default: state directory)"
+    )
+    digest.add_argument("--no-chart", action="store_true", help="do not draw the chart")
+    digest.add_argument("--no-summary", action="store_true", help="skip the optional one-call LLM summary")
+
     from bot.vulns_command import add_vulns_parser
 
     add_vulns_parser(sub)
@@ -113,6 +129,12 @@ def _run_chat(args: argparse.Namespace) -> int:
     return run_chat_command(args)
 
 
+def _run_digest(args: argparse.Namespace) -> int:
+    from bot.digest.command import run_digest_command
+
+    return run_digest_command(args)
+
+
 def _run_vulns(args: argparse.Namespace) -> int:
     from bot.vulns_command import run_vulns_command
 
@@ -125,6 +147,7 @@ COMMANDS: dict[str, Command] = {
     "serve": _run_serve,
     "vulns": _run_vulns,
     "chat": _run_chat,
+    "digest": _run_digest,
 }
 
 

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tools.errors import ConfigError
 from tools.events.rules import AnomalyRules, PushRules
@@ -143,6 +151,42 @@ def load_vulns_env(settings: Settings, env: Mapping[str, str] | None = None) -> 
     )
 
 
+class DigestSettings(_Section):
+    """The daily digest: when and where it is posted, prices and quotas, and its thresholds."""
+
+    channel: str | None = Field(default=None, description="Slack channel; default slack.digest_channel")
+    cron: str = Field(default="0 9 * * 1-5", description="5-field cron expression, in `timezone`")
+    timezone: str = Field(default="UTC", description="IANA zone of the cron and of calendar days")
+    catch_up_hours: float = Field(
+        default=6.0, ge=0, le=24, description="after a restart, still post a run missed this recently"
+    )
+    retry_minutes: float = Field(default=10.0, gt=0, le=240, description="wait after a failed post")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="failed posts per day before giving up")
+    crawl_first: bool = Field(default=True, description="crawl before a scheduled digest (live data)")
+    chart: bool = Field(default=True, description="upload the stored-bytes chart with the message")
+    chart_in_thread: bool = Field(default=False, description="put the chart in the digest's thread")
+    currency: str = Field(default="USD", min_length=1, max_length=8)
+    cost_per_gb_month: dict[str, float] = Field(
+        default_factory=dict, description="registry name or URL -> price; wins over registries[].cost"
+    )
+    quota_bytes: dict[str, int] = Field(
+        default_factory=dict, description="registry name or URL -> quota; wins over registries[].quota"
+    )
+    stale_days: int = Field(default=90, ge=1, le=3650)
+    stale_clock: Literal["created", "first_seen", "pushed", "last_pulled"] = "created"
+    sprawl_tags: int = Field(default=50, ge=2, description="repositories with at least this many tags")
+    forecast_days: int = Field(default=90, ge=7, le=730, description="history the forecast is fitted on")
+    rows: int = Field(default=5, ge=1, le=10, description="rows per table in the digest")
+    summary: bool = Field(default=True, description="a 3-sentence summary by one LLM call, if a model is set")
+
+    @model_validator(mode="after")
+    def _valid_schedule(self) -> DigestSettings:
+        from bot.digest.schedule import parse_cron
+
+        parse_cron(self.cron, timezone=self.timezone)  # CronError is a ValueError: reported at this section
+        return self
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -155,6 +199,7 @@ class Settings(_Section):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
     vulns: VulnsSettings = Field(default_factory=VulnsSettings)
 
 
