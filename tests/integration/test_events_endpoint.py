@@ -8,15 +8,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from bot.events_endpoint import EventsEndpoint
+from bot.server import HttpServer, Router
 from tests.events_factory import envelope, harbor_payload, wire_event
 from tools.events.models import RegistryEvent
 from tools.events.store import EventStore
@@ -24,15 +23,6 @@ from tools.events.store import EventStore
 SECRET = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 V1 = {"Content-Type": "application/vnd.docker.distribution.events.v1+json"}
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @dataclass
@@ -66,15 +56,12 @@ def receiver(tmp_path: Path, http_client: httpx.Client) -> Iterator[Receiver]:
             handed.extend(events)
 
     app = EventsEndpoint(store=store, secret=SecretStr(SECRET), max_body_bytes=64 * 1024, on_stored=on_stored)
-    server = make_server("127.0.0.1", 0, app, server_class=_Server, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    router = Router()
+    app.mount(router)  # as `regent serve` does
     try:
-        yield Receiver(f"http://127.0.0.1:{server.server_address[1]}", store, http_client, handed)
+        with HttpServer(router) as server:
+            yield Receiver(server.url, store, http_client, handed)
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         store.close()
 
 

@@ -14,8 +14,8 @@ from slack_sdk import WebClient
 from bot.events_alerts import SlackAlertPoster, anomaly_alert_message, escape, push_alert_message
 from bot.events_monitor import AnomalyMonitor
 from tests.events_factory import digest_of, event
-from tests.events_http import SlackRecorder
 from tests.fakes.portainer import FakeAuthLog, FakePortainer
+from tests.fakes.slack_api import FakeSlackApi
 from tools.events.push_analysis import ImageFacts, PushAnalysis, PushFinding
 from tools.events.reports import events_digest, refresh_auth_logs
 from tools.events.rules import AnomalyRules
@@ -36,9 +36,9 @@ def store(tmp_path: Path) -> Iterator[EventStore]:
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackRecorder]:
-    with SlackRecorder() as recorder:
-        yield recorder
+def slack() -> Iterator[FakeSlackApi]:
+    with FakeSlackApi() as fake:
+        yield fake
 
 
 def seed(store: EventStore) -> None:
@@ -63,7 +63,7 @@ def failed_logins() -> list[FakeAuthLog]:
 
 
 def monitor(
-    store: EventStore, slack: SlackRecorder, portainer: PortainerClient | None, *, api_url: str | None = None
+    store: EventStore, slack: FakeSlackApi, portainer: PortainerClient | None, *, api_url: str | None = None
 ) -> AnomalyMonitor:
     return AnomalyMonitor(
         store=store,
@@ -77,7 +77,7 @@ def monitor(
 
 
 def test_each_anomaly_is_alerted_once_with_auth_logs_from_portainer(
-    store: EventStore, slack: SlackRecorder
+    store: EventStore, slack: FakeSlackApi
 ) -> None:
     seed(store)
     with FakePortainer(edition="BE", auth_logs=failed_logins()) as portainer:
@@ -87,25 +87,23 @@ def test_each_anomaly_is_alerted_once_with_auth_logs_from_portainer(
         kinds = sorted(a.kind for a in report.anomalies)
         assert kinds == ["failed_logins", "failed_logins", "new_pusher"]
         assert posted == 3 and report.auth_attempts == 6
-        [message] = slack.posted()
-        assert message["channel"] == "#security" and "mallory" in json.dumps(message)
+        [message] = slack.calls("chat.postMessage")
+        assert message.ok and message.args["channel"] == "#security" and "mallory" in json.dumps(message.args)
         again, posted_again = runner.run_once()  # same anomalies, nothing new to say
-        assert len(again.anomalies) == 3 and posted_again == 0 and len(slack.posted()) == 1
+        assert len(again.anomalies) == 3 and posted_again == 0 and len(slack.calls("chat.postMessage")) == 1
         assert refresh_auth_logs(store, client, source=portainer.url) == 0  # nothing newer to copy
         client.close()
 
 
-def test_a_failed_post_is_retried_on_the_next_run(store: EventStore, slack: SlackRecorder) -> None:
+def test_a_failed_post_is_retried_on_the_next_run(store: EventStore, slack: FakeSlackApi) -> None:
     seed(store)
     broken = monitor(store, slack, None, api_url="http://127.0.0.1:1/api/")  # Slack unreachable
     assert broken.run_once()[1] == 0
     assert monitor(store, slack, None).run_once()[1] == 1
-    assert len(slack.posted()) == 1
+    assert len(slack.calls("chat.postMessage")) == 1
 
 
-def test_ce_has_no_auth_logs_and_failed_logins_stay_unchecked(
-    store: EventStore, slack: SlackRecorder
-) -> None:
+def test_ce_has_no_auth_logs_and_failed_logins_stay_unchecked(store: EventStore, slack: FakeSlackApi) -> None:
     seed(store)
     with FakePortainer(edition="CE") as portainer:
         client = PortainerClient(portainer.url, api_key=portainer.admin.api_keys[0])

@@ -19,7 +19,7 @@ from bot.sandbox.seed import ImageSpec, Seeder
 from bot.server import HttpServer, Router
 from bot.settings import Settings, load_secrets
 from tests.conftest import need_binary
-from tests.events_http import SlackRecorder
+from tests.fakes.slack_api import FakeSlackApi
 
 SECRET = "serve-events-secret"
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -31,7 +31,7 @@ def test_serve_mounts_the_receiver_and_alerts_on_an_unusual_push(
     binary = need_binary("docker-registry", "docker-registry")
     monkeypatch.setenv("REGENT_EVENTS_SECRET", SECRET)
     router = Router()
-    with SlackRecorder() as slack, HttpServer(router) as server:
+    with FakeSlackApi() as slack, HttpServer(router) as server:
         endpoint = {
             "name": "regent",
             "url": f"{server.url}/events/registry",
@@ -62,8 +62,10 @@ def test_serve_mounts_the_receiver_and_alerts_on_an_unusual_push(
                 seeder.push_image(
                     ImageSpec(repository="team/app", tag="2", created=NOW, layer_size=64 * 1024)
                 )
-                [alert] = slack.wait_for(1, timeout=20)
-                assert alert["channel"] == "#alerts" and "team/app:2" in json.dumps(alert)
+                [alert] = slack.wait_for("chat.postMessage", 1, timeout=20)
+                assert (
+                    alert.ok and alert.args["channel"] == "#alerts" and "team/app:2" in json.dumps(alert.args)
+                )
                 assert service.pushes.wait_idle(10)
                 refused = http_client.post(f"{server.url}/events/harbor", content=b"{}")
                 assert refused.status_code == 401
