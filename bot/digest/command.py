@@ -12,6 +12,7 @@ from rich.console import Console
 from bot.digest.runner import DigestRunner, Poster
 from bot.digest.summary import SUMMARY_TIMEOUT_S, DigestSummarizer
 from bot.digest.terminal import print_digest
+from bot.events_digest import events_providers
 from bot.runtime import Runtime, build_runtime
 from bot.settings import (
     LLMEnv,
@@ -45,6 +46,7 @@ def run_digest_command(args: argparse.Namespace) -> int:
             poster=slack_poster(settings) if args.post else None,
             summarizer=summarizer,
             summary_by=model,
+            extra_providers=events_providers(runtime),
         )
         return _print_or_post(runner, args, console=Console())
     finally:
