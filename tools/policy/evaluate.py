@@ -26,6 +26,7 @@ from tools.policy.patterns import compile_pattern
 from tools.policy.plans import (
     ItemKind,
     Plan,
+    PlanRegistry,
     hash_items,
     new_plan_id,
     plan_registry,
@@ -94,31 +95,21 @@ def evaluate_policies(
     selected = _selected_names(policies, names)
     compiled = [compile_policy(p) for p in policies.policies]
     protected = tuple((p, compile_pattern(p)) for p in policies.protected_tags)
-    items: list[dict[str, Any]] = []
-    kept: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    touched = []
-    shared = total = 0
+    results: list[_RegistryResult] = []
     for inventory in registries:
         applying = [p for p in compiled if matches_registry(p, inventory.source)]
         if not any(p.policy.name in selected for p in applying):
             continue
         if inventory.partial and not allow_partial:
-            warnings.append(
-                f"registry {inventory.source.name}: skipped, its crawl was partial "
-                f"({len(inventory.errors)} errors); re-crawl before planning deletes there"
-            )
+            results.append(_RegistryResult.skipped(inventory))
             continue
         hist = (history or {}).get(inventory.source.name) or RegistryHistory()
-        result = _evaluate_registry(
-            inventory, applying, selected, deployments, hist, now=as_utc(now), protected=protected
+        results.append(
+            _evaluate_registry(
+                inventory, applying, selected, deployments, hist, now=as_utc(now), protected=protected
+            )
         )
-        items.extend(result.items)
-        kept.extend(result.kept)
-        warnings.extend(result.warnings)
-        total += result.total
-        shared += result.shared
-        touched.append(plan_registry(inventory.source))
+    items = [item for r in results for item in r.items]
     items_hash = hash_items(items)
     # One validation of the whole plan runs in pydantic-core; per-item models cost ~10 us each in Python.
     return Plan.model_validate(
@@ -126,13 +117,13 @@ def evaluate_policies(
             "plan_id": plan_id or new_plan_id(now, items_hash),
             "created_at": as_utc(now),
             "policies": [n for n in policies.policy_names() if n in selected],
-            "registries": touched,
+            "registries": [r.registry for r in results if r.registry is not None],
             "items": items,
-            "kept": kept,
-            "reclaimable_bytes": total,
-            "shared_bytes": shared,
+            "kept": [entry for r in results for entry in r.kept],
+            "reclaimable_bytes": sum(r.total for r in results),
+            "shared_bytes": sum(r.shared for r in results),
             "items_hash": items_hash,
-            "warnings": warnings,
+            "warnings": [w for r in results for w in r.warnings],
         }
     )
 
@@ -154,6 +145,15 @@ class _RegistryResult:
     warnings: list[str]
     total: int
     shared: int
+    registry: PlanRegistry | None  # None when the registry was skipped
+
+    @classmethod
+    def skipped(cls, inventory: RegistryInventory) -> _RegistryResult:
+        warning = (
+            f"registry {inventory.source.name}: skipped, its crawl was partial "
+            f"({len(inventory.errors)} errors); re-crawl before planning deletes there"
+        )
+        return cls([], [], [warning], 0, 0, None)
 
 
 def _evaluate_registry(
@@ -197,7 +197,9 @@ def _evaluate_registry(
         items.extend(_items(name, outcome, manifests, reclaim.exclusive))
         kept.extend(_kept(name, outcome))
     warnings = _warnings(inventory, hist, applying, unknown=reclaim.unknown_manifests)
-    return _RegistryResult(items, kept, warnings, reclaim.total, reclaim.shared)
+    return _RegistryResult(
+        items, kept, warnings, reclaim.total, reclaim.shared, plan_registry(inventory.source)
+    )
 
 
 def decide_repository(
