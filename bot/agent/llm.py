@@ -91,14 +91,15 @@ class OpenAIChat:
         }
         if tools:
             request["tools"] = tools
-            request["parallel_tool_calls"] = True
         try:
             if self._stream:
                 return self._streamed(request)
             response = self._client.chat.completions.create(**request)
             return _from_response(response)
+        except LLMError:
+            raise
         except openai.APITimeoutError:
-            raise LLMError(f"the language model did not answer within {self._timeout:.0f} s") from None
+            raise LLMError(f"the language model did not answer within {self._timeout:g} s") from None
         except openai.AuthenticationError:
             raise LLMError("the language model endpoint rejected the API key", status=401) from None
         except openai.RateLimitError:
@@ -106,6 +107,8 @@ class OpenAIChat:
                 "the language model endpoint is rate limiting us; try again shortly", status=429
             ) from None
         except openai.APIStatusError as exc:
+            # The endpoint's own words help the operator (a rejected schema, an unknown model); not the user.
+            log.warning("LLM endpoint HTTP %s: %s", exc.status_code, str(exc.message)[:500])
             raise LLMError(
                 f"the language model endpoint failed (HTTP {exc.status_code})", status=exc.status_code
             ) from None
@@ -114,6 +117,9 @@ class OpenAIChat:
         except (openai.OpenAIError, ValueError, KeyError, TypeError, AttributeError, IndexError):
             log.warning("unusable answer from the LLM endpoint", exc_info=True)
             raise LLMError("the language model endpoint sent an answer that cannot be used") from None
+        except Exception:  # the transport below the SDK (a stream cut mid-way) raises its own types
+            log.warning("the LLM request failed", exc_info=True)
+            raise LLMError("the connection to the language model broke off") from None
 
     def _streamed(self, request: dict[str, Any]) -> Completion:
         content: list[str] = []
@@ -138,6 +144,8 @@ class OpenAIChat:
                             slot["name"] += part.function.name or ""
                             slot["arguments"] += part.function.arguments or ""
                     finish = choice.finish_reason or finish
+        if finish is None:  # the stream closed before the model said it was done: the answer is partial
+            raise LLMError("the language model's answer stream ended early")
         return Completion(
             content="".join(content) or None,
             tool_calls=[_call(c["id"], c["name"], c["arguments"]) for _, c in sorted(calls.items())],

@@ -6,6 +6,7 @@ Each request consumes one step of the script:
   sent as is, so invalid JSON can be injected);
 - `{"status": 500}`: an HTTP error; `{"delay": 2.0}`: sleep first (combine with anything);
 - `{..., "repeat": True}`: the step is never consumed (a model that never stops calling tools);
+- `{..., "cut": True}`: when streaming, close the connection after the first content piece;
 - a callable `step(body) -> dict`: computed from the request (e.g. an answer quoting a tool result).
 Answers are JSON, or SSE when the request says `stream: true` (role delta, content pieces, tool-call
 argument deltas, finish_reason, a usage chunk when asked, `data: [DONE]`). Every request body and its
@@ -80,9 +81,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        for chunk in _chunks(server.next_id(), body, step, include_usage=include_usage):
+        for index, chunk in enumerate(_chunks(server.next_id(), body, step, include_usage=include_usage)):
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
+            if step.get("cut") and index == 1:
+                return  # HTTP/1.0: closing the connection ends the response mid-stream
         self.wfile.write(b"data: [DONE]\n\n")
 
 

@@ -215,6 +215,16 @@ def test_an_llm_failure_becomes_a_clear_reply(
     rt.close()
 
 
+def test_a_stream_cut_mid_answer_becomes_a_clear_reply(fake_llm: FakeOpenAI, tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, llm_url=fake_llm.base_url, stream=True)
+    fake_llm.push({"content": "The biggest repository is shop/api with", "cut": True})
+    assert rt.agent is not None
+    reply = rt.agent.answer(conversation="cli", user="cli:test", text="Biggest repository?")
+    assert reply.error is not None and "stream ended early" in reply.error
+    assert "shop/api with" not in reply.text  # a half answer is not passed off as an answer
+    rt.close()
+
+
 def test_an_unreachable_endpoint_becomes_a_clear_reply(tmp_path: Path) -> None:
     with FakeOpenAI() as gone:
         url = gone.base_url  # the port is closed once the server stops
