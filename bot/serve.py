@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.approvals import Authorizer
+from bot.digest_service import DigestService, digest_service_for
 from bot.events_service import EventsService, events_service_for
 from bot.reports import AuditSink, ToolboxCommands
 from bot.runtime import DB_NAME, Runtime, build_runtime
@@ -149,6 +150,7 @@ def run_serve(args: argparse.Namespace) -> int:
         extra_secrets=slack_secrets,
     )
     events: EventsService | None = None
+    digest: DigestService | None = None
     try:
         service = SlackService(runtime, slack_env, host=args.host, port=args.port)
         mount_vulns_endpoint(service.router, settings=settings, db_path=runtime.state_dir / DB_NAME)
@@ -156,7 +158,10 @@ def run_serve(args: argparse.Namespace) -> int:
         if events is not None:
             events.mount(service.router)  # POST /events/registry, /events/harbor
             events.start()
+        digest = digest_service_for(runtime, slack=service.slack)  # None without a digest channel
         service.start()
+        if digest is not None:
+            digest.start()  # weekdays 09:00 by default; one digest per day, even across restarts
         mode = "Socket Mode" if service.socket_mode else f"HTTP at {EVENTS_PATH}"
         llm = "with" if runtime.agent is not None else "without"
         print(
@@ -167,6 +172,8 @@ def run_serve(args: argparse.Namespace) -> int:
         stop.wait()
         service.stop()
     finally:
+        if digest is not None:
+            digest.close()
         if events is not None:
             events.close()
         runtime.close()

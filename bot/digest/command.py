@@ -9,13 +9,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bot.digest.extensions import extra_providers
 from bot.digest.runner import DigestRunner, Poster
-from bot.digest.summary import SUMMARY_TIMEOUT_S, DigestSummarizer
+from bot.digest.summary import summarizer_for
 from bot.digest.terminal import print_digest
-from bot.events_digest import events_providers
 from bot.runtime import Runtime, build_runtime
 from bot.settings import (
-    LLMEnv,
     Settings,
     load_llm_env,
     load_secrets,
@@ -46,7 +45,7 @@ def run_digest_command(args: argparse.Namespace) -> int:
             poster=slack_poster(settings) if args.post else None,
             summarizer=summarizer,
             summary_by=model,
-            extra_providers=events_providers(runtime),
+            extra_providers=extra_providers(runtime),
         )
         return _print_or_post(runner, args, console=Console())
     finally:
@@ -94,23 +93,3 @@ def slack_poster(settings: Settings) -> Poster:
         raise ConfigError("set digest.channel (or slack.digest_channel) in the config to post the digest")
     client = make_web_client(token=env.bot_token.get_secret_value(), base_url=env.api_url)
     return SlackDigestPoster(client, channel=channel, chart_in_thread=settings.digest.chart_in_thread)
-
-
-def summarizer_for(
-    settings: Settings, llm_env: LLMEnv, *, enabled: bool
-) -> tuple[DigestSummarizer | None, str | None]:
-    """The summarizer and the model's name, when a model is configured and summaries are on."""
-    if not (enabled and settings.digest.summary and llm_env.configured):
-        return None, None
-    from bot.agent.llm import OpenAIChat
-
-    model = llm_env.model or settings.llm.model
-    chat = OpenAIChat(
-        model=model,
-        base_url=llm_env.base_url,
-        api_key=llm_env.api_key.get_secret_value() if llm_env.api_key else None,
-        temperature=0.0,
-        timeout_s=min(settings.llm.request_timeout_s, SUMMARY_TIMEOUT_S),
-        max_retries=0,
-    )
-    return DigestSummarizer(chat), model

@@ -10,6 +10,7 @@ import re
 
 from bot.agent.llm import ChatModel
 from bot.agent.prompts import Prompts
+from bot.settings import LLMEnv, Settings
 
 PROMPT = "digest_summary"
 MAX_INPUT_CHARS = 12_000
@@ -46,3 +47,23 @@ def clip_summary(text: str) -> str:
     sentences = _SENTENCE_END.split(" ".join(text.split()))
     clipped = " ".join(sentences[:3]).strip()
     return clipped if len(clipped) <= MAX_SUMMARY_CHARS else clipped[: MAX_SUMMARY_CHARS - 1] + "…"
+
+
+def summarizer_for(
+    settings: Settings, llm_env: LLMEnv, *, enabled: bool
+) -> tuple[DigestSummarizer | None, str | None]:
+    """The summarizer and the model's name, when a model is configured and summaries are on."""
+    if not (enabled and settings.digest.summary and llm_env.configured):
+        return None, None
+    from bot.agent.llm import OpenAIChat
+
+    model = llm_env.model or settings.llm.model
+    chat = OpenAIChat(
+        model=model,
+        base_url=llm_env.base_url,
+        api_key=llm_env.api_key.get_secret_value() if llm_env.api_key else None,
+        temperature=0.0,
+        timeout_s=min(settings.llm.request_timeout_s, SUMMARY_TIMEOUT_S),
+        max_retries=0,
+    )
+    return DigestSummarizer(chat), model

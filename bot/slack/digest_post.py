@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 
 from bot.digest.model import Digest
 from bot.slack.digest_blocks import digest_message
@@ -55,7 +55,7 @@ class SlackDigestPoster:
             return PostedDigest(channel, ts, None)
         try:
             file_id = self._upload(digest, chart_png, channel=channel, ts=ts)
-        except (SlackApiError, SlackClientError) as exc:
+        except Exception as exc:  # the message is out: whatever broke the upload must not re-send it
             error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
             log.warning("digest chart upload failed: %s", error)
             return PostedDigest(channel, ts, None, chart_error=str(error))

@@ -1,0 +1,21 @@
+"""Digest sections other features contribute, in one place for `regent serve` and `regent digest`.
+
+Add a provider here (a callable DigestContext -> DigestSection | None, bound to its own store); it goes
+between the policy drift and the pending proposals sections, and is left out whenever it returns None.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.digest.context import SectionProvider
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+
+def extra_providers(runtime: Runtime) -> list[SectionProvider]:
+    """Registry activity (bot/events_digest.py); the vulnerabilities "fix first" section goes here too."""
+    from bot.events_digest import events_providers
+
+    return [*events_providers(runtime)]
