@@ -68,7 +68,15 @@ def test_generated_cache_config_serves_the_upstreams_images(
         assert response.headers["docker-content-digest"] == pushed.digest
         layer = pushed.layers[-1].digest
         assert http_client.get(f"{base}/v2/library/nginx/blobs/{layer}").status_code == 200
-        # Stored locally now: the cache answers even with the upstream gone.
+        # The cache writes the blob while streaming it; once it is on disk, it answers without the upstream.
+        hexdigest = layer.removeprefix("sha256:")
+        root = tmp_path / "cache" / "docker/registry/v2"
+        stored = root / "blobs/sha256" / hexdigest[:2] / hexdigest / "data"
+        linked = root / "repositories/library/nginx/_layers/sha256" / hexdigest / "link"
+        deadline = time.monotonic() + 10
+        while not (stored.exists() and linked.exists()):
+            assert time.monotonic() < deadline, "the cache never stored the layer"
+            time.sleep(0.05)
         registry.stop()
         again = http_client.head(f"{base}/v2/library/nginx/blobs/{layer}")
         assert again.status_code == 200
