@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.slack.report import Report, Table
+from bot.vulns_report import vulns_report
 from tools.policy.plans import format_bytes
 from tools.tooling.context import Call, ToolContext, ToolFailure
 from tools.tooling.images import GetImageArgs, ImageDetails, get_image
@@ -63,6 +64,7 @@ class ToolboxCommands:
             "stale": stale_report,
             "usage": usage_report,
             "plan": plan_report,
+            "vulns": vulns_report,
         }
         try:
             return handlers[name](call, argument)

@@ -31,6 +31,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "POLICY",
         "dry-run a retention policy: what it deletes and keeps, exact bytes, an approval card",
     ),
+    "vulns": (
+        "[IMAGE|CVE]",
+        "what to fix first (known exploited, EPSS, severity, where it runs); one image's findings and base "
+        "upgrade, or one CVE",
+    ),
 }
 
 
