@@ -56,6 +56,9 @@ def _reply(start_response: StartResponse, status: str, body: bytes, content_type
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The default backlog of 5 drops connections in a burst (50 events at once): the kernel then retries the
+    # SYN after a second, which alone breaks Slack's 3-second budget.
+    request_queue_size = 128
 
 
 class _QuietHandler(WSGIRequestHandler):

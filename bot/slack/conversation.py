@@ -156,7 +156,8 @@ class Progress:
             elif self._placeholder:
                 # chat.update text without blocks is mrkdwn: keep it plain by stripping control characters.
                 safe = text.replace("&", "and").replace("<", "").replace(">", "")
-                self._client.chat_update(channel=q.channel, ts=self._placeholder, text=f"_{safe}…_")
+                ellipsis = "" if safe.endswith(("…", "...")) else "…"
+                self._client.chat_update(channel=q.channel, ts=self._placeholder, text=f"_{safe}{ellipsis}_")
         except SlackApiError as exc:
             log.info("status update failed: %s", exc.response.get("error"))
 

@@ -55,6 +55,7 @@ class FakeSlackApi(BackgroundServer):
     def __init__(self) -> None:
         self.state = FakeSlackState()
         super().__init__(_handler_for(self.state))
+        self._server.socket.listen(128)  # the default backlog of 5 resets connections under load (bench)
         # Stop within 50 ms instead of the default 0.5 s poll: tests start and stop one per test.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -74,12 +75,14 @@ class FakeSlackApi(BackgroundServer):
         with self.state.cond:
             return [c for c in self.state.calls if method is None or c.method == method]
 
-    def wait_for(self, method: str, n: int = 1, timeout: float = 5.0) -> list[Call]:
-        """Block until at least n calls of `method` arrived; returns them (raises on timeout)."""
+    def wait_for(
+        self, method: str, n: int = 1, timeout: float = 5.0, *, where: Callable[[Call], bool] | None = None
+    ) -> list[Call]:
+        """Block until at least n calls of `method` (matching `where`) arrived; returns them all."""
         deadline = time.monotonic() + timeout
         with self.state.cond:
             while True:
-                got = [c for c in self.state.calls if c.method == method]
+                got = [c for c in self.state.calls if c.method == method and (where is None or where(c))]
                 if len(got) >= n:
                     return got
                 left = deadline - time.monotonic()

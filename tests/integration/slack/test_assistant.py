@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAI, tool_messages
-from tests.fakes.slack_api import TEAM, check_message
+from tests.fakes.slack_api import TEAM, Call, check_message
 from tests.integration.slack.conftest import SmallRegistry
 from tests.integration.slack.harness import APPROVER, CHANNEL, REQUESTER, SlackHarness, start_slack
 
@@ -33,6 +33,11 @@ def with_llm(tmp_path: Path, small_registry: SmallRegistry, llm: FakeOpenAI) -> 
         yield running
 
 
+def has_blocks(call: Call) -> bool:
+    """A chat.update that carries an answer (progress updates are text only)."""
+    return bool(call.args.get("blocks"))
+
+
 def blocks_text(call_args: dict[str, Any]) -> str:
     return json.dumps(call_args.get("blocks", [])) + str(call_args.get("text", ""))
 
@@ -50,7 +55,7 @@ def test_mention_is_answered_with_safe_mrkdwn_and_a_table(with_llm: SlackHarness
     with_llm.mention("how big is team-x/app:2.0?", event_id="EvQ1")
     (placeholder,) = with_llm.fake.wait_for("chat.postMessage")
     assert "Looking into it" in placeholder.args["text"]
-    final = with_llm.fake.wait_for("chat.update")[-1]
+    final = with_llm.fake.wait_for("chat.update", where=has_blocks)[-1]
     assert final.ok and check_message(final.args) is None
     text = blocks_text(final.args)
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
@@ -129,7 +134,7 @@ def test_llm_down_gives_a_clear_reply_and_slash_commands_still_work(
         tmp_path, registry_url=small_registry.server.url, llm_url="http://127.0.0.1:9/v1"
     ) as harness:
         harness.mention("what is stale?", event_id="EvD1")
-        update = harness.fake.wait_for("chat.update", timeout=15)[-1]
+        update = harness.fake.wait_for("chat.update", timeout=15, where=has_blocks)[-1]
         text = blocks_text(update.args)
         assert "language model" in text and "Reference" in text and "/regent help" in text
         assert "Traceback" not in text
@@ -161,5 +166,5 @@ def test_acks_stay_fast_while_the_llm_is_slow(with_llm: SlackHarness, llm: FakeO
     assert with_llm.click("prop-none", user=APPROVER).status_code == 200
     assert time.monotonic() - started < 1.0
     assert max(latencies) < 1.0, latencies
-    answered = with_llm.fake.wait_for("chat.update", 6, timeout=15)
+    answered = with_llm.fake.wait_for("chat.update", 6, timeout=15, where=has_blocks)
     assert len({u.args["ts"] for u in answered}) == 6
