@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bot.digest.demo import print_demo_digest, simulate_history
 from bot.inventory_command import print_summary
 from bot.sandbox.binaries import MissingBinary, find_binary
 from bot.sandbox.dockerd import DockerDaemon
@@ -82,10 +83,19 @@ def run_demo(args: argparse.Namespace) -> int:
                 f"Seeded {expected.repositories} repositories, {expected.tags} tags, "
                 f"{expected.manifests} manifests (teams, stale and fresh tags, multi-arch, a signature)"
             )
+            days = simulate_history(
+                registry.url, state, source_name="demo-registry", now=dt.datetime.now(dt.UTC)
+            )
+            console.print(
+                f"Simulated {days} earlier daily crawls (backdated; a shop/api release candidate pushed "
+                "before each, one withdrawn, the release pushed today) so the digest has a history"
+            )
             daemon = stack.enter_context(_maybe_dockerd(registry))
             snapshot = _crawl(registry, daemon, state)
             console.rule("Inventory")
             print_summary(snapshot, file=console.file)
+            console.rule("Digest")
+            print_demo_digest(state, registry_name="demo-registry", console=console)
             if args.keep:
                 console.input(f"Registry {registry.url} stays up; press Enter to stop it. ")
     finally:

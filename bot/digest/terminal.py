@@ -57,7 +57,13 @@ def _print_section(section: DigestSection, console: Console) -> None:
 def _table(data: DigestTable) -> Table:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for index, header in enumerate(data.headers):
-        table.add_column(Text(header), justify="right" if index in data.right else "left", overflow="fold")
+        # Names stay whole (the first column); figures wrap at spaces on narrow terminals, never cut.
+        table.add_column(
+            Text(header),
+            justify="right" if index in data.right else "left",
+            overflow="fold",
+            no_wrap=index == 0,
+        )
     for row in data.rows:
         table.add_row(*(Text(cell) for cell in row))
     return table
