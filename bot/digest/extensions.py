@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def extra_providers(runtime: Runtime) -> list[SectionProvider]:
-    """Registry activity (bot/events_digest.py); the vulnerabilities "fix first" section goes here too."""
+    """Registry activity (bot/events_digest.py) and the vulnerabilities "fix first" (bot/vulns_digest.py)."""
     from bot.events_digest import events_providers
+    from bot.vulns_digest import vulns_providers
 
-    return [*events_providers(runtime)]
+    return [*vulns_providers(runtime), *events_providers(runtime)]
