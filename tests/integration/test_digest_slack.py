@@ -5,6 +5,7 @@ after a restart; a failed post is retried."""
 from __future__ import annotations
 
 import io
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from bot.slack.connect import make_web_client
 from bot.slack.digest_post import SlackDigestPoster
 from tests.fakes.slack_api import check_message
 from tests.fakes.slack_files import FakeSlackFilesApi
+from tools.inventory.models import InventorySnapshot
 
 FIRST_CRAWL = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 NINE_BERLIN = datetime(2026, 11, 27, 8, 0, 30, tzinfo=UTC)  # Friday 09:00:30 in Berlin
@@ -160,3 +162,25 @@ def check_chart_uploaded(fake: FakeSlackFilesApi) -> None:
 
     pixels = matplotlib.image.imread(io.BytesIO(chart.data), format="png")
     assert pixels.shape == (600, 1200, 4)
+
+
+def test_scheduler_thread_posts_when_due_and_stops_promptly(
+    tmp_path: Path, fake_slack: FakeSlackFilesApi
+) -> None:
+    """The thread `regent serve` runs: started after 09:00 (a restart), it catches up once, then sleeps."""
+    settings = Settings.model_validate({"digest": {"cron": "0 9 * * *", "timezone": "Europe/Berlin"}})
+    clock = Clock(NINE_BERLIN + timedelta(hours=2))  # 11:00: within the 6-hour catch-up window
+    runtime = build_runtime(settings=settings, secrets=Secrets(), state_dir=tmp_path, clock=clock)
+    try:
+        runtime.snapshots.save(InventorySnapshot(taken_at=clock.now - timedelta(hours=1)))
+        scheduler = scheduler_for(runtime, fake_slack, clock)
+        scheduler.start()
+        (post,) = fake_slack.wait_for("chat.postMessage")
+        assert post.ok and "Registry digest, 2026-11-27" in post.args["text"]
+        started = time.monotonic()
+        scheduler.stop()
+        assert time.monotonic() - started < 5
+        scheduler.runner.close()
+        assert len(fake_slack.calls("chat.postMessage")) == 1
+    finally:
+        runtime.close()
