@@ -17,7 +17,7 @@ from typing import Literal
 
 from bot.runtime import Runtime, runtime_from_env
 from bot.settings import PortainerSettings, load_settings
-from tools.errors import ConfigError
+from tools.errors import ConfigError, RegentError
 
 Read = Callable[[str], str]
 Write = Callable[[str], None]
@@ -37,16 +37,26 @@ def run_chat_command(args: argparse.Namespace) -> int:
                 "(and REGENT_MODEL)"
             )
         if args.refresh or runtime.latest_snapshot() is None:
-            _print_status("Crawling registries and environments…")
-            snapshot = runtime.refresh_snapshot()
-            for error in snapshot.errors[:5]:
-                _print_status(f"warning: {error}")
+            _refresh(runtime, required=args.refresh)
         user = f"cli:{getpass.getuser()}"
         conversation = f"cli:{secrets.token_hex(4)}"
         chat(runtime, user=user, conversation=conversation, read=input, write=print)
     finally:
         runtime.close()
     return 0
+
+
+def _refresh(runtime: Runtime, *, required: bool) -> None:
+    _print_status("Crawling registries and environments…")
+    try:
+        snapshot = runtime.refresh_snapshot()
+    except RegentError as exc:
+        if required:
+            raise
+        _print_status(f"no inventory yet ({exc}); answers will say so")
+        return
+    for error in snapshot.errors[:5]:
+        _print_status(f"warning: {error}")
 
 
 def _print_status(message: str) -> None:

@@ -93,3 +93,34 @@ def test_chat_rejection_deletes_nothing(
     assert "Nothing was deleted." in done.stdout
     still = http_client.head(f"{registry.url}/v2/shop/api/manifests/1.2.0", headers=ACCEPT)
     assert still.status_code == 200
+
+
+def test_chat_without_an_inventory_still_answers(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PORTAINER_", "REGENT_", "OPENAI_", "SLACK_"))
+    }
+    (tmp_path / "none.yml").write_text("{}\n")
+    with FakeOpenAI([call("list_registries"), {"content": "There is no inventory yet."}]) as fake:
+        env.update(
+            REGENT_STATE_DIR=str(tmp_path),
+            REGENT_CONFIG=str(tmp_path / "none.yml"),
+            OPENAI_BASE_URL=fake.base_url,
+            OPENAI_API_KEY="sk-test",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "chat"],
+            input="what registries are there?\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+        tool_result = json.loads(tool_messages(fake.requests[1])[-1]["content"])
+    assert done.returncode == 0, done.stderr
+    assert "no inventory yet (nothing to inventory" in done.stderr
+    assert "regent> There is no inventory yet." in done.stdout
+    assert "regent inventory" in tool_result["hint"]
