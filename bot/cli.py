@@ -67,6 +67,26 @@ def build_parser() -> argparse.ArgumentParser:
     inventory.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     inventory.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
 
+    plan = sub.add_parser("plan", help="dry-run a retention policy file: what would go, what stays, bytes")
+    plan.add_argument("--policy", required=True, metavar="FILE", help="retention policy YAML file")
+    plan.add_argument(
+        "--name", action="append", default=[], metavar="POLICY", help="only this policy (repeatable)"
+    )
+    _add_sources(plan)
+    plan.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+
+    apply = sub.add_parser("apply", help="execute a stored plan once (re-validates every item first)")
+    apply.add_argument("plan_id", metavar="PLAN_ID")
+    apply.add_argument(
+        "--yes", action="store_true", help="really delete (without it, only says what would go)"
+    )
+    _add_sources(apply)
+
+    audit = sub.add_parser("audit", help="list the audit log, or `regent audit verify` to check its chain")
+    audit.add_argument("action", nargs="?", choices=["list", "verify"], default="list")
+    audit.add_argument("--json", action="store_true", help="print entries as JSON")
+    audit.add_argument("--limit", type=int, default=50, help="how many of the newest entries (default 50)")
+
     demo = sub.add_parser("demo", help="start a local registry, seed it, and show what Regent sees")
     demo.add_argument("--keep", action="store_true", help="leave the registry running until Enter is pressed")
 
@@ -111,6 +131,24 @@ def _run_inventory(args: argparse.Namespace) -> int:
     return run_inventory_command(args)
 
 
+def _run_plan(args: argparse.Namespace) -> int:
+    from bot.plan_command import run_plan_command
+
+    return run_plan_command(args)
+
+
+def _run_apply(args: argparse.Namespace) -> int:
+    from bot.plan_command import run_apply_command
+
+    return run_apply_command(args)
+
+
+def _run_audit(args: argparse.Namespace) -> int:
+    from bot.plan_command import run_audit_command
+
+    return run_audit_command(args)
+
+
 def _run_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -142,6 +180,9 @@ def _run_vulns(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Command] = {
+    "plan": _run_plan,
+    "apply": _run_apply,
+    "audit": _run_audit,
     "inventory": _run_inventory,
     "demo": _run_demo,
     "serve": _run_serve,

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from bot.progress import terminal_progress
-from bot.settings import PortainerSettings, load_secrets, load_settings, state_dir
+from bot.settings import PortainerSettings, Settings, load_secrets, load_settings, state_dir
 from bot.wiring import build_sources
 from tools.errors import ConfigError
 from tools.inventory.inventory import run_inventory
@@ -18,10 +18,7 @@ from tools.inventory.store import SnapshotStore
 
 def run_inventory_command(args: argparse.Namespace) -> int:
     """Run one inventory with the sources from config and flags; exit 1 when any source failed."""
-    settings = load_settings(args.config)
-    if args.portainer:
-        current = settings.portainer or PortainerSettings(url=args.portainer)
-        settings = settings.model_copy(update={"portainer": current.model_copy(update={"url": args.portainer})})
+    settings = settings_with_flags(args.config, args.portainer)
     secrets = load_secrets(settings)
     root = state_dir()
     store = SnapshotStore(root / "regent.db")
@@ -52,6 +49,15 @@ def run_inventory_command(args: argparse.Namespace) -> int:
     else:
         print_summary(snapshot)
     return 1 if snapshot.errors else 0
+
+
+def settings_with_flags(config: str | None, portainer: str | None) -> Settings:
+    """The configuration file's settings, with `--portainer URL` overriding its Portainer URL."""
+    settings = load_settings(config)
+    if not portainer:
+        return settings
+    current = settings.portainer or PortainerSettings(url=portainer)
+    return settings.model_copy(update={"portainer": current.model_copy(update={"url": portainer})})
 
 
 def inventory_json(snapshot: InventorySnapshot) -> dict[str, Any]:
