@@ -66,6 +66,40 @@ def _crawl(registry: RegistryServer, daemon: DockerDaemon | None, state: Path) -
     return snapshot
 
 
+SAMPLE_POLICY = """\
+protected_tags: ["latest"]
+policies:
+  - name: keep recent releases
+    registry: "*"
+    repositories: ["**"]
+    keep:
+      - most_recent: 2            # per repository, by the image's created time
+      - semver: {per: minor, most_recent: 1}
+    delete:
+      - older_than_days: 180
+"""
+
+
+def _print_sample_plan(snapshot: InventorySnapshot, state: Path) -> None:
+    """Evaluate a sample policy on the demo's snapshot and print the plan; nothing is deleted."""
+    from bot.plan_command import print_plan
+    from bot.runtime import build_runtime
+    from bot.settings import Secrets, Settings
+    from tools.policy.evaluate import evaluate_snapshot
+    from tools.policy.loader import parse_policies
+
+    console.print("Sample policy:", style="bold")
+    console.print(SAMPLE_POLICY, highlight=False, markup=False)
+    runtime = build_runtime(settings=Settings(), secrets=Secrets(), state_dir=state)
+    try:
+        policies = parse_policies(SAMPLE_POLICY, source="sample-policy.yml")
+        plan = evaluate_snapshot(policies, snapshot, now=runtime.clock(), history=runtime.history(snapshot))
+        runtime.plans.save(plan)
+    finally:
+        runtime.close()
+    print_plan(plan, console=console)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """Start, seed, crawl, print, stop; the state lives in a temp dir that is removed afterwards."""
     state = Path(tempfile.mkdtemp(prefix="regent-demo-"))
@@ -94,6 +128,8 @@ def run_demo(args: argparse.Namespace) -> int:
             snapshot = _crawl(registry, daemon, state)
             console.rule("Inventory")
             print_summary(snapshot, file=console.file)
+            console.rule("Retention plan (dry run)")
+            _print_sample_plan(snapshot, state)
             console.rule("Digest")
             print_demo_digest(state, registry_name="demo-registry", console=console)
             if args.keep:

@@ -25,7 +25,10 @@ from tools.policy.execute import ExecutionReport
 from tools.policy.loader import load_policies
 from tools.policy.plans import Plan, format_bytes
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{12,64}")
+_PARTICULARS = (
+    (re.compile(r"sha256:[0-9a-f]{12,64}"), "<digest>"),
+    (re.compile(r"'[^']*'"), "'…'"),
+)
 MAX_TERMINAL_ROWS = 200  # beyond this the terminal table says how many more; --json has every item
 
 _SOURCES_SCHEMA = """
@@ -151,7 +154,7 @@ def print_plan(plan: Plan, *, console: Console) -> None:
         console.print(f"… {len(plan.items) - MAX_TERMINAL_ROWS} more items (use --json for all)")
     reasons: dict[str, int] = {}
     for kept in plan.kept:
-        key = _DIGEST.sub("<digest>", kept.reason)
+        key = kept_reason_kind(kept.reason)
         reasons[key] = reasons.get(key, 0) + 1
     if reasons:
         console.print(
@@ -170,6 +173,15 @@ def print_plan(plan: Plan, *, console: Console) -> None:
     for warning in plan.warnings:
         console.print(f"warning: {warning}", highlight=False, markup=False)
     console.print(f"Nothing was deleted. To execute: regent apply {plan.plan_id} --yes", highlight=False)
+
+
+def kept_reason_kind(reason: str) -> str:
+    """A reason without its particulars (digests, dates, ranks, names), to count kept digests by rule."""
+    if reason.startswith("in use"):
+        return "in use"
+    for pattern, replacement in _PARTICULARS:
+        reason = pattern.sub(replacement, reason)
+    return reason.split(": ", 1)[0] if reason.startswith("policy ") else reason
 
 
 def run_apply_command(args: argparse.Namespace) -> int:
