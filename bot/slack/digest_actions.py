@@ -24,7 +24,6 @@ from bot.approvals.store import PlanLookup, ProposalStatus
 from bot.digest.model import PROPOSE_ACTION
 from bot.slack.app import RegentSlack
 from bot.slack.approval_flow import ApprovalDesk
-from tools.errors import RegentError
 
 log = logging.getLogger(__name__)
 MAX_PLAN_AGE = timedelta(hours=24)
@@ -83,7 +82,8 @@ class DigestProposals:
         """Create the proposal and post its card in the digest's thread, or tell the clicker why not."""
         try:
             plan = self._plans.get(click.plan_id)
-        except RegentError:
+        except Exception:  # unknown or tampered (PlanStoreError); bot/slack imports no tools types
+            log.warning("digest button: plan %s cannot be loaded", click.plan_id, exc_info=True)
             self._tell(
                 click, "This digest's cleanup plan is not stored any more; the next digest has a fresh one."
             )

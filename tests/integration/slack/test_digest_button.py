@@ -79,6 +79,12 @@ def test_digest_button_becomes_one_proposal_that_an_approver_runs(
             assert f"Already proposed as {proposal.id}" in told.args["text"]
             assert len(runtime.proposals.in_status("pending")) == 1
 
+            # A button whose plan is not stored (or was tampered with) proposes nothing.
+            assert propose_click(harness, plan_id="plan-unknown", message_ts=result.ts, user=REQUESTER) == 200
+            unknown = harness.fake.wait_for("chat.postEphemeral", 2)[-1]
+            assert "cleanup plan is not stored" in unknown.args["text"]
+            assert len(runtime.proposals.in_status("pending")) == 1
+
             harness.click(proposal.id, user=APPROVER, message_ts=card_ts)
             assert harness.wait_status(proposal.id, "done", "failed") == "done"
             assert small_registry.tags() == ["2.0"]
