@@ -167,45 +167,11 @@ def _report(args: argparse.Namespace, analysis: Analysis, store: VulnStore) -> i
 def print_report(analysis: Analysis, *, limit: int, file: Any = None) -> None:
     """Fix-first CVEs, images, unmatched reports and feed ages as terminal tables."""
     from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    from tools.vulns.views import group_by_cve, group_by_image
 
     triage = analysis.triage
     console = Console(file=file or sys.stdout, width=160)
-    cves = Table(title="Fix first", title_justify="left")
-    for column in ("prio", "cve", "signal", "package", "fix", "images", "environments"):
-        cves.add_column(column)
-    for group in group_by_cve(triage.findings)[:limit]:
-        signal = (
-            "KEV" if group.kev else f"EPSS {group.epss:.2f}" if group.epss is not None else group.severity
-        )
-        fix = ", ".join(group.fixed_versions[:2]) if group.fixable else "-"
-        cves.add_row(
-            group.priority,
-            group.cve,
-            signal,
-            group.packages[0],
-            fix,
-            ", ".join(group.images[:3]),
-            ", ".join(group.environments) or "-",
-        )
-    console.print(cves)
-    images = Table(title="Images", title_justify="left")
-    for column in ("image", "exposure", "P1", "P2", "P3", "P4", "P5", "KEV", "fixable", "from base"):
-        images.add_column(column)
-    for image in group_by_image(triage)[:limit]:
-        counts = [str(image.by_priority[p]) for p in ("P1", "P2", "P3", "P4", "P5")]
-        images.add_row(
-            escape(image.image),
-            image.exposure,
-            *counts,
-            str(image.known_exploited),
-            str(image.fixable),
-            str(image.from_base),
-        )
-    console.print(images)
+    console.print(_cve_table(analysis, limit=limit))
+    console.print(_image_table(analysis, limit=limit))
     for report in triage.unmatched:
         console.print(
             f"unmatched: {report.scanner} report #{report.report_id} for {report.artifact_name or '?'} "
@@ -215,6 +181,45 @@ def print_report(analysis: Analysis, *, limit: int, file: Any = None) -> None:
         )
     for age in triage.feeds:
         console.print(_age_line(age), markup=False, highlight=False)
+
+
+def _cve_table(analysis: Analysis, *, limit: int) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from tools.vulns.views import group_by_cve
+
+    table = Table(title="Fix first", title_justify="left")
+    for column in ("prio", "cve", "signal", "package", "fix", "images", "environments"):
+        table.add_column(column)
+    for group in group_by_cve(analysis.triage.findings)[:limit]:
+        signal = (
+            "KEV" if group.kev else f"EPSS {group.epss:.3f}" if group.epss is not None else group.severity
+        )
+        fix = ", ".join(group.fixed_versions[:2]) if group.fixable else "-"
+        # Names come from registries and uploaded reports: never let them be markup.
+        cve, package, images = (
+            escape(text) for text in (group.cve, group.packages[0], ", ".join(group.images[:3]))
+        )
+        where = escape(", ".join(group.environments) or "-")
+        table.add_row(group.priority, cve, signal, package, escape(fix), images, where)
+    return table
+
+
+def _image_table(analysis: Analysis, *, limit: int) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from tools.vulns.views import group_by_image
+
+    table = Table(title="Images", title_justify="left")
+    for column in ("image", "exposure", "P1", "P2", "P3", "P4", "P5", "KEV", "fixable", "from base"):
+        table.add_column(column)
+    for image in group_by_image(analysis.triage)[:limit]:
+        counts = [str(image.by_priority[p]) for p in ("P1", "P2", "P3", "P4", "P5")]
+        figures = (str(image.known_exploited), str(image.fixable), str(image.from_base))
+        table.add_row(escape(image.image), image.exposure, *counts, *figures)
+    return table
 
 
 def _bases(args: argparse.Namespace, analysis: Analysis) -> int:

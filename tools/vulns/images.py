@@ -48,10 +48,6 @@ class ImageIndex:
         names = self.names.get(digest)
         return names[0] if names else _short(digest)
 
-    def image_digests(self) -> list[Digest]:
-        """Digests of single-platform image manifests (what scanners scan)."""
-        return [d for d, m in self.manifests.items() if not m.is_index and m.config is not None]
-
 
 def build_index(snapshot: InventorySnapshot) -> ImageIndex:
     """Index a snapshot's manifests by digest, name, parent and config digest."""

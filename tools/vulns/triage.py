@@ -244,25 +244,7 @@ def _triage(
     base: tuple[str, int | None] | None,
     feeds: _FeedSignals,
 ) -> TriagedFinding:
-    cve = finding.cve.upper()
-    entry = feeds.kev.get(cve)
-    feed_epss = feeds.epss.get(cve)
-    if entry is not None:
-        kev_detail = f"CISA KEV, added {entry.date_added}" if entry.date_added else "CISA KEV"
-    else:
-        kev_detail = "the scanner reports it known exploited"
-    signals = Signals(
-        kev=entry is not None or finding.scanner_kev,
-        kev_detail=kev_detail,
-        ransomware=(entry is not None and entry.ransomware == "Known") or finding.scanner_ransomware,
-        epss=feed_epss[0] if feed_epss else finding.scanner_epss,
-        epss_percentile=feed_epss[1] if feed_epss else finding.scanner_epss_percentile,
-        severity=finding.severity,
-        cvss=finding.cvss,
-        fix_state=finding.fix_state,
-        fixed_versions=finding.fixed_versions,
-        exposure=exposure,
-    )
+    signals = _signals(finding, exposure, feeds)
     scored = score_finding(signals)
     from_base, base_name = attribute_layer(finding, digest, index, base)
     return TriagedFinding(
@@ -286,6 +268,29 @@ def _triage(
         priority=scored.priority,
         reason=scored.reason,
         title=finding.title,
+    )
+
+
+def _signals(finding: Finding, exposure: Exposure, feeds: _FeedSignals) -> Signals:
+    # The operator's feeds win over what a scanner embedded (they are dated and shown with their age).
+    cve = finding.cve.upper()
+    entry = feeds.kev.get(cve)
+    feed_epss = feeds.epss.get(cve)
+    if entry is not None:
+        kev_detail = f"CISA KEV, added {entry.date_added}" if entry.date_added else "CISA KEV"
+    else:
+        kev_detail = "the scanner reports it known exploited"
+    return Signals(
+        kev=entry is not None or finding.scanner_kev,
+        kev_detail=kev_detail,
+        ransomware=(entry is not None and entry.ransomware == "Known") or finding.scanner_ransomware,
+        epss=feed_epss[0] if feed_epss else finding.scanner_epss,
+        epss_percentile=feed_epss[1] if feed_epss else finding.scanner_epss_percentile,
+        severity=finding.severity,
+        cvss=finding.cvss,
+        fix_state=finding.fix_state,
+        fixed_versions=finding.fixed_versions,
+        exposure=exposure,
     )
 
 

@@ -1,4 +1,4 @@
-"""Views over a triage: per CVE (which images, which environments), per image, and the "fix first" lines."""
+"""Views over a triage: per CVE (which images, which environments) and per image."""
 
 from __future__ import annotations
 
@@ -106,17 +106,3 @@ def group_by_image(triage: Triage) -> list[ImageGroup]:
             )
         )
     return out
-
-
-def fix_first_lines(triage: Triage, *, limit: int = 10) -> list[str]:
-    """At most `limit` one-line items for the digest's "fix first" section: worst CVEs first."""
-    lines = []
-    for group in group_by_cve(triage.findings)[:limit]:
-        signal = (
-            "known exploited" if group.kev else f"EPSS {group.epss:.2f}" if group.epss else group.severity
-        )
-        fix = f"fix: {', '.join(group.fixed_versions[:2])}" if group.fixable else "no fix yet"
-        where = ", ".join(group.images[:2]) + (f" +{len(group.images) - 2}" if len(group.images) > 2 else "")
-        envs = f" in {', '.join(group.environments[:3])}" if group.environments else " (not running)"
-        lines.append(f"{group.priority} {group.cve} {group.packages[0]} · {signal} · {fix} · {where}{envs}")
-    return lines

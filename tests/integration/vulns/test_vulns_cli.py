@@ -99,6 +99,10 @@ def test_priority_order_reasons_and_groups(estate: Estate, state: Path) -> None:
         f"{estate.registry.host}/shop/api:0.9.0",
     }
     assert [(f["name"], f["loaded"]) for f in report["feeds"]] == [("kev", True), ("epss", True)]
+    text = regent("vulns", "report", state=state, config=estate.config, extra_env={"COLUMNS": "200"}).stdout
+    assert text.index("CVE-2026-1001") < text.index("CVE-2026-2001") < text.index("CVE-2026-1002")
+    assert "team-x/worker:1.0.0 [linux/amd64]" in text  # registry names are never terminal markup
+    assert "unmatched: trivy report" in text and "kev   2 entries, dated 2026-11-25" in text
     assert all(f["age_days"] is not None for f in report["feeds"])
 
 
