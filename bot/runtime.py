@@ -29,6 +29,7 @@ from bot.settings import (
     LLMEnv,
     Secrets,
     Settings,
+    configured_prices,
     load_events_secret,
     load_llm_env,
     load_secrets,
@@ -263,7 +264,7 @@ def build_runtime(
         audit=_audit_reader(audit),
         now=clock,
         production=settings.environments,
-        cost_per_gb_month={r.name: r.cost_per_gb_month for r in settings.registries if r.cost_per_gb_month},
+        cost_per_gb_month=configured_prices(settings),
         events=events_access(settings, events, clock=clock),
         vulns=VulnsAccess(
             db_path=db,

@@ -20,6 +20,7 @@ from pydantic import (
 
 from tools.errors import ConfigError
 from tools.events.rules import AnomalyRules, PushRules
+from tools.inventory.models import RegistrySource
 
 DEFAULT_CONFIG = "regent.yml"
 
@@ -345,6 +346,25 @@ def load_events_secret(settings: Settings, env: Mapping[str, str] | None = None)
     """The shared secret registries send with notifications (REGENT_EVENTS_SECRET or its _FILE twin)."""
     value = read_env(settings.events.secret_env, env)
     return SecretStr(value) if value else None
+
+
+def configured_prices(settings: Settings) -> dict[str, float]:
+    """Prices set in the config: registries[].cost_per_gb_month when given, then digest.cost_per_gb_month."""
+    prices = {
+        entry.name: entry.cost_per_gb_month
+        for entry in settings.registries
+        if "cost_per_gb_month" in entry.model_fields_set
+    }
+    return prices | settings.digest.cost_per_gb_month
+
+
+def configured_quota(settings: Settings, source: RegistrySource) -> int | None:
+    """The registry's quota in bytes: digest.quota_bytes (by name or URL), else registries[].quota_bytes."""
+    for key in (source.name, source.url):
+        if key in settings.digest.quota_bytes:
+            return settings.digest.quota_bytes[key]
+    entry = next((e for e in settings.registries if e.name == source.name), None)
+    return entry.quota_bytes if entry is not None else None
 
 
 def settings_summary(settings: Settings) -> dict[str, Any]:

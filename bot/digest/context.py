@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.approvals.store import Proposal
 from bot.digest.model import DigestSection
-from bot.settings import DigestSettings, Settings
+from bot.settings import DigestSettings, Settings, configured_prices, configured_quota
 from tools.analysis.clocks import as_utc
 from tools.analysis.cost import Price, storage_price
 from tools.analysis.history import RegistryHistory, build_history
@@ -26,7 +26,7 @@ from tools.analysis.storage import (
 )
 from tools.analysis.trends import Forecast, SeriesPoint, daily_points, forecast_series
 from tools.events.rules import PushRules
-from tools.inventory.models import InventorySnapshot, RegistryInventory, RegistrySource
+from tools.inventory.models import InventorySnapshot, RegistryInventory
 from tools.inventory.store import RegistryStats, SnapshotStore
 from tools.policy.plans import Plan
 
@@ -93,7 +93,6 @@ def collect_context(
     previous_sent_at: datetime | None = None,
     previous_snapshot_id: int | None = None,
     history: HistorySource | None = None,
-    retention: RetentionView | None = None,
     pending: Sequence[Proposal] = (),
 ) -> DigestContext | None:
     """Read the latest snapshot, its history and forecasts; None before the first inventory.
@@ -138,7 +137,6 @@ def collect_context(
         options=options,
         production=list(settings.environments.get("production", [])),
         push_rules=settings.events.push,
-        retention=retention or RetentionView(),
         pending=pending,
     )
 
@@ -225,22 +223,3 @@ def _drivers(
         repository_bytes(inventory),
         since=as_utc(before.taken_at),
     )
-
-
-def configured_prices(settings: Settings) -> dict[str, float]:
-    """Prices set in the config: registries[].cost_per_gb_month when given, then digest.cost_per_gb_month."""
-    prices = {
-        entry.name: entry.cost_per_gb_month
-        for entry in settings.registries
-        if "cost_per_gb_month" in entry.model_fields_set
-    }
-    return prices | settings.digest.cost_per_gb_month
-
-
-def configured_quota(settings: Settings, source: RegistrySource) -> int | None:
-    """The registry's quota in bytes: digest.quota_bytes (by name or URL), else registries[].quota_bytes."""
-    for key in (source.name, source.url):
-        if key in settings.digest.quota_bytes:
-            return settings.digest.quota_bytes[key]
-    entry = next((e for e in settings.registries if e.name == source.name), None)
-    return entry.quota_bytes if entry is not None else None
