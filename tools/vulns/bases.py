@@ -1,10 +1,11 @@
 """Which findings come from the base image, and which newer base tag would remove how many of them.
 
-Base detection is the image tools' (tools.tooling.layers.find_base_image: OCI base annotations, and the
-registry image whose layers are a prefix of this one's). A finding comes from the base when the layer the
-scanner names is one of those prefix layers. A newer base is a higher version of the same tag line
-("alpine-3.19.0" -> "alpine-3.19.1", "12-slim" -> "13-slim") in the inventory, or in the configured
-approved-bases list, which wins when it names that base at all.
+Base detection is the layer analysis' (tools.analysis.layers.detect_base_images, one sweep per registry)
+and, for images that declare their base, the image tools' (tools.tooling.layers.find_base_image), which
+also finds the registry image whose layers are a prefix of this one's. A finding comes from the base when
+the layer the scanner names is one of those prefix layers. A newer base is a higher version of the same
+tag line ("alpine-3.19.0" -> "alpine-3.19.1", "12-slim" -> "13-slim") in the inventory, or in the
+configured approved-bases list, which wins when it names that base at all.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from tools.analysis.layers import detect_base_images, iter_images
 from tools.analysis.usage import ImageReference, parse_reference
 from tools.inventory.models import Digest, InventorySnapshot
-from tools.tooling.catalog import build_view
-from tools.tooling.layers import find_base_image
+from tools.tooling.catalog import RegistryView, build_view
+from tools.tooling.layers import BaseImageInfo, find_base_image
 from tools.vulns.images import ImageIndex
 from tools.vulns.reports import Finding
 from tools.vulns.triage import ImageFindings, Triage
@@ -54,23 +56,49 @@ class BaseUpgrade(BaseModel):
 
 
 def detect_bases(snapshot: InventorySnapshot, digests: set[Digest]) -> dict[Digest, BaseRef]:
-    """Base images of the given image digests (those with a detectable base)."""
+    """Base images of the given image digests (those with a detectable base).
+
+    The registry-wide pass (tools.analysis.layers) answers layer-prefix bases in one sweep; images that
+    declare their base (annotation/label), and untagged ones it does not visit, go through the image
+    tools' per-image detection, which adds the layer prefix to a declared name.
+    """
     found: dict[Digest, BaseRef] = {}
     for inv in snapshot.registries:
-        view = build_view(inv, list(snapshot.deployments))
-        for digest in digests & inv.manifests.keys():
-            info = find_base_image(view, digest, inv.manifests[digest])
-            if info is None or digest in found:
+        wanted = sorted((digests & inv.manifests.keys()) - found.keys())
+        if not wanted:
+            continue
+        swept = {d.digest: d for d in detect_base_images(inv) if d.digest in set(wanted)}
+        visited = {ref.manifest.digest for ref in iter_images(inv)}
+        view: RegistryView | None = None
+        for digest in wanted:
+            detection = swept.get(digest)
+            if detection is None and digest in visited:
+                continue  # the sweep looked and found no base
+            if detection is not None and detection.evidence == "layers" and detection.base_name:
+                found[digest] = BaseRef(
+                    name=detection.base_name,
+                    reference=f"{inv.source.image_host}/{detection.base_name}",
+                    in_registry=detection.base_name,
+                    digest=detection.base_digest or "",
+                    layers=detection.shared_layers,
+                )
                 continue
-            local = f"{inv.source.image_host}/{info.in_registry}" if info.in_registry else ""
-            found[digest] = BaseRef(
-                name=info.name or info.in_registry or "",
-                reference=info.name or local,
-                in_registry=info.in_registry or "",
-                digest=info.digest or "",
-                layers=info.shared_layers,
-            )
+            view = view or build_view(inv, list(snapshot.deployments))
+            info = find_base_image(view, digest, inv.manifests[digest])
+            if info is not None:
+                found[digest] = _from_image_tools(info, image_host=inv.source.image_host)
     return found
+
+
+def _from_image_tools(info: BaseImageInfo, *, image_host: str) -> BaseRef:
+    local = f"{image_host}/{info.in_registry}" if info.in_registry else ""
+    return BaseRef(
+        name=info.name or info.in_registry or "",
+        reference=info.name or local,
+        in_registry=info.in_registry or "",
+        digest=info.digest or "",
+        layers=info.shared_layers,
+    )
 
 
 def base_lookup(bases: dict[Digest, BaseRef]) -> Callable[[Digest], tuple[str, int | None] | None]:
