@@ -4,13 +4,15 @@ incident, and POSTed to the configured webhook (only after an approval; the call
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import BaseModel
 
 from tools.vulns.client import post_json
 from tools.vulns.views import CveGroup
+
+if TYPE_CHECKING:  # only tools/vulns/client.py speaks HTTP; an injected client is passed through
+    import httpx
 
 Preset = Literal["generic", "jira", "servicenow"]
 # ServiceNow urgency/impact: 1 high, 2 medium, 3 low
