@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from tests.events_factory import event
 from tools.events.anomalies import AuthAttempt, find_anomalies, network_of
 from tools.events.models import RegistryEvent
+from tools.events.reports import detect_anomalies
 from tools.events.rules import AnomalyRules
 from tools.events.stats import Exclusions
+from tools.events.store import EventStore
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 RULES = AnomalyRules(baseline_days=30, window_hours=24)
@@ -190,3 +193,20 @@ def test_hours_are_counted_in_the_configured_zone_across_dst() -> None:
 )
 def test_network_of(addr: str, network: str) -> None:
     assert network_of(addr) == network
+
+
+def test_detection_over_the_store_aggregates_pulls_and_finds_the_same(tmp_path: Path) -> None:
+    baseline, window = _history(11)
+    events = baseline + window + _injected()
+    store = EventStore(tmp_path / "regent.db")
+    try:
+        store.add(events, now=NOW)
+        stored = detect_anomalies(store, rules=RULES, exclusions=EXCLUDE, now=NOW)
+    finally:
+        store.close()
+    direct = find_anomalies(baseline, window + _injected(), rules=RULES, exclusions=EXCLUDE, now=NOW)
+    assert [(a.key, a.count, a.first_at, a.last_at) for a in stored.anomalies] == [
+        (a.key, a.count, a.first_at, a.last_at) for a in direct.anomalies
+    ]
+    assert (stored.window_events, stored.baseline_events) == (direct.window_events, direct.baseline_events)
+    assert stored.auth_attempts is None  # no auth log was ever copied

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -69,6 +70,34 @@ class AnomalyReport(BaseModel):
     auth_attempts: int | None = Field(description="login attempts checked; None when no auth logs exist")
 
 
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Manifest pushes or pulls sharing registry, action, repository, actor, user agent and address.
+
+    Pushes are one activity each (their times matter); pulls may be pre-aggregated by the store, so
+    detection over months of pulls reads thousands of groups, not millions of events.
+    """
+
+    registry: str
+    action: str
+    repository: str
+    actor: str
+    user_agent: str
+    addr: str
+    count: int
+    first: datetime
+    last: datetime
+
+
+def activities_of(events: Sequence[RegistryEvent]) -> list[Activity]:
+    """One activity per manifest push or pull event."""
+    return [
+        Activity(e.registry, e.action, e.repository, e.actor, e.user_agent, e.addr, 1, e.at, e.at)
+        for e in events
+        if e.action in ("push", "pull") and e.kind == "manifest"
+    ]
+
+
 def find_anomalies(
     baseline: Sequence[RegistryEvent],
     window: Sequence[RegistryEvent],
@@ -79,6 +108,21 @@ def find_anomalies(
     auth: Sequence[AuthAttempt] | None = None,
 ) -> AnomalyReport:
     """Every anomaly of `window` measured against `baseline`, most severe and largest first."""
+    return find_activity_anomalies(
+        activities_of(baseline), activities_of(window), rules=rules, exclusions=exclusions, now=now, auth=auth
+    )
+
+
+def find_activity_anomalies(
+    baseline: Sequence[Activity],
+    window: Sequence[Activity],
+    *,
+    rules: AnomalyRules,
+    exclusions: Exclusions,
+    now: datetime,
+    auth: Sequence[AuthAttempt] | None = None,
+) -> AnomalyReport:
+    """find_anomalies over activities (what the store's aggregated queries return)."""
     found: list[Anomaly] = []
     if rules.new_pusher:
         found += _new_pushers(baseline, window, rules)
@@ -97,43 +141,39 @@ def find_anomalies(
         window_end=now,
         baseline_start=start - timedelta(days=rules.baseline_days),
         anomalies=found,
-        window_events=len(window),
-        baseline_events=len(baseline),
+        window_events=sum(a.count for a in window),
+        baseline_events=sum(a.count for a in baseline),
         auth_attempts=len(auth) if auth is not None else None,
     )
 
 
-def _pushes(events: Sequence[RegistryEvent]) -> list[RegistryEvent]:
-    return [e for e in events if e.action == "push" and e.kind == "manifest"]
+def _pushes(activities: Sequence[Activity]) -> list[Activity]:
+    return [a for a in activities if a.action == "push"]
 
 
-def _pulls(events: Sequence[RegistryEvent], exclusions: Exclusions) -> list[RegistryEvent]:
-    return [
-        e
-        for e in events
-        if e.action == "pull" and e.kind == "manifest" and not exclusions.excludes(e.actor, e.user_agent)
-    ]
+def _pulls(activities: Sequence[Activity], exclusions: Exclusions) -> list[Activity]:
+    return [a for a in activities if a.action == "pull" and not exclusions.excludes(a.actor, a.user_agent)]
 
 
 def _new_pushers(
-    baseline: Sequence[RegistryEvent], window: Sequence[RegistryEvent], rules: AnomalyRules
+    baseline: Sequence[Activity], window: Sequence[Activity], rules: AnomalyRules
 ) -> list[Anomaly]:
     history: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for e in _pushes(baseline):
-        history[(e.registry, e.repository)][e.actor] += 1
-    fresh: dict[tuple[str, str, str], list[RegistryEvent]] = defaultdict(list)
-    for e in _pushes(window):
-        known = history.get((e.registry, e.repository), Counter())
-        if e.actor and sum(known.values()) >= rules.min_repository_pushes and e.actor not in known:
-            fresh[(e.registry, e.repository, e.actor)].append(e)
+    for a in _pushes(baseline):
+        history[(a.registry, a.repository)][a.actor] += a.count
+    fresh: dict[tuple[str, str, str], list[Activity]] = defaultdict(list)
+    for a in _pushes(window):
+        known = history.get((a.registry, a.repository), Counter())
+        if a.actor and sum(known.values()) >= rules.min_repository_pushes and a.actor not in known:
+            fresh[(a.registry, a.repository, a.actor)].append(a)
     out = []
-    for (registry, repository, actor), events in sorted(fresh.items()):
+    for (registry, repository, actor), group in sorted(fresh.items()):
         usual = ", ".join(name or "(anonymous)" for name, _ in history[(registry, repository)].most_common(3))
         out.append(
             _anomaly(
                 "new_pusher",
                 "high",
-                events,
+                group,
                 key=f"new_pusher:{registry}/{repository}:{actor}",
                 summary=f"{actor} pushed to {repository} for the first time (usually: {usual})",
                 registry=registry,
@@ -155,39 +195,34 @@ def network_of(addr: str, *, ipv4_prefix: int = 24, ipv6_prefix: int = 64) -> st
 
 
 def _new_networks(
-    baseline: Sequence[RegistryEvent],
-    window: Sequence[RegistryEvent],
-    rules: AnomalyRules,
-    exclusions: Exclusions,
+    baseline: Sequence[Activity], window: Sequence[Activity], rules: AnomalyRules, exclusions: Exclusions
 ) -> list[Anomaly]:
-    def relevant(events: Sequence[RegistryEvent]) -> list[RegistryEvent]:
-        return _pushes(events) + _pulls(events, exclusions)
-
-    def net(e: RegistryEvent) -> str:
-        return network_of(e.addr, ipv4_prefix=rules.ipv4_prefix, ipv6_prefix=rules.ipv6_prefix)
+    def net(a: Activity) -> str:
+        return network_of(a.addr, ipv4_prefix=rules.ipv4_prefix, ipv6_prefix=rules.ipv6_prefix)
 
     seen: dict[str, set[str]] = defaultdict(set)
     sizes: Counter[str] = Counter()
-    for e in relevant(baseline):
-        sizes[e.registry] += 1
-        if net(e):
-            seen[e.registry].add(net(e))
-    fresh: dict[tuple[str, str], list[RegistryEvent]] = defaultdict(list)
-    for e in relevant(window):
-        network = net(e)
-        if network and sizes[e.registry] >= rules.min_baseline_events and network not in seen[e.registry]:
-            fresh[(e.registry, network)].append(e)
+    for a in _pushes(baseline) + _pulls(baseline, exclusions):
+        sizes[a.registry] += a.count
+        if net(a):
+            seen[a.registry].add(net(a))
+    fresh: dict[tuple[str, str], list[Activity]] = defaultdict(list)
+    for a in _pushes(window) + _pulls(window, exclusions):
+        network = net(a)
+        if network and sizes[a.registry] >= rules.min_baseline_events and network not in seen[a.registry]:
+            fresh[(a.registry, network)].append(a)
     out = []
-    for (registry, network), events in sorted(fresh.items()):
-        pushes = sum(1 for e in events if e.action == "push")
-        actors = sorted({e.actor or "(anonymous)" for e in events})
-        repos = sorted({e.repository for e in events})
-        what = f"{len(events) - pushes} pulls" + (f" and {pushes} pushes" if pushes else "")
+    for (registry, network), group in sorted(fresh.items()):
+        pushes = sum(a.count for a in group if a.action == "push")
+        pulls = sum(a.count for a in group) - pushes
+        actors = sorted({a.actor or "(anonymous)" for a in group})
+        repos = sorted({a.repository for a in group})
+        what = f"{pulls} pulls" + (f" and {pushes} pushes" if pushes else "")
         out.append(
             _anomaly(
                 "new_network",
                 "high" if pushes else "medium",
-                events,
+                group,
                 key=f"new_network:{registry}:{network}",
                 summary=f"{what} from {network}, never seen before (actors {', '.join(actors[:3])};"
                 f" repositories {', '.join(repos[:3])}{'…' if len(repos) > 3 else ''})",
@@ -200,32 +235,30 @@ def _new_networks(
 
 
 def _pull_spikes(
-    baseline: Sequence[RegistryEvent],
-    window: Sequence[RegistryEvent],
-    rules: AnomalyRules,
-    exclusions: Exclusions,
+    baseline: Sequence[Activity], window: Sequence[Activity], rules: AnomalyRules, exclusions: Exclusions
 ) -> list[Anomaly]:
     scale = (rules.window_hours / 24) / rules.baseline_days  # baseline count -> expected in the window
     out: list[Anomaly] = []
     for dimension in ("repository", "actor"):
         before: Counter[tuple[str, str]] = Counter()
-        for e in _pulls(baseline, exclusions):
-            before[(e.registry, getattr(e, dimension))] += 1
-        now_events: dict[tuple[str, str], list[RegistryEvent]] = defaultdict(list)
-        for e in _pulls(window, exclusions):
-            now_events[(e.registry, getattr(e, dimension))].append(e)
-        for (registry, subject), events in sorted(now_events.items()):
+        for a in _pulls(baseline, exclusions):
+            before[(a.registry, getattr(a, dimension))] += a.count
+        recent: dict[tuple[str, str], list[Activity]] = defaultdict(list)
+        for a in _pulls(window, exclusions):
+            recent[(a.registry, getattr(a, dimension))].append(a)
+        for (registry, subject), group in sorted(recent.items()):
+            count = sum(a.count for a in group)
             expected = before[(registry, subject)] * scale
-            if len(events) < rules.spike_min_pulls or len(events) < rules.spike_ratio * max(expected, 1.0):
+            if count < rules.spike_min_pulls or count < rules.spike_ratio * max(expected, 1.0):
                 continue
             name = subject or "(anonymous)"
             out.append(
                 _anomaly(
                     "pull_spike",
                     "medium",
-                    events,
+                    group,
                     key=f"pull_spike:{registry}:{dimension}:{subject}",
-                    summary=f"{len(events)} pulls {'of' if dimension == 'repository' else 'by'} {name} in"
+                    summary=f"{count} pulls {'of' if dimension == 'repository' else 'by'} {name} in"
                     f" {rules.window_hours} h (about {expected:.0f} expected)",
                     registry=registry,
                     repository=subject if dimension == "repository" else "",
@@ -236,35 +269,35 @@ def _pull_spikes(
 
 
 def _unusual_hours(
-    baseline: Sequence[RegistryEvent], window: Sequence[RegistryEvent], rules: AnomalyRules
+    baseline: Sequence[Activity], window: Sequence[Activity], rules: AnomalyRules
 ) -> list[Anomaly]:
     zone = ZoneInfo(rules.timezone)
     hours: dict[str, Counter[int]] = defaultdict(Counter)
-    for e in _pushes(baseline):
-        if e.actor:
-            hours[e.actor][e.at.astimezone(zone).hour] += 1
-    odd: dict[tuple[str, str, int], list[RegistryEvent]] = defaultdict(list)
-    for e in _pushes(window):
-        usual = hours.get(e.actor)
-        if not e.actor or usual is None or sum(usual.values()) < rules.min_actor_pushes:
+    for a in _pushes(baseline):
+        if a.actor:
+            hours[a.actor][a.first.astimezone(zone).hour] += a.count
+    odd: dict[tuple[str, str, int], list[Activity]] = defaultdict(list)
+    for a in _pushes(window):
+        usual = hours.get(a.actor)
+        if not a.actor or usual is None or sum(usual.values()) < rules.min_actor_pushes:
             continue
-        local = e.at.astimezone(zone)
+        local = a.first.astimezone(zone)
         near = {(local.hour + d) % 24 for d in range(-rules.hour_slack, rules.hour_slack + 1)}
         if not near & set(usual):
-            odd[(e.actor, local.date().isoformat(), local.hour)].append(e)
+            odd[(a.actor, local.date().isoformat(), local.hour)].append(a)
     out = []
-    for (actor, day, hour), events in sorted(odd.items()):
+    for (actor, day, hour), group in sorted(odd.items()):
         usual_hours = sorted(hours[actor])
         out.append(
             _anomaly(
                 "unusual_hour",
                 "low",
-                events,
+                group,
                 key=f"unusual_hour:{actor}:{day}:{hour:02d}",
                 summary=f"{actor} pushed at {hour:02d}:00 {rules.timezone} on {day}; usual hours"
                 f" {_hour_ranges(usual_hours)}",
-                registry=events[0].registry,
-                repository=events[0].repository if len({e.repository for e in events}) == 1 else "",
+                registry=group[0].registry,
+                repository=group[0].repository if len({a.repository for a in group}) == 1 else "",
                 actor=actor,
             )
         )
@@ -324,7 +357,7 @@ def _densest(attempts: list[AuthAttempt], span: timedelta) -> list[AuthAttempt]:
 def _anomaly(
     kind: AnomalyKind,
     severity: AnomalySeverity,
-    events: list[RegistryEvent],
+    group: list[Activity],
     *,
     key: str,
     summary: str,
@@ -342,7 +375,7 @@ def _anomaly(
         repository=repository,
         actor=actor,
         network=network,
-        count=len(events),
-        first_at=min(e.at for e in events),
-        last_at=max(e.at for e in events),
+        count=sum(a.count for a in group),
+        first_at=min(a.first for a in group),
+        last_at=max(a.last for a in group),
     )

@@ -13,12 +13,12 @@ from tools.errors import NotFound
 from tools.events.anomalies import (
     AUTH_FAILURE,
     AUTH_SUCCESS,
+    Activity,
     Anomaly,
     AnomalyReport,
     AuthAttempt,
-    find_anomalies,
+    find_activity_anomalies,
 )
-from tools.events.models import EventAction
 from tools.events.rules import AnomalyRules
 from tools.events.stats import Exclusions
 from tools.events.store import EventStore
@@ -36,9 +36,10 @@ def detect_anomalies(
     """Anomalies of the last `window_hours` against the `baseline_days` before them."""
     window_start = now - timedelta(hours=rules.window_hours)
     baseline_start = window_start - timedelta(days=rules.baseline_days)
-    actions: tuple[EventAction, ...] = ("push", "pull")
-    baseline = store.events(registry=registry, actions=actions, since=baseline_start, until=window_start)
-    window = store.events(registry=registry, actions=actions, since=window_start, until=now)
+    baseline = [
+        Activity(*row) for row in store.activity(since=baseline_start, until=window_start, registry=registry)
+    ]
+    window = [Activity(*row) for row in store.activity(since=window_start, until=now, registry=registry)]
     auth: list[AuthAttempt] | None = None
     if store.has_auth_logs():
         auth = [
@@ -46,7 +47,7 @@ def detect_anomalies(
             for source, at, username, origin, kind in store.auth_logs(since=window_start)
             if kind in (AUTH_SUCCESS, AUTH_FAILURE) and at < now
         ]
-    return find_anomalies(baseline, window, rules=rules, exclusions=exclusions, now=now, auth=auth)
+    return find_activity_anomalies(baseline, window, rules=rules, exclusions=exclusions, now=now, auth=auth)
 
 
 def refresh_auth_logs(store: EventStore, portainer: PortainerClient, *, source: str) -> int | None:
@@ -111,16 +112,15 @@ def events_digest(
 ) -> EventsDigest:
     """What happened in the registries in the last `hours`, bounded to `limit` lines per list."""
     since = now - timedelta(hours=hours)
-    events = store.events(actions=("push", "pull"), since=since, until=now)
     pulls: Counter[tuple[str, str]] = Counter()
     excluded = pushes = 0
-    for event in events:
-        if event.action == "push":
-            pushes += 1
-        elif exclusions.excludes(event.actor, event.user_agent):
-            excluded += 1
+    for activity in (Activity(*row) for row in store.activity(since=since, until=now)):
+        if activity.action == "push":
+            pushes += activity.count
+        elif exclusions.excludes(activity.actor, activity.user_agent):
+            excluded += activity.count
         else:
-            pulls[(event.registry, event.repository)] += 1
+            pulls[(activity.registry, activity.repository)] += activity.count
     unusual = [
         f"{r['registry']}/{r['repository']}:{r['tag']} by {r.get('actor') or 'anonymous'}: "
         + "; ".join(f["message"] for f in r.get("findings", []) if f.get("severity") == "alert")

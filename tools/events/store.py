@@ -185,6 +185,29 @@ class EventStore:
         )
         return [(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), _time(r[7]), _time(r[8])) for r in rows]
 
+    def activity(
+        self, *, since: datetime, until: datetime, registry: str | None = None
+    ) -> list[tuple[str, str, str, str, str, str, int, datetime, datetime]]:
+        """Manifest pushes one by one and pulls grouped, for anomaly detection over long baselines.
+
+        Each row: registry, action, repository, actor, user_agent, addr, count, first, last.
+        """
+        where, args = _filters(
+            registry=registry, repository=None, actions=None, kind="manifest", since=since, until=until
+        )
+        pushes = self._rows(
+            "SELECT registry, action, repository, actor, user_agent, addr, 1, at, at"
+            f" FROM event_events{where} AND action = 'push' ORDER BY at",
+            args,
+        )
+        pulls = self._rows(
+            "SELECT registry, action, repository, actor, user_agent, addr, COUNT(*), MIN(at), MAX(at)"
+            f" FROM event_events{where} AND action = 'pull'"
+            " GROUP BY registry, repository, actor, user_agent, addr",
+            args,
+        )
+        return [(*r[:6], int(r[6]), _time(r[7]), _time(r[8])) for r in [*pushes, *pulls]]
+
     def push_times(self, *, registry: str) -> dict[str, datetime]:
         """The latest manifest push time of every digest pushed to a registry."""
         rows = self._rows(
