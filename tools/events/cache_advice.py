@@ -194,19 +194,7 @@ def cache_config(
         "ttl is how long cached content is kept; older 2.x releases may not honour it.",
     ]
     if events_url:
-        config["notifications"] = {
-            "endpoints": [
-                {
-                    "name": "regent",
-                    "url": events_url,
-                    "headers": {"Authorization": ["Bearer <REGENT_EVENTS_SECRET>"]},
-                    "timeout": "5s",
-                    "threshold": 5,
-                    "backoff": "10s",
-                    "ignoredmediatypes": ["application/octet-stream"],
-                }
-            ]
-        }
+        config["notifications"] = regent_notifications(events_url)
         notes.append(f"Add mirrors: {{{cache_host}: {usage.registry}}} to Regent's events config.")
     daemon = None
     rewrites: list[str] = []
@@ -230,6 +218,20 @@ def cache_config(
         image_rewrites=rewrites,
         notes=notes,
     )
+
+
+def regent_notifications(events_url: str) -> dict[str, object]:
+    """distribution's `notifications` section that sends to Regent (the secret stays a placeholder)."""
+    endpoint = {
+        "name": "regent",
+        "url": events_url,
+        "headers": {"Authorization": ["Bearer <REGENT_EVENTS_SECRET>"]},
+        "timeout": "5s",
+        "threshold": 5,
+        "backoff": "10s",
+        "ignoredmediatypes": ["application/octet-stream"],  # layer events: Regent needs manifests only
+    }
+    return {"endpoints": [endpoint]}
 
 
 def advise_caches(
