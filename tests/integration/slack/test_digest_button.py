@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bot.digest.model import PROPOSE_ACTION
-from bot.digest_service import DigestService
+from bot.digest_service import DigestService, digest_service_for
 from tests.fakes.slack_api import TEAM
 from tests.integration.slack.conftest import SmallRegistry
 from tests.integration.slack.harness import APPROVER, CHANNEL, REQUESTER, SlackHarness, start_slack
@@ -51,6 +51,7 @@ def test_digest_button_becomes_one_proposal_that_an_approver_runs(
 ) -> None:
     with start_slack(tmp_path, registry_url=small_registry.server.url) as harness:
         runtime = harness.service.runtime
+        assert digest_service_for(runtime, slack=harness.slack) is None  # no digest channel: no schedule
         digest = DigestService(runtime, harness.slack, channel=CHANNEL)
         try:
             result = digest.runner.send(kind="manual")
