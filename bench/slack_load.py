@@ -147,6 +147,19 @@ def run(args: argparse.Namespace) -> None:
             if socket:
                 socket.drop()
                 socket.__exit__(None, None, None)
+    print_figures(args, latencies, side, answers=len(answers), last=last, steps=steps)
+
+
+def print_figures(
+    args: argparse.Namespace,
+    latencies: list[float],
+    side: dict[str, float],
+    *,
+    answers: int,
+    last: float,
+    steps: int,
+) -> None:
+    """The benchmark's output."""
     mode = "Socket Mode" if args.socket else "HTTP"
     ms = [v * 1000 for v in latencies]
     print(
@@ -161,7 +174,7 @@ def run(args: argparse.Namespace) -> None:
         f"  during the load: /regent help acked in {side['command'] * 1000:.0f} ms, "
         f"a click in {side['click'] * 1000:.0f} ms"
     )
-    print(f"  last of {len(answers)} answers posted after {last:.1f} s")
+    print(f"  last of {answers} answers posted after {last:.1f} s")
 
 
 def main() -> None:

@@ -63,6 +63,7 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
+        """Access log lines at debug level instead of stderr."""
         log.debug("%s - %s", self.address_string(), format % args)
 
 

@@ -42,6 +42,7 @@ class _NoTokenWarning(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN itself and then warns that our client (which has it) wins; noise."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Drop only that warning."""
         return "`token` will be unused" not in record.getMessage()
 
 

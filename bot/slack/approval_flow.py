@@ -17,7 +17,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.approvals import Authorizer, Proposal, ProposalStore
 from bot.approvals.store import PlanRunner
-from bot.slack.blocks import card_message, item_list_messages
+from bot.slack.blocks import card_message, item_list_messages, notice_message
+from bot.slack.conversation import new_reference
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,13 @@ class ApprovalDesk:
         if not channel or not ts:
             log.info("proposal %s has no card to update", proposal.id)
             return
-        message = card_message(self._proposals.card(proposal), note=note)
+        try:
+            message = card_message(self._proposals.card(proposal), note=note)
+        except Exception:  # the stored plan is gone or no longer matches its hash: say so, show nothing else
+            ref = new_reference()
+            log.exception("cannot render the card of %s (reference %s)", proposal.id, ref)
+            text = f":warning: This proposal's stored plan cannot be shown; it is {proposal.status}."
+            message = notice_message(text, reference=ref)
         try:
             self._client.chat_update(channel=channel, ts=ts, **message.payload())
         except SlackApiError as exc:
