@@ -13,10 +13,7 @@ import hashlib
 import itertools
 import json
 import re
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
@@ -24,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.inventory.store import connect
+from tools.state import StateStore
 
 GENESIS = "0" * 64
 REDACTED = "[redacted]"
@@ -137,29 +134,14 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class AuditLog:
+class AuditLog(StateStore):
     """The audit log of one state database."""
 
+    schema = _SCHEMA
+
     def __init__(self, db_path: Path | str, *, clock: Callable[[], datetime] = _utcnow) -> None:
-        self._conn = connect(Path(db_path))
-        self._conn.executescript(_SCHEMA)
+        super().__init__(db_path)
         self._clock = clock
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        """Close the database connection."""
-        self._conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")  # serialises appenders across processes too
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
 
     def append(self, *, actor: str, kind: str, payload: Mapping[str, Any]) -> AuditEntry:
         """Add an entry at the end of the chain (payload redacted) and return it."""

@@ -19,11 +19,11 @@ from bot.inventory_command import settings_with_flags
 from bot.runtime import DB_NAME, Runtime, build_runtime
 from bot.settings import load_secrets, state_dir
 from tools.errors import ConfigError
-from tools.inventory.store import connect
 from tools.policy.evaluate import evaluate_snapshot
 from tools.policy.execute import ExecutionReport
 from tools.policy.loader import load_policies
 from tools.policy.plans import Plan, format_bytes
+from tools.state import connect
 
 _PARTICULARS = (
     (re.compile(r"sha256:[0-9a-f]{12,64}"), "<digest>"),

@@ -34,7 +34,7 @@ from bot.slack.connect import (
 from bot.slack.dedupe import EventDeduper
 from bot.vulns_endpoint import mount_vulns_endpoint
 from tools.errors import ConfigError
-from tools.inventory.store import connect
+from tools.state import connect
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 60.0

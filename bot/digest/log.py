@@ -9,16 +9,11 @@ sent digest's snapshot id is what "change since the previous digest" compares wi
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Literal
 
-from tools.inventory.store import connect
+from tools.state import StateStore
 
 SendKind = Literal["scheduled", "manual"]
 SendStatus = Literal["sending", "sent", "failed"]
@@ -56,28 +51,10 @@ class DigestSend:
     error: str | None
 
 
-class DigestLog:
+class DigestLog(StateStore):
     """Claims, records and looks up digest sends."""
 
-    def __init__(self, db_path: Path) -> None:
-        self._conn = connect(db_path)
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        """Close the database connection."""
-        self._conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    schema = _SCHEMA
 
     def claim(self, day: date, *, kind: SendKind, now: datetime) -> int | None:
         """Start a send for this day; a scheduled claim fails (None) if the day has a digest already."""

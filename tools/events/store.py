@@ -8,16 +8,12 @@ connection: the receiver runs on many threads, and SQLite serialises writers any
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from tools.events.models import EventAction, IngestResult, RegistryEvent
-from tools.inventory.store import connect
+from tools.state import StateStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS event_events (
@@ -76,29 +72,10 @@ def iso(moment: datetime) -> str:
     return aware.isoformat(timespec="microseconds")
 
 
-class EventStore:
+class EventStore(StateStore):
     """Stores and queries registry events, push checks, Portainer auth logs and sent alerts."""
 
-    def __init__(self, db_path: Path) -> None:
-        self._conn = connect(db_path)
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.RLock()
-
-    def close(self) -> None:
-        """Close the database connection."""
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    schema = _SCHEMA
 
     def _rows(self, query: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from tools.inventory.models import Digest, InventorySnapshot
 from tools.inventory.serialize import snapshot_from_dict, snapshot_to_dict
+from tools.state import StateStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -60,36 +57,10 @@ class RegistryStats:
     partial: bool
 
 
-def connect(db_path: Path) -> sqlite3.Connection:
-    """Open the state database with the settings every Regent module relies on."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
-
-
-class SnapshotStore:
+class SnapshotStore(StateStore):
     """Saves and loads inventory snapshots."""
 
-    def __init__(self, db_path: Path) -> None:
-        self._conn = connect(db_path)
-        self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        """Close the database connection."""
-        self._conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    schema = _SCHEMA
 
     def save(self, snapshot: InventorySnapshot) -> int:
         """Persist a snapshot atomically; returns its id."""
@@ -134,7 +105,7 @@ class SnapshotStore:
     def previous_tags(self, registry_url: str) -> dict[str, dict[str, Digest]]:
         """Repository -> tag -> digest as the last crawl of this registry saw it."""
         tags: dict[str, dict[str, Digest]] = {}
-        rows = self._conn.execute(
+        rows = self._rows(
             "SELECT repository, tag, digest FROM tag_digests WHERE registry_url = ?", (registry_url,)
         )
         for repo, tag, digest in rows:
@@ -143,24 +114,22 @@ class SnapshotStore:
 
     def first_seen(self, registry_url: str) -> dict[Digest, datetime]:
         """When each digest of a registry was first seen by a crawl."""
-        rows = self._conn.execute(
-            "SELECT digest, first_seen FROM first_seen WHERE registry_url = ?", (registry_url,)
-        )
+        rows = self._rows("SELECT digest, first_seen FROM first_seen WHERE registry_url = ?", (registry_url,))
         return {digest: datetime.fromisoformat(when) for digest, when in rows}
 
     def latest(self) -> InventorySnapshot | None:
         """The most recent snapshot, or None before the first crawl."""
-        row = self._conn.execute("SELECT body FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        row = self._row("SELECT body FROM snapshots ORDER BY id DESC LIMIT 1")
         return _decode(row[0]) if row else None
 
     def snapshot(self, snapshot_id: int) -> InventorySnapshot | None:
         """One snapshot by id (ids come from `stats()`), or None."""
-        row = self._conn.execute("SELECT body FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
+        row = self._row("SELECT body FROM snapshots WHERE id = ?", (snapshot_id,))
         return _decode(row[0]) if row else None
 
     def snapshots(self, *, limit: int = 30) -> list[InventorySnapshot]:
         """The most recent snapshots, oldest first."""
-        rows = self._conn.execute("SELECT body FROM snapshots ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        rows = self._rows("SELECT body FROM snapshots ORDER BY id DESC LIMIT ?", (limit,))
         return [_decode(body) for (body,) in reversed(rows)]
 
     def stats(self, *, registry_url: str | None = None) -> list[RegistryStats]:
@@ -173,7 +142,7 @@ class SnapshotStore:
         if registry_url is not None:
             query += " WHERE r.registry_url = ?"
             args = (registry_url,)
-        rows = self._conn.execute(query + " ORDER BY s.id", args)
+        rows = self._rows(query + " ORDER BY s.id", args)
         return [
             RegistryStats(sid, datetime.fromisoformat(when), url, repos, tags, manifests, size, bool(partial))
             for sid, when, url, repos, tags, manifests, size, partial in rows

@@ -6,20 +6,15 @@ and processes; per-item result rows let a restarted run tell what was already do
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from tools.errors import RegentError
-from tools.inventory.store import connect
 from tools.policy.plans import Plan
+from tools.state import StateStore
 
 PlanStatus = Literal["stored", "running", "done"]
 ItemStatus = Literal["deleted", "already_gone", "skipped", "failed"]
@@ -84,28 +79,10 @@ class PlanRecord:
     finished_at: str | None
 
 
-class PlanStore:
+class PlanStore(StateStore):
     """Saves plans once, claims them for one run, and records per-item results."""
 
-    def __init__(self, db_path: Path | str) -> None:
-        self._conn = connect(Path(db_path))
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        """Close the database connection."""
-        self._conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    schema = _SCHEMA
 
     def save(self, plan: Plan) -> str:
         """Store a plan; saving the same plan again is a no-op, a different body under its id an error."""

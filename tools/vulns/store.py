@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 
 from pydantic import BaseModel
 
-from tools.inventory.store import connect
+from tools.state import StateStore
 from tools.vulns.feeds import EpssFeed, KevEntry, KevFeed
 from tools.vulns.reports import Finding, ParsedReport, ReportTarget
 
@@ -87,26 +85,10 @@ class FeedInfo(BaseModel):
     entries: int
 
 
-class VulnStore:
+class VulnStore(StateStore):
     """Reads and writes the `vuln_*` tables."""
 
-    def __init__(self, db_path: Path) -> None:
-        self._conn = connect(db_path)
-        self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        """Close the database connection."""
-        self._conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    schema = _SCHEMA
 
     # -- reports ------------------------------------------------------------------------------------
 
@@ -144,7 +126,7 @@ class VulnStore:
 
     def reports(self) -> list[StoredReport]:
         """Every stored report, oldest first."""
-        rows = self._conn.execute(
+        rows = self._rows(
             "SELECT id, sha256, scanner, scanner_version, source, created_at, ingested_at, target, matched,"
             " findings, skipped FROM vuln_reports ORDER BY id"
         )
@@ -172,7 +154,7 @@ class VulnStore:
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(
+            rows = self._rows(
                 f"SELECT report_id, body FROM vuln_findings WHERE report_id IN ({marks})", chunk
             )
             for report_id, body in rows:
@@ -181,10 +163,11 @@ class VulnStore:
 
     def version(self) -> str:
         """Changes whenever a report or a feed is stored: a cache key for derived views."""
-        row = self._conn.execute(
+        row = self._row(
             "SELECT (SELECT COALESCE(MAX(id), 0) FROM vuln_reports),"
             " (SELECT COALESCE(MAX(loaded_at), '') FROM vuln_feeds)"
-        ).fetchone()
+        )
+        assert row is not None  # an aggregate query always returns one row
         return f"{row[0]}:{row[1]}"
 
     # -- feeds --------------------------------------------------------------------------------------
@@ -227,9 +210,7 @@ class VulnStore:
 
     def feeds(self) -> dict[str, FeedInfo]:
         """Loaded feeds by name ("kev", "epss")."""
-        rows = self._conn.execute(
-            "SELECT name, source, version, released, loaded_at, entries FROM vuln_feeds"
-        )
+        rows = self._rows("SELECT name, source, version, released, loaded_at, entries FROM vuln_feeds")
         return {
             name: FeedInfo(
                 name=name,
@@ -261,7 +242,7 @@ class VulnStore:
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            yield from self._conn.execute(f"{select} WHERE cve IN ({marks})", chunk)
+            yield from self._rows(f"{select} WHERE cve IN ({marks})", chunk)
 
 
 def _record_feed(db: sqlite3.Connection, info: FeedInfo) -> None:
