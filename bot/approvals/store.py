@@ -24,9 +24,9 @@ from typing import Any, Literal, Protocol
 
 from bot.approvals.authorization import Authorizer
 from bot.approvals.card import ProposalCard, build_card
-from tools.inventory.store import connect
 from tools.policy.execute import ExecutionReport
 from tools.policy.plans import Plan
+from tools.state import connect
 
 ProposalStatus = Literal["pending", "approved", "rejected", "expired", "executing", "done", "failed"]
 DecisionOutcome = Literal["approved", "rejected", "forbidden", "expired", "already_decided", "not_found"]
