@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from bot.sandbox.registry_server import RegistryServer
 from bot.sandbox.seed import Seeder, seed_sample
+from tests.cli import run_regent
 from tests.fakes.slack_files import FakeSlackFilesApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,21 +19,7 @@ NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def regent(*args: str, state: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PORTAINER_", "REGENT_", "SLACK_", "OPENAI_"))
-    }
-    clean |= {"REGENT_STATE_DIR": str(state), "COLUMNS": "300"} | (env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        capture_output=True,
-        text=True,
-        env=clean,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    return run_regent(*args, state=state, env=env)
 
 
 def block_texts(node: Any) -> list[str]:

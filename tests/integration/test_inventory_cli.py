@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from bot.sandbox.dockerd import DockerDaemon
 from bot.sandbox.registry_server import RegistryServer
 from bot.sandbox.seed import ImageSpec, Seeder, seed_sample
+from tests.cli import run_regent
 from tests.conftest import need_binary
 from tools.inventory.store import SnapshotStore
 
@@ -21,17 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def regent(*args: str, state: Path) -> tuple[int, dict[str, Any], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAINER_", "REGENT_"))}
-    env["REGENT_STATE_DIR"] = str(state)
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "inventory", *args, "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    done = run_regent("inventory", *args, "--json", state=state)
     return done.returncode, json.loads(done.stdout) if done.stdout else {}, done.stderr
 
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ import pytest
 from bot.sandbox.dockerd import DockerDaemon
 from bot.sandbox.registry_server import RegistryServer
 from bot.sandbox.seed import ImageSpec, Seeder, seed_sample
+from tests.cli import run_regent
 from tests.conftest import SeederFactory, need_binary
 from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeEnvironment, FakeRegistry, FakeStack, FakeUser, make_pod
@@ -26,17 +24,7 @@ API_KEY = "ptr_inventory-test-key-0001"
 
 
 def regent(*args: str, state: Path, env_extra: dict[str, str]) -> tuple[int, dict[str, Any], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAINER_", "REGENT_"))}
-    env.update(REGENT_STATE_DIR=str(state), **env_extra)
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "inventory", *args, "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    done = run_regent("inventory", *args, "--json", state=state, env=env_extra)
     return done.returncode, json.loads(done.stdout) if done.stdout else {}, done.stderr
 
 

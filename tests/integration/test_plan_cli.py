@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from bot.sandbox.registry_server import RegistryServer
 from bot.sandbox.seed import Seeder, seed_sample
+from tests.cli import run_regent
 from tools.registry.client import RegistryClient
 from tools.registry.http import pooled_client
 
@@ -29,17 +28,7 @@ policies:
 
 
 def regent(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAINER_", "REGENT_"))}
-    env["REGENT_STATE_DIR"] = str(state)
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    return run_regent(*args, state=state)
 
 
 def test_plan_then_apply_once(registry: RegistryServer, seeder: Seeder, tmp_path: Path) -> None:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import httpx
 from bot.sandbox.dockerd import DockerDaemon
 from bot.sandbox.registry_server import RegistryServer
 from bot.sandbox.seed import ALPINE_3_19_0, ImageSpec, Seeder, seed_sample
+from tests.cli import run_regent
 from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeEnvironment, FakeUser, make_pod
 from tests.vulns.scanner import ScannedImage, Vuln, grype_report, read_image, trivy_report
@@ -120,18 +119,8 @@ def regent(
     *args: str, state: Path, config: Path, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess with its own state directory and config."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAINER_", "REGENT_"))}
-    env.update(REGENT_STATE_DIR=str(state), REGENT_CONFIG=str(config), PORTAINER_API_KEY=API_KEY)
-    env.update(extra_env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    env = {"REGENT_CONFIG": str(config), "PORTAINER_API_KEY": API_KEY} | dict(extra_env or {})
+    return run_regent(*args, state=state, env=env)
 
 
 def build_estate(
