@@ -30,6 +30,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def plain(text: str) -> str:
+    """Header (plain_text) safe: entities would show literally there, so brackets become look-alikes."""
+    return text.replace("<", "\u2039").replace(">", "\u203a")
+
+
 def _section(text: str) -> SectionBlock:
     clipped = text if len(text) <= MAX_SECTION else text[: MAX_SECTION - 1] + "…"
     return SectionBlock(text=MarkdownTextObject(text=clipped or " "))
@@ -58,7 +63,7 @@ def push_alert_message(analysis: PushAnalysis) -> dict[str, Any]:
     infos = [f for f in analysis.findings if f.severity != "alert"]
     lines = [f"• {escape(f.message)}" for f in alerts] + [f"• _{escape(f.message)}_" for f in infos]
     blocks: list[Block] = [
-        HeaderBlock(text=f"Unusual push: {image}"[:150]),
+        HeaderBlock(text=plain(f"Unusual push: {image}")[:150]),
         _section(
             f"*`{escape(image)}`* pushed by *{escape(analysis.actor or 'an anonymous client')}*"
             f" at {analysis.pushed_at:%Y-%m-%d %H:%M} UTC\n" + "\n".join(lines)

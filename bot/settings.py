@@ -46,6 +46,9 @@ class RegistrySettings(_Section):
     password_env: str | None = None
     cost_per_gb_month: float = 0.0
     quota_bytes: int | None = None
+    blob_redirect_hosts: list[str] = Field(
+        default_factory=list, description="storage hosts blob GETs may be redirected to (S3, GCS, CDN)"
+    )
 
 
 class SlackApprovers(_Section):

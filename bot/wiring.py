@@ -98,7 +98,14 @@ def build_sources(
         base = registry_url(entry.url)
         username, password = _credentials(secrets, entry.name)
         source = RegistrySource(name=entry.name, url=base)
-        client = RegistryClient(base, http=http, cache=cache, username=username, password=password)
+        client = RegistryClient(
+            base,
+            http=http,
+            cache=cache,
+            username=username,
+            password=password,
+            blob_redirect_hosts=entry.blob_redirect_hosts,
+        )
         _add_registry(sources, seen, source, client, store)
     if settings.portainer is not None:
         _add_portainer(sources, seen, settings, secrets, http=http, cache=cache, store=store)

@@ -337,7 +337,9 @@ class PortainerClient:
         with self._count_lock:
             self.requests[method] += 1
         try:
-            response = self._http.request(method, self.url + path, params=params, headers=headers)
+            response = self._http.request(
+                method, self.url + path, params=params, headers=headers, follow_redirects=False
+            )
         except httpx.TimeoutException:
             raise Unreachable(f"Portainer at {self.url} did not answer {method} {path} in time") from None
         except httpx.HTTPError as exc:
@@ -359,7 +361,7 @@ class PortainerClient:
                 with self._count_lock:
                     self.requests["POST"] += 1
                 try:
-                    response = self._http.post(f"{self.url}/api/auth", json=body)
+                    response = self._http.post(f"{self.url}/api/auth", json=body, follow_redirects=False)
                 except httpx.HTTPError as exc:
                     raise Unreachable(f"cannot reach Portainer at {self.url}: {type(exc).__name__}") from None
                 finally:
@@ -383,8 +385,16 @@ class PortainerClient:
 
     def _check(self, response: httpx.Response, method: str, path: str) -> httpx.Response:
         status = response.status_code
-        if status < 400:
+        if status < 300:
             return response
+        if status < 400:  # never followed: the next hop would get our key, and could be any host
+            target = self._scrub(response.headers.get("location", "?"))[:200]
+            raise UpstreamError(
+                f"Portainer {method} {path}: redirected ({status}) to {target}; redirects are refused, "
+                "set portainer.url to the address Portainer really answers on",
+                status=status,
+                url=self.url + path,
+            )
         detail = self._scrub(_error_text(response))
         message = f"Portainer {method} {path}: HTTP {status}: {detail}"
         url = self.url + path

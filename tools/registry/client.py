@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -21,11 +23,18 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 from tools.errors import AuthError, BadResponse, NotFound, Unreachable, UpstreamError
 from tools.registry.auth import Challenge, TokenCache, parse_challenge, scope_for
 from tools.registry.media_types import ACCEPT_MANIFESTS, MANIFEST_TYPES
+from tools.registry.reference import ReferenceError, is_sha256_digest, is_valid_repository, is_valid_tag
 from tools.registry.retry import RetryableStatus, wait_for_retry
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # distribution's own limit; anything larger is hostile
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # catalog and tag list pages; read no further than this
 CATALOG_PAGE = 1000  # distribution rejects n > 1000
+REQUEST_DEADLINE = (
+    60.0  # seconds for a whole answer: a read timeout alone lets a trickling body go on forever
+)
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +76,12 @@ class RegistryClient:
         attempts: int = 4,
         max_retry_wait: float = 30.0,
         catalog_page: int = CATALOG_PAGE,
+        request_deadline: float = REQUEST_DEADLINE,
+        blob_redirect_hosts: Collection[str] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Blob GETs may be redirected to storage (S3, GCS); only to these hosts (or our own origin).
+        self._redirect_hosts = frozenset(h.lower() for h in blob_redirect_hosts)
         self._http = http
         self._basic = (username, password) if username is not None and password is not None else None
         self._headers = dict(headers or {})
@@ -78,6 +91,7 @@ class RegistryClient:
         self._attempts = attempts
         self._max_retry_wait = max_retry_wait
         self._catalog_page = min(max(catalog_page, 1), CATALOG_PAGE)
+        self._deadline = request_deadline
         self._tokens = TokenCache()
         self._use_basic = False
         self._lock = threading.Lock()
@@ -114,7 +128,7 @@ class RegistryClient:
         tags: list[str] = []
         query: dict[str, str] = {}
         while True:
-            response = self._request("GET", f"/v2/{repository}/tags/list", query=query)
+            response = self._request("GET", f"/v2/{_repo(repository)}/tags/list", query=query)
             page = _parse_json_object(response.content, what=f"tags of {repository}").get("tags") or []
             if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
                 raise BadResponse(f"tags of {repository}: 'tags' is not a list", url=self.base_url)
@@ -131,7 +145,7 @@ class RegistryClient:
         """Digest, type and size of a manifest by tag or digest; None when it does not exist."""
         try:
             response = self._request(
-                "HEAD", f"/v2/{repository}/manifests/{reference}", accept=ACCEPT_MANIFESTS
+                "HEAD", f"/v2/{_repo(repository)}/manifests/{_ref(reference)}", accept=ACCEPT_MANIFESTS
             )
         except NotFound:
             return None
@@ -151,7 +165,12 @@ class RegistryClient:
             cached = self.cached_manifest(reference)
             if cached is not None:
                 return cached
-        response = self._request("GET", f"/v2/{repository}/manifests/{reference}", accept=ACCEPT_MANIFESTS)
+        response = self._request(
+            "GET",
+            f"/v2/{_repo(repository)}/manifests/{_ref(reference)}",
+            accept=ACCEPT_MANIFESTS,
+            max_bytes=MAX_MANIFEST_BYTES,
+        )
         body = response.content
         if len(body) > MAX_MANIFEST_BYTES:
             raise BadResponse(f"manifest {repository}:{reference} is {len(body)} bytes, over the 4 MiB limit")
@@ -187,7 +206,12 @@ class RegistryClient:
             cached = self._cache.get(key)
             if isinstance(cached, bytes):
                 return _parse_json_object(cached, what=f"blob {digest}")
-        response = self._request("GET", f"/v2/{repository}/blobs/{digest}", follow_redirects=True)
+        response = self._request(
+            "GET",
+            f"/v2/{_repo(repository)}/blobs/{_digest(digest)}",
+            follow_redirects=True,
+            max_bytes=MAX_CONFIG_BYTES,
+        )
         body = response.content
         if len(body) > MAX_CONFIG_BYTES:
             raise BadResponse(f"config blob {digest} is {len(body)} bytes, over the 8 MiB limit")
@@ -203,7 +227,9 @@ class RegistryClient:
         if not digest.startswith("sha256:"):
             raise ValueError("delete_manifest takes a digest, never a tag")
         try:
-            self._request("DELETE", f"/v2/{repository}/manifests/{digest}", accept=ACCEPT_MANIFESTS)
+            self._request(
+                "DELETE", f"/v2/{_repo(repository)}/manifests/{_digest(digest)}", accept=ACCEPT_MANIFESTS
+            )
         except NotFound:
             return False
         return True
@@ -218,10 +244,12 @@ class RegistryClient:
         query: dict[str, str] | None = None,
         accept: str | None = None,
         follow_redirects: bool = False,
+        max_bytes: int = MAX_RESPONSE_BYTES,
     ) -> httpx.Response:
+        send = _Send(method, path, query, accept, follow_redirects, max_bytes)
         if method not in {"GET", "HEAD"}:
             try:
-                return self._send_authorized(method, path, query, accept, follow_redirects)
+                return self._send_authorized(send)
             except RetryableStatus as exc:
                 raise exc.final() from None
         retrying = Retrying(
@@ -233,41 +261,70 @@ class RegistryClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._send_authorized(method, path, query, accept, follow_redirects)
+                    return self._send_authorized(send)
         except RetryableStatus as exc:
             raise exc.final() from None
         raise AssertionError("unreachable")  # pragma: no cover - Retrying either returns or raises
 
-    def _send_authorized(
-        self, method: str, path: str, query: dict[str, str] | None, accept: str | None, follow: bool
-    ) -> httpx.Response:
-        scope = scope_for(path, method)
-        response = self._send(method, path, query, accept, follow, self._auth_header(scope))
+    def _send_authorized(self, send: _Send) -> httpx.Response:
+        scope = scope_for(send.path, send.method)
+        response = self._send(send, self._auth_header(scope))
         if response.status_code == 401:
             challenge = parse_challenge(response.headers.get("www-authenticate", ""))
             if challenge is not None and self._answer_challenge(challenge, scope):
-                response = self._send(method, path, query, accept, follow, self._auth_header(scope))
-        return self._check(response, method, path)
+                response = self._send(send, self._auth_header(scope))
+        return self._check(response, send.method, send.path)
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str] | None,
-        accept: str | None,
-        follow: bool,
-        auth: dict[str, str],
-    ) -> httpx.Response:
+    def _send(self, send: _Send, auth: dict[str, str]) -> httpx.Response:
         headers = {**self._headers, **auth}
-        if accept:
-            headers["Accept"] = accept
-        params = {**self._params, **(query or {})}
-        with self._lock:
-            self.requests[method] += 1
-        try:
-            return self._http.request(
-                method, self.base_url + path, params=params or None, headers=headers, follow_redirects=follow
+        if send.accept:
+            headers["Accept"] = send.accept
+        params = {**self._params, **(send.query or {})}
+        request = self._http.build_request(
+            send.method, self.base_url + send.path, params=params or None, headers=headers
+        )
+        response = self._transfer(request, send.max_bytes)
+        for _ in range(MAX_REDIRECTS if send.follow_redirects else 0):
+            if response.status_code not in _REDIRECTS or "location" not in response.headers:
+                break
+            request = self._redirect(request, response)
+            response = self._transfer(request, send.max_bytes)
+        return response
+
+    def _redirect(self, request: httpx.Request, response: httpx.Response) -> httpx.Request:
+        """The next request of a blob redirect: our own origin keeps its headers; storage hosts get none.
+
+        httpx's own redirect handling strips only `Authorization` across origins, not headers such as
+        Portainer's `X-API-Key`, and follows any host; so redirects are followed here, by this policy.
+        """
+        target = request.url.join(response.headers["location"])
+        own = httpx.URL(self.base_url)
+        if target.scheme not in {"http", "https"}:
+            raise BadResponse(f"registry {self._host} redirected to a {target.scheme!r} URL; refused")
+        if (target.scheme, target.host, target.port) == (own.scheme, own.host, own.port):
+            return self._http.build_request("GET", target, headers=request.headers)
+        if target.host.lower() not in self._redirect_hosts:
+            raise BadResponse(
+                f"registry {self._host} redirected a blob to {target.host!r}, which is not this registry "
+                "or one of its blob_redirect_hosts; refused",
+                url=self._host,
             )
+        if own.scheme == "https" and target.scheme != "https":
+            raise BadResponse(f"registry {self._host} redirected a blob to plain http; refused")
+        return self._http.build_request("GET", target)  # no Authorization, no Portainer key, no params
+
+    def _transfer(self, request: httpx.Request, max_bytes: int) -> httpx.Response:
+        """Send one request and read at most max_bytes of its body (a hostile server cannot fill memory)."""
+        with self._lock:
+            self.requests[request.method] += 1
+        deadline = time.monotonic() + self._deadline
+        what = f"{request.method} {self._host}{request.url.path}"
+        try:
+            response = self._http.send(request, stream=True, follow_redirects=False)
+            try:
+                body = _read_capped(response, max_bytes, what=what, deadline=deadline)
+            finally:
+                response.close()
         except httpx.TimeoutException as exc:
             raise Unreachable(
                 f"registry {self._host} timed out ({type(exc).__name__})", url=self._host
@@ -276,6 +333,9 @@ class RegistryClient:
             raise Unreachable(
                 f"registry {self._host} unreachable ({type(exc).__name__})", url=self._host
             ) from None
+        # The body is already decoded: a copy without Content-Encoding keeps status and headers for callers.
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
+        return httpx.Response(response.status_code, headers=headers, content=body, request=request)
 
     @property
     def _host(self) -> str:
@@ -297,8 +357,12 @@ class RegistryClient:
                 return False
             self._use_basic = True
             return True
-        if not challenge.realm.startswith(("http://", "https://")):
-            return False
+        if not _realm_allowed(challenge.realm, self.base_url):
+            raise AuthError(
+                f"registry {self._host}: refused token realm {challenge.realm[:100]!r} "
+                "(only http(s), and never plain http for an https registry)",
+                status=401,
+            )
         token, expires_in = self._fetch_token(challenge)
         self._tokens.put(scope or "*", token, expires_in=expires_in)
         return True
@@ -309,7 +373,8 @@ class RegistryClient:
         with self._lock:
             self.requests["GET"] += 1
         try:
-            response = self._http.get(challenge.realm, params=params, auth=auth)
+            # Never follow a redirect here: the request carries the registry password.
+            response = self._http.get(challenge.realm, params=params, auth=auth, follow_redirects=False)
         except httpx.TransportError as exc:
             raise Unreachable(f"token service of {self._host} unreachable ({type(exc).__name__})") from None
         if response.status_code in {401, 403}:
@@ -335,6 +400,66 @@ class RegistryClient:
         if status == 429 or status >= 500:
             raise RetryableStatus(response, where)
         raise UpstreamError(f"registry answered {status}: {where}{_error_code(response)}", status=status)
+
+
+@dataclass(frozen=True, slots=True)
+class _Send:
+    """One logical request, as retries repeat it."""
+
+    method: str
+    path: str
+    query: dict[str, str] | None
+    accept: str | None
+    follow_redirects: bool
+    max_bytes: int
+
+
+def _repo(repository: str) -> str:
+    """A repository name safe to put in a path: the distribution grammar, so no `..`, `?`, `#` or `%`.
+
+    Names come from catalogs, tags and stored plans; through Portainer's proxy a crafted one such as
+    `../../../users?` would otherwise turn a registry GET into a Portainer API call with our key.
+    """
+    if not is_valid_repository(repository) or len(repository) > 255:
+        raise ReferenceError(f"refusing invalid repository name {repository[:80]!r}")
+    return repository
+
+
+def _ref(reference: str) -> str:
+    """A tag or digest safe to put in a path."""
+    if is_sha256_digest(reference) or is_valid_tag(reference):
+        return reference
+    raise ReferenceError(f"refusing invalid tag or digest {reference[:80]!r}")
+
+
+def _digest(digest: str) -> str:
+    if not is_sha256_digest(digest):
+        raise ReferenceError(f"refusing invalid digest {digest[:80]!r}")
+    return digest
+
+
+def _realm_allowed(realm: str, base_url: str) -> bool:
+    """Token realms: http(s) only, and no downgrade to plain http from an https registry."""
+    scheme = urlsplit(realm).scheme
+    if scheme not in {"http", "https"} or not urlsplit(realm).netloc:
+        return False
+    return not (scheme == "http" and base_url.startswith("https://"))
+
+
+def _read_capped(response: httpx.Response, max_bytes: int, *, what: str, deadline: float) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if response.request.method != "HEAD" and declared.isdigit() and int(declared) > max_bytes:
+        raise BadResponse(f"{what}: answer of {declared} bytes is over the {max_bytes}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise BadResponse(f"{what}: answer is over the {max_bytes}-byte limit")
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise Unreachable(f"{what}: the registry is too slow (the answer took over the deadline)")
+    return b"".join(chunks)
 
 
 def _error_code(response: httpx.Response) -> str:
