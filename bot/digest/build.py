@@ -17,7 +17,7 @@ from bot.digest import format as fmt
 from bot.digest.context import DigestContext, SectionProvider
 from bot.digest.model import ChartBand, ChartData, ChartPoint, ChartSeries, Digest, DigestSection
 from bot.digest.sections_cleanup import new_images_section, retention_section, waste_section
-from bot.digest.sections_risk import drift_section, proposals_section
+from bot.digest.sections_risk import blind_spots_section, drift_section, proposals_section
 from bot.digest.sections_storage import (
     drivers_section,
     forecast_section,
@@ -34,6 +34,7 @@ CHART_SERIES = 5  # largest registries drawn; more lines stop being readable
 
 _BEFORE_EXTRA: tuple[SectionProvider, ...] = (
     overview_section,
+    blind_spots_section,
     forecast_section,
     drivers_section,
     new_images_section,
@@ -113,6 +114,8 @@ def empty_digest(*, now: datetime, timezone: ZoneInfo) -> Digest:
 
 def _headline_findings(ctx: DigestContext, sections: Sequence[DigestSection]) -> list[str]:
     out = []
+    if ctx.snapshot.errors:
+        out.append(f"Incomplete inventory: {len(ctx.snapshot.errors)} read errors (see Not seen)")
     plan = ctx.retention.plan
     if plan is not None and plan.items:
         out.append(

@@ -1,4 +1,5 @@
-"""Digest sections about risk and pending work: policy drift and proposals waiting for approval."""
+"""Digest sections about risk and pending work: what the inventory could not see, policy drift, and
+proposals waiting for approval."""
 
 from __future__ import annotations
 
@@ -12,6 +13,28 @@ from tools.analysis.drift import (
     size_anomalies,
     unsigned_images,
 )
+
+MAX_ERROR_CHARS = 200  # per line: an error names its source and reason; the full text is in the inventory
+
+
+def blind_spots_section(ctx: DigestContext) -> DigestSection | None:
+    """What the latest inventory could not read (a registry, a repository, an environment), so the
+    figures are known to leave it out instead of silently missing it."""
+    errors = ctx.snapshot.errors
+    if not errors:
+        return None
+    partial = [facts.name for facts in ctx.registries if facts.current.partial]
+    lines = [
+        f"The inventory of {fmt.when(ctx.snapshot.taken_at, ctx.timezone)} could not read everything; "
+        "the figures in this digest leave out what is listed here."
+    ]
+    if partial:
+        lines.append("Partly crawled registries: " + ", ".join(partial) + ".")
+    shown = errors[: ctx.options.rows]
+    lines.extend(f"- {error[:MAX_ERROR_CHARS]}" for error in shown)
+    if len(errors) > len(shown):
+        lines.append(f"… and {len(errors) - len(shown)} more (`regent inventory` lists them all).")
+    return DigestSection(key="blind_spots", title="Not seen", severity="warning", lines=lines)
 
 
 def drift_section(ctx: DigestContext) -> DigestSection | None:

@@ -6,7 +6,9 @@ the registry right before its delete (design invariant 3): its digest must still
 its tags must still point to it, no other tag may have moved onto it, and no index may have started
 listing it. What no longer holds is skipped with a reason; "already gone" counts as done; a dependent
 (index child, signature) is skipped when the item it goes with was not deleted. Results are recorded per
-item as they happen, so a restarted run (resume_stale_after) continues where the crashed one stopped.
+item as they happen, so a restarted run (resume_stale_after) continues where the crashed one stopped. A run
+whose runner was a process on this host that no longer exists (killed, crashed; or a restarted container
+that got the same pid) is taken over at once instead of after the heartbeat went stale.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import secrets
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Literal, Protocol
 
 from pydantic import BaseModel
@@ -66,9 +69,32 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@cache
+def _process_token() -> str:
+    """Random per process: tells this process apart from an earlier one that had the same pid."""
+    return secrets.token_hex(4)
+
+
 def new_runner_id() -> str:
-    """Identifies one run: host, process and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    """Identifies one run: host, process id, process token and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_token()}.{secrets.token_hex(4)}"
+
+
+def runner_is_gone(runner: str | None) -> bool:
+    """True only when `runner` was a process on this host that no longer runs; unknown means alive."""
+    host, _, rest = (runner or "").partition(":")
+    pid_text, _, token = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    if int(pid_text) == os.getpid():  # our pid: an earlier process of ours if its token is not ours
+        return not token.startswith(f"{_process_token()}.")
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists but is not ours to signal
+        return False
+    return False
 
 
 def execute_plan(
@@ -88,10 +114,13 @@ def execute_plan(
     deployments = list(current_deployments())  # before the claim: if this fails, the plan stays runnable
     if not store.claim(plan_id, runner=runner, now=now()):
         record = store.record(plan_id)
+        stale_after = resume_stale_after
+        if stale_after is not None and runner_is_gone(record.runner):
+            stale_after = timedelta(0)  # its process is dead: no need to wait for the heartbeat to age
         resumed = (
-            resume_stale_after is not None
+            stale_after is not None
             and record.status == "running"
-            and store.reclaim_stale(plan_id, runner=runner, now=now(), stale_after=resume_stale_after)
+            and store.reclaim_stale(plan_id, runner=runner, now=now(), stale_after=stale_after)
         )
         if not resumed:
             status: RunStatus = "already_done" if record.status == "done" else "already_running"
