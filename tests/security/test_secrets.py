@@ -265,4 +265,5 @@ def post_to_endpoints(stack: ExitStack, http: httpx.Client, state: Path) -> list
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         answers.append(f"{reply.status_code} {reply.headers} {reply.text}")
+    assert [a.split()[0] for a in answers] == ["200", "401", "401", "400", "401"]
     return answers
