@@ -15,8 +15,10 @@ import sys
 from collections.abc import Callable
 from typing import Literal
 
+from bot.approvals import ActionCard, ProposalCard
 from bot.runtime import Runtime, runtime_from_env
 from bot.settings import PortainerSettings, load_settings
+from tools.actions import ActionReport
 from tools.errors import ConfigError, RegentError
 
 Read = Callable[[str], str]
@@ -86,22 +88,17 @@ def chat(runtime: Runtime, *, user: str, conversation: str, read: Read, write: W
 
 
 def review_proposal(runtime: Runtime, proposal_id: str, *, user: str, read: Read, write: Write) -> None:
-    """Show a proposal from its stored plan, ask, and decide/execute through the approvals store."""
+    """Show a proposal from its stored plan or action, ask, and decide/execute through the approvals store."""
     proposal = runtime.proposals.get(proposal_id)
     if proposal is None:
         write(f"Proposal {proposal_id} does not exist.")
         return
     card = runtime.proposals.card(proposal)
     write(f"\nProposal {proposal.id}: {proposal.summary}")
-    for item in card.top_items[:CARD_LINES]:
-        tags = ", ".join(item.tags) or "untagged"
-        write(
-            f"  - {item.registry}/{item.repository}@{item.digest[:19]}… [{tags}] {item.size}: {item.reason}"
-        )
-    if card.item_count > CARD_LINES:
-        write(f"  … and {card.item_count - CARD_LINES} more")
-    for warning in card.warnings:
-        write(f"  warning: {warning}")
+    if isinstance(card, ActionCard):
+        _show_action(card, write)
+    else:
+        _show_plan(card, write)
     try:
         answer = read("Approve? [y/N] ").strip().lower()
     except EOFError:
@@ -111,11 +108,39 @@ def review_proposal(runtime: Runtime, proposal_id: str, *, user: str, read: Read
     decision = runtime.proposals.decide(
         proposal_id=proposal.id, user=user, decision=decision_kind, authorizer=runtime.cli_authorizer(user)
     )
-    write(decision.message if decision_kind == "approve" else f"{decision.message} Nothing was deleted.")
+    nothing = "Nothing was changed." if proposal.is_action else "Nothing was deleted."
+    write(decision.message if decision_kind == "approve" else f"{decision.message} {nothing}")
     if decision.outcome != "approved":
         return
     execution = runtime.proposals.execute(proposal_id=proposal.id, run_plan=runtime.run_plan)
     write(execution.message)
-    if execution.report is not None:
+    if isinstance(execution.report, ActionReport):
+        for result in execution.report.results:
+            write(f"  - {result.label}: {result.status.replace('_', ' ')} ({result.reason})")
+    elif execution.report is not None:
         for note in execution.report.after_delete:
             write(f"  next: {note}")
+
+
+def _show_action(card: ActionCard, write: Write) -> None:
+    """Every item of an action proposal (they are few, and all of them are what is approved)."""
+    for name, value in card.target:
+        write(f"  {name}: {value}")
+    write(f"  reason: {card.reason or '(none given)'}")
+    for label in card.items:
+        write(f"  - {label}")
+    for warning in card.warnings:
+        write(f"  note: {warning}")
+
+
+def _show_plan(card: ProposalCard, write: Write) -> None:
+    """The largest items of a deletion plan, then how many more."""
+    for item in card.top_items[:CARD_LINES]:
+        tags = ", ".join(item.tags) or "untagged"
+        write(
+            f"  - {item.registry}/{item.repository}@{item.digest[:19]}… [{tags}] {item.size}: {item.reason}"
+        )
+    if card.item_count > CARD_LINES:
+        write(f"  … and {card.item_count - CARD_LINES} more")
+    for warning in card.warnings:
+        write(f"  warning: {warning}")

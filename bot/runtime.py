@@ -34,9 +34,11 @@ from bot.settings import (
     load_llm_env,
     load_secrets,
     load_slack_env,
+    load_vulns_env,
     state_dir,
 )
 from bot.wiring import build_sources
+from tools.actions import Action, ActionReport, ActionStore
 from tools.analysis.history import RegistryHistory, build_history
 from tools.errors import RegentError
 from tools.events.access import EventsAccess
@@ -51,9 +53,13 @@ from tools.policy.loader import load_policies
 from tools.policy.model import PolicyFile
 from tools.policy.plans import Plan
 from tools.policy.store import PlanStore
+from tools.portainer.client import PortainerClient
+from tools.portainer.suspend import execute_suspension
 from tools.toolbox import Toolbox
 from tools.tooling.context import AuditRecord, ProposalRef, ToolContext
 from tools.vulns.service import VulnsAccess
+from tools.vulns.ticket_action import execute_ticket
+from tools.vulns.tickets import TicketTarget
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +88,8 @@ class Runtime:
     registry_urls: list[str] = field(default_factory=list)
     docker_hosts: list[str] = field(default_factory=list)
     clock: Callable[[], datetime] = _utcnow
+    actions: ActionStore | None = None
+    ticket_token: str | None = field(default=None, repr=False)
     _latest: tuple[int, InventorySnapshot] | None = None
     _policies: tuple[float, PolicyFile] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -187,6 +195,27 @@ class Runtime:
         finally:
             sources.close()
 
+    def run_action(self, action: Action) -> ActionReport:
+        """Execute an approved action once (suspension through Portainer, ticket through its webhook)."""
+        assert self.actions is not None
+        if action.kind == "portainer_user_suspension":
+            with self.portainer_client() as client:
+                return execute_suspension(action.action_id, store=self.actions, client=client, now=self.clock)
+        return execute_ticket(
+            action.action_id,
+            store=self.actions,
+            target=self.toolbox.context.ticket_target,
+            token=self.ticket_token,
+            now=self.clock,
+        )
+
+    def portainer_client(self) -> PortainerClient:
+        """A new Portainer client from the settings (the caller closes it); RegentError if not configured."""
+        factory = self.toolbox.context.portainer
+        if factory is None:
+            raise RegentError("Portainer is not configured (portainer.url and PORTAINER_API_KEY)")
+        return factory()
+
     def cli_authorizer(self, user: str) -> Authorizer:
         """The terminal's approver: the local OS user, who already holds the state and the credentials."""
         return Authorizer(users=[user], requester_may_approve=True)
@@ -197,6 +226,8 @@ class Runtime:
             self.agent.close()
         for closable in (self.proposals, self.events, self.audit, self.plans, self.snapshots):
             closable.close()
+        if self.actions is not None:
+            self.actions.close()
 
     def _sources(self) -> Any:
         return build_sources(
@@ -249,18 +280,24 @@ def build_runtime(
     extra_secrets: Sequence[str] = (),
     clock: Callable[[], datetime] = _utcnow,
     llm: ChatModel | None = None,
+    ticket_token: str | None = None,
 ) -> Runtime:
     """Compose the runtime; the agent exists when an LLM endpoint is configured (or `llm` is given)."""
     llm_env = llm_env or LLMEnv()
     db = state_dir / DB_NAME
     snapshots = SnapshotStore(db)
     plans = PlanStore(db)
+    actions = ActionStore(db)
     audit = AuditLog(db, clock=clock)
-    proposals = ProposalStore(db, plans=plans, audit=audit, clock=clock)
+    proposals = ProposalStore(db, plans=plans, actions=actions, audit=audit, clock=clock)
     events = EventStore(db)
+    ttl = timedelta(hours=settings.slack.proposal_ttl_hours)
     context = ToolContext(
         snapshot=lambda: None,
-        propose=_proposer(proposals, ttl=timedelta(hours=settings.slack.proposal_ttl_hours)),
+        propose=_proposer(proposals, ttl=ttl),
+        propose_action=_action_proposer(proposals, ttl=ttl),
+        portainer=_portainer_factory(settings, secrets),
+        ticket_target=_ticket_target(settings),
         audit=_audit_reader(audit),
         now=clock,
         production=settings.environments,
@@ -286,7 +323,10 @@ def build_runtime(
         registry_urls=list(registry_urls),
         docker_hosts=list(docker_hosts),
         clock=clock,
+        actions=actions,
+        ticket_token=ticket_token,
     )
+    proposals.bind_action_runner(runtime.run_action)
     context.snapshot = runtime.latest_snapshot
     context.history = runtime.history
     context.policies = runtime.policies
@@ -304,7 +344,9 @@ def build_runtime(
                 memory_turns=settings.llm.memory_turns,
             ),
             prompt_values=lambda: {"inventory": inventory_line(runtime.latest_snapshot())},
-            secrets_to_redact=secret_values(secrets, llm_env, extra_secrets),
+            secrets_to_redact=secret_values(
+                secrets, llm_env, [*extra_secrets, *([ticket_token] if ticket_token else [])]
+            ),
             clock=clock,
         )
     return runtime
@@ -320,6 +362,7 @@ def runtime_from_env(
     """The runtime for a process: secrets, LLM endpoint and state directory from the environment."""
     slack = load_slack_env(env)
     events = load_events_secret(settings, env)
+    ticket_token = load_vulns_env(settings, env).ticket_token
     extra = [
         s.get_secret_value() for s in (slack.bot_token, slack.app_token, slack.signing_secret, events) if s
     ]
@@ -331,6 +374,7 @@ def runtime_from_env(
         registry_urls=registry_urls,
         docker_hosts=docker_hosts,
         extra_secrets=extra,
+        ticket_token=ticket_token.get_secret_value() if ticket_token else None,
     )
 
 
@@ -365,6 +409,43 @@ def _proposer(proposals: ProposalStore, *, ttl: timedelta) -> Callable[[Plan, st
         return ProposalRef(id=proposal.id, summary=proposal.summary, expires_at=proposal.expires_at)
 
     return propose
+
+
+def _action_proposer(
+    proposals: ProposalStore, *, ttl: timedelta
+) -> Callable[[Action, str, str], ProposalRef]:
+    def propose(action: Action, requester: str, conversation: str) -> ProposalRef:
+        proposal = proposals.create_action(
+            action=action, requester=requester, conversation=conversation, ttl=ttl
+        )
+        return ProposalRef(id=proposal.id, summary=proposal.summary, expires_at=proposal.expires_at)
+
+    return propose
+
+
+def _portainer_factory(settings: Settings, secrets: Secrets) -> Callable[[], PortainerClient] | None:
+    config = settings.portainer
+    key = secrets.portainer_api_key
+    if config is None or key is None:
+        return None
+
+    def connect() -> PortainerClient:
+        return PortainerClient(config.url, api_key=key.get_secret_value(), verify=config.verify_tls)
+
+    return connect
+
+
+def _ticket_target(settings: Settings) -> TicketTarget | None:
+    ticket = settings.vulns.ticket
+    if ticket is None:
+        return None
+    return TicketTarget(
+        url=ticket.url,
+        preset=ticket.preset,
+        project=ticket.project,
+        issue_type=ticket.issue_type,
+        assignment_group=ticket.assignment_group,
+    )
 
 
 def _tool_audit(audit: AuditLog) -> Callable[[ToolCallEvent], None]:

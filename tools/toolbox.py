@@ -4,7 +4,7 @@ Each tool is one pydantic args model (docstring = description, every field descr
 returning a pydantic result. `Toolbox.call` never raises: unknown tools, tools not offered for this
 message, malformed JSON, invalid arguments, failures and bugs all come back as a JSON error the model can
 act on. Every result is cut to `max_result_chars` whatever the registry size, saying so (invariant 6).
-Proposing tools only store a plan and a proposal; nothing here deletes anything.
+Proposing tools only store a plan or an action and a proposal; nothing here deletes or changes anything.
 """
 
 from __future__ import annotations
@@ -19,6 +19,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from tools.errors import RegentError
+from tools.tooling.actions import (
+    ProposeTicketArgs,
+    ProposeUserSuspensionArgs,
+    propose_ticket,
+    propose_user_suspension,
+)
 from tools.tooling.audit import AuditLogArgs, audit_log
 from tools.tooling.context import Call, ToolContext, ToolFailure
 from tools.tooling.deletion import ProposeDeletionArgs, propose_deletion
@@ -74,6 +80,7 @@ class ToolSpec:
     run: Callable[[Call, Any], ToolResult]
     status: Callable[[dict[str, Any]], str]
     proposes: bool = False
+    intent: str = "cleanup"  # for proposing tools: what the user must ask for (bot/agent/intent.py)
 
 
 def _say(template: str, *keys: str) -> Callable[[dict[str, Any]], str]:
@@ -140,6 +147,22 @@ def default_tools() -> tuple[ToolSpec, ...]:
             _say("Preparing a cleanup proposal…"),
             proposes=True,
         ),
+        ToolSpec(
+            "propose_user_suspension",
+            ProposeUserSuspensionArgs,
+            propose_user_suspension,
+            _say("Preparing a suspension proposal for {}…", "user"),
+            proposes=True,
+            intent="suspension",
+        ),
+        ToolSpec(
+            "propose_ticket",
+            ProposeTicketArgs,
+            propose_ticket,
+            _say("Preparing a ticket proposal {}…", "cve"),
+            proposes=True,
+            intent="ticket",
+        ),
     )
 
 
@@ -176,9 +199,16 @@ class Toolbox:
         self._max_chars = max_result_chars
         self._schemas = {name: function_tool(name, spec.args) for name, spec in self._tools.items()}
 
-    def names(self, *, proposing: bool) -> list[str]:
-        """Tool names offered: read-only ones, plus the proposing ones when `proposing`."""
-        return [name for name, spec in self._tools.items() if proposing or not spec.proposes]
+    def names(self, *, proposing: bool | Collection[str]) -> list[str]:
+        """Tool names offered: read-only ones, plus proposing ones (all when True, else those whose
+        intent the user asked for)."""
+        return [
+            name
+            for name, spec in self._tools.items()
+            if not spec.proposes
+            or proposing is True
+            or (not isinstance(proposing, bool) and spec.intent in proposing)
+        ]
 
     def is_proposing(self, name: str) -> bool:
         """True for tools that create proposals."""
@@ -238,8 +268,8 @@ class Toolbox:
                 raw,
                 "not_offered",
                 f"{name} is not available for this message: proposals are only made when the user's own "
-                "message asks to delete or clean up images",
-                "answer the question; the user can ask for a cleanup explicitly",
+                "message asks for that change (delete or clean up images, suspend a user, open a ticket)",
+                "answer the question; the user can ask for the change explicitly",
             )
         try:
             args = spec.args.model_validate(prepare_arguments(spec.args, raw))

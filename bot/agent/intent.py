@@ -1,29 +1,63 @@
-"""Whether the user's own words ask for a deletion or cleanup: the gate for proposing tools.
+"""Whether the user's own words ask for a change: the gate for proposing tools.
 
-Deterministic on purpose: the proposing tools (propose_deletion, propose_retention_cleanup) are offered
-to the model only when the current message, or the same user's previous message in the conversation,
-contains a cleanup verb that is not negated ("don't delete"). Text from tools (labels, annotations, tag
-names) never reaches this check, so an image label saying "delete everything" cannot unlock proposals.
-It is a necessary condition, not a sufficient one: a proposal still deletes nothing until an
-authorized approver clicks Approve on a card that shows exactly the stored plan.
+Deterministic on purpose: a proposing tool is offered to the model only when the current message, or
+the same user's previous message in the conversation, asks for that kind of change in words that are
+not negated ("don't delete"): a cleanup (propose_deletion, propose_retention_cleanup), suspending a user
+(propose_user_suspension), or opening a ticket (propose_ticket). Text from tools (labels, annotations,
+tag names, CVE descriptions) never reaches this check, so an image label saying "delete everything" or
+"suspend admin" cannot unlock proposals. It is a necessary condition, not a sufficient one: a proposal
+still changes nothing until an authorized approver clicks Approve on a card that shows exactly the
+stored items.
 """
 
 from __future__ import annotations
 
 import re
 
+Intent = str  # "cleanup" | "suspension" | "ticket"
+
 _VERB = re.compile(
     r"\b(delete|deleting|deletion|remove|removing|removal|purge|purging|prune|pruning|clean(?:\s|-)?up|"
     r"cleaning(?:\s|-)?up|get\s+rid\s+of|reclaim|free\s+up|garbage[- ]collect|drop)\b",
     re.IGNORECASE,
 )
+_SUSPEND = re.compile(
+    r"\b(suspend|suspending|suspension|disable|disabling|deactivate|deactivating|lock(?:ing)?\s+(?:\S+\s+){0,3}?out|"
+    r"lockout|revoke|revoking|offboard|offboarding|cut\s+off)\b",
+    re.IGNORECASE,
+)
+_TICKET = re.compile(
+    r"\b(open|opening|create|creating|file|filing|raise|raising|submit|log|make|cut)\s+(?:\S+\s+){0,3}?"
+    r"(ticket|tickets|jira|incident|issue)\b",
+    re.IGNORECASE,
+)
 _NEGATION = re.compile(r"(?:\b(?:don'?t|do\s+not|never|not|without|no)\s+(?:\w+\s+){0,2})$", re.IGNORECASE)
 
 
-def asks_for_cleanup(text: str) -> bool:
-    """True when the text asks to delete, remove, prune or clean up something (and does not negate it)."""
-    for match in _VERB.finditer(text):
+def _asks(pattern: re.Pattern[str], text: str) -> bool:
+    for match in pattern.finditer(text):
         before = text[max(0, match.start() - 40) : match.start()]
         if not _NEGATION.search(before):
             return True
     return False
+
+
+def asks_for_cleanup(text: str) -> bool:
+    """True when the text asks to delete, remove, prune or clean up something (and does not negate it)."""
+    return _asks(_VERB, text)
+
+
+def asks_for_suspension(text: str) -> bool:
+    """True when the text asks to suspend, disable, deactivate or lock out someone (not negated)."""
+    return _asks(_SUSPEND, text)
+
+
+def asks_for_ticket(text: str) -> bool:
+    """True when the text asks to open, create or file a ticket/issue/incident (not negated)."""
+    return _asks(_TICKET, text)
+
+
+def asked_intents(text: str) -> frozenset[Intent]:
+    """Every kind of change the text asks for: a subset of {"cleanup", "suspension", "ticket"}."""
+    checks = (("cleanup", asks_for_cleanup), ("suspension", asks_for_suspension), ("ticket", asks_for_ticket))
+    return frozenset(name for name, check in checks if check(text))

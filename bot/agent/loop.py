@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.agent.intent import asks_for_cleanup
+from bot.agent.intent import asked_intents
 from bot.agent.llm import ChatModel, Completion, LLMError, ToolCallRequest
 from bot.agent.memory import ConversationMemory
 from bot.agent.prompts import Prompts
@@ -193,12 +193,15 @@ class Agent:
     def _initial_messages(self, run: _Run) -> list[dict[str, Any]]:
         turns = self._memory.recent(run.conversation, turns=self._limits.memory_turns) if self._memory else []
         mine = [t for t in turns if t.user == run.user]
-        proposing = asks_for_cleanup(run.text) or bool(mine and asks_for_cleanup(mine[-1].question))
-        run.offered = self._toolbox.names(proposing=proposing)
+        asked = asked_intents(run.text) | (asked_intents(mine[-1].question) if mine else frozenset())
+        run.offered = self._toolbox.names(proposing=asked)
+        offered = [name for name in run.offered if self._toolbox.is_proposing(name)]
         values: dict[str, object] = {
             "today": self._clock().strftime("%Y-%m-%d %H:%M"),
             "inventory": "unknown",
-            "proposals": self._prompts.render("proposals_offered" if proposing else "proposals_withheld", {}),
+            "proposals": self._prompts.render(
+                "proposals_offered" if offered else "proposals_withheld", {"tools": ", ".join(offered)}
+            ),
         }
         values.update(self._prompt_values())
         messages: list[dict[str, Any]] = [

@@ -1,7 +1,7 @@
 """Approvals: proposals stored server-side, authorized decisions made once, plans executed once."""
 
 from bot.approvals.authorization import Authorizer, AuthResult
-from bot.approvals.card import CardItem, ProposalCard, build_card
+from bot.approvals.card import ActionCard, CardItem, ProposalCard, build_action_card, build_card
 from bot.approvals.store import (
     DEFAULT_TTL,
     Decision,
@@ -13,6 +13,7 @@ from bot.approvals.store import (
 
 __all__ = [
     "DEFAULT_TTL",
+    "ActionCard",
     "AuthResult",
     "Authorizer",
     "CardItem",
@@ -22,5 +23,6 @@ __all__ = [
     "ProposalCard",
     "ProposalStatus",
     "ProposalStore",
+    "build_action_card",
     "build_card",
 ]

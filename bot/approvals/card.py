@@ -1,4 +1,4 @@
-"""The content of an approval card, taken only from the stored plan (design invariant 1).
+"""The content of an approval card, taken only from the stored plan or action (design invariant 1).
 
 Rendering (bot/slack/blocks.py) adds layout, never data: what the approver sees is what was stored.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tools.actions import Action, ActionReport
 from tools.policy.execute import ExecutionReport
 from tools.policy.plans import Plan, format_bytes
 
@@ -118,3 +119,67 @@ def summarize_execution(report: ExecutionReport) -> ExecutionSummary:
         not_deleted=others,
         after_delete=tuple(report.after_delete),
     )
+
+
+# -- actions (a Portainer user suspension, a ticket) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    """What a run did with one displayed item."""
+
+    label: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActionCard:
+    """Everything an action card shows, taken from the stored action; rendering adds nothing else."""
+
+    proposal: Proposal
+    kind: str
+    title: str
+    reason: str
+    target: tuple[tuple[str, str], ...]  # (name, value) pairs worth showing, e.g. ("user", "bob (id 7)")
+    items: tuple[str, ...]  # every item's label, in order: all of them are shown (card and thread)
+    warnings: tuple[str, ...]
+    outcomes: tuple[ActionOutcome, ...] = ()
+    message: str = ""
+
+    @property
+    def item_count(self) -> int:
+        """How many changes the action makes."""
+        return len(self.items)
+
+
+def build_action_card(proposal: Proposal, action: Action) -> ActionCard:
+    """The card's content from a stored action and, once run, the proposal's stored report."""
+    outcomes: tuple[ActionOutcome, ...] = ()
+    message = ""
+    if proposal.result:
+        report = ActionReport.model_validate(proposal.result)
+        outcomes = tuple(ActionOutcome(r.label, r.status, r.reason) for r in report.results)
+        message = report.message
+    return ActionCard(
+        proposal=proposal,
+        kind=action.kind,
+        title=action.title,
+        reason=action.reason,
+        target=_target_lines(action),
+        items=tuple(item.label for item in action.items),
+        warnings=tuple(action.warnings),
+        outcomes=outcomes,
+        message=message,
+    )
+
+
+def _target_lines(action: Action) -> tuple[tuple[str, str], ...]:
+    target = action.target
+    if action.kind == "portainer_user_suspension":
+        return (("Portainer user", f"{target.get('username')} (id {target.get('user_id')})"),)
+    lines = [("Tracker", f"{target.get('preset')} webhook {target.get('destination')}")]
+    for key, name in (("project", "Project"), ("assignment_group", "Assignment group")):
+        if target.get(key):
+            lines.append((name, str(target[key])))
+    return tuple(lines)

@@ -9,12 +9,18 @@ retries, two approvers clicking together, several replicas and restarts:
   process that somehow got here would delete nothing.
 The card shows the stored plan (`card()` loads it by id and checks its items hash), and the button carries
 only the proposal id: what was displayed is what runs (design invariants 1 and 3).
+
+A proposal references either a plan (`kind='plan'`, a registry cleanup) or a stored action
+(tools/actions.py: a Portainer user suspension, a ticket): same decide(), same claim; `execute` runs the
+plan through `run_plan` and an action through the action runner bound at startup (`bind_action_runner`),
+which claims the action once and records each item's outcome.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +29,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from bot.approvals.authorization import Authorizer
-from bot.approvals.card import ProposalCard, build_card
+from bot.approvals.card import ActionCard, ProposalCard, build_action_card, build_card
+from tools.actions import Action, ActionReport
 from tools.policy.execute import ExecutionReport
 from tools.policy.plans import Plan
 from tools.state import connect
@@ -51,9 +58,11 @@ CREATE TABLE IF NOT EXISTS proposals (
 );
 CREATE INDEX IF NOT EXISTS proposals_status ON proposals(status);
 """
+# Added after the first release: databases made before get them on open (ALTER TABLE ... ADD COLUMN).
+_ADDED_COLUMNS = (("kind", "TEXT NOT NULL DEFAULT 'plan'"), ("action_id", "TEXT"))
 _COLUMNS = (
     "id, plan_id, items_hash, summary, requester, conversation, created_at, expires_at, status, "
-    "decided_by, decided_at, channel, message_ts, result"
+    "decided_by, decided_at, channel, message_ts, result, kind, action_id"
 )
 
 
@@ -71,7 +80,16 @@ class AuditAppender(Protocol):
     def append(self, *, actor: str, kind: str, payload: Mapping[str, Any]) -> object: ...
 
 
+class ActionLookup(Protocol):
+    """Loads and saves stored actions (tools.actions.ActionStore); get raises if unknown or tampered."""
+
+    def get(self, action_id: str) -> Action: ...
+
+    def save(self, action: Action) -> str: ...
+
+
 PlanRunner = Callable[[str], ExecutionReport]  # plan id -> report; tools.policy.execute.execute_plan bound
+ActionRunner = Callable[[Action], ActionReport]  # an approved action -> report (bot.runtime.run_action)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +109,19 @@ class Proposal:
     decided_at: datetime | None = None
     channel: str | None = None
     message_ts: str | None = None
-    result: dict[str, Any] | None = None  # the ExecutionReport as JSON, once executed
+    result: dict[str, Any] | None = None  # the ExecutionReport (or ActionReport) as JSON, once executed
+    kind: str = "plan"  # "plan", or the kind of the stored action (tools.actions.ActionKind)
+    action_id: str | None = None
+
+    @property
+    def is_action(self) -> bool:
+        """True when the proposal is for a stored action rather than a deletion plan."""
+        return self.kind != "plan"
+
+    @property
+    def subject_id(self) -> str:
+        """The id of what was proposed: the plan or the action."""
+        return self.action_id if self.is_action and self.action_id else self.plan_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +144,7 @@ class Execution:
 
     ran: bool
     proposal: Proposal
-    report: ExecutionReport | None
+    report: ExecutionReport | ActionReport | None
     message: str
 
 
@@ -130,15 +160,23 @@ class ProposalStore:
         db_path: Path,
         *,
         plans: PlanLookup,
+        actions: ActionLookup | None = None,
         audit: AuditAppender | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._conn = connect(db_path)
         self._conn.executescript(_SCHEMA)
+        _add_missing_columns(self._conn)
         self._lock = threading.Lock()  # one connection shared by threads: one statement at a time
         self._plans = plans
+        self._actions = actions
+        self._run_action: ActionRunner | None = None
         self._audit = audit
         self._clock = clock
+
+    def bind_action_runner(self, run_action: ActionRunner) -> None:
+        """Set how approved actions run (the runtime binds it once its clients exist)."""
+        self._run_action = run_action
 
     def close(self) -> None:
         """Close the database connection."""
@@ -191,6 +229,71 @@ class ProposalStore:
         )
         return proposal
 
+    def create_action(
+        self, *, action: Action, requester: str, conversation: str, ttl: timedelta = DEFAULT_TTL
+    ) -> Proposal:
+        """Store the action (if not yet) and a pending proposal for it; audited."""
+        if self._actions is None:
+            raise ValueError("this proposal store has no action store")
+        if ttl <= timedelta(0):
+            raise ValueError("a proposal's ttl must be positive")
+        self._actions.save(action)
+        now = self._clock()
+        proposal = Proposal(
+            id=f"prop-{secrets.token_hex(6)}",
+            plan_id="",
+            items_hash=action.items_hash,
+            summary=action.summary(),
+            requester=requester,
+            conversation=conversation,
+            created_at=now,
+            expires_at=now + ttl,
+            status="pending",
+            kind=action.kind,
+            action_id=action.action_id,
+        )
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO proposals (id, plan_id, items_hash, summary, requester, conversation, "
+                "created_at, expires_at, kind, action_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    proposal.id,
+                    "",
+                    proposal.items_hash,
+                    proposal.summary,
+                    requester,
+                    conversation,
+                    _iso(now),
+                    _iso(proposal.expires_at),
+                    action.kind,
+                    action.action_id,
+                ),
+            )
+        self._write_audit(
+            proposal,
+            actor=requester,
+            kind="proposal_created",
+            summary=proposal.summary,
+            data={
+                "action_id": action.action_id,
+                "action_kind": action.kind,
+                "items_hash": action.items_hash,
+                "items": [item.label for item in action.items[:200]],
+                "reason": action.reason,
+                "expires_at": _iso(proposal.expires_at),
+            },
+        )
+        return proposal
+
+    def action(self, proposal: Proposal) -> Action:
+        """The stored action of an action proposal, checked against the proposal's hash."""
+        if self._actions is None or not proposal.is_action or not proposal.action_id:
+            raise ValueError(f"proposal {proposal.id} is not an action proposal")
+        action = self._actions.get(proposal.action_id)
+        if action.items_hash != proposal.items_hash or action.kind != proposal.kind:
+            raise ValueError(f"proposal {proposal.id}: stored action {action.action_id} has other items")
+        return action
+
     def get(self, proposal_id: str) -> Proposal | None:
         """A proposal by id, or None."""
         with self._lock:
@@ -222,8 +325,10 @@ class ProposalStore:
                 "UPDATE proposals SET channel = ?, message_ts = ? WHERE id = ?", (channel, ts, proposal_id)
             )
 
-    def card(self, proposal: Proposal) -> ProposalCard:
-        """What the approval card shows, from the stored plan (raises if it no longer matches the hash)."""
+    def card(self, proposal: Proposal) -> ProposalCard | ActionCard:
+        """What the approval card shows, from the stored plan or action (raises if it no longer matches)."""
+        if proposal.is_action:
+            return build_action_card(proposal, self.action(proposal))
         plan = self._plans.get(proposal.plan_id)
         if plan.items_hash != proposal.items_hash:
             raise ValueError(f"proposal {proposal.id}: stored plan {plan.plan_id} has other items")
@@ -271,7 +376,12 @@ class ProposalStore:
             actor=user,
             kind=f"proposal_{status}",
             summary=f"{status} by {user} ({auth.reason})",
-            data={"plan_id": current.plan_id, "items_hash": current.items_hash, "at": _iso(now)},
+            data={
+                "plan_id": current.plan_id,
+                **({"action_id": current.action_id} if current.is_action else {}),
+                "items_hash": current.items_hash,
+                "at": _iso(now),
+            },
         )
         return Decision(status, current, f"{status.capitalize()}.")
 
@@ -322,6 +432,8 @@ class ProposalStore:
         return done
 
     def _run(self, proposal: Proposal, run_plan: PlanRunner) -> Execution:
+        if proposal.is_action:
+            return self._run_stored_action(proposal)
         self._write_audit(
             proposal, actor="regent", kind="execution_started", summary=proposal.summary, data={}
         )
@@ -359,6 +471,52 @@ class ProposalStore:
         )
         return Execution(True, current, report, report.message)
 
+    def _run_stored_action(self, proposal: Proposal) -> Execution:
+        if self._run_action is None:
+            raise RuntimeError("no action runner is bound; approved actions cannot run here")
+        action = self.action(proposal)  # re-checked against the hash the approver saw
+        self._write_audit(
+            proposal,
+            actor="regent",
+            kind="execution_started",
+            summary=proposal.summary,
+            data={"action_id": action.action_id},
+        )
+        try:
+            report = self._run_action(action)
+        except Exception as exc:
+            # Left executing: per-item results say what happened; resume() re-drives it.
+            self._write_audit(
+                proposal, actor="regent", kind="execution_error", summary=type(exc).__name__, data={}
+            )
+            raise
+        if report.status == "already_running":
+            return Execution(False, proposal, report, report.message)
+        final: ProposalStatus = "failed" if report.failed else "done"
+        body = report.model_dump(mode="json")
+        with self._lock:
+            self._conn.execute(
+                "UPDATE proposals SET status = ?, result = ? WHERE id = ? AND status = 'executing'",
+                (final, json.dumps(body), proposal.id),
+            )
+        current = self.get(proposal.id) or replace(proposal, status=final, result=body)
+        self._write_audit(
+            current,
+            actor="regent",
+            kind=f"execution_{final}",
+            summary=report.message,
+            data={
+                "action_id": action.action_id,
+                "action_kind": action.kind,
+                # Item by item, so a person can review and undo what was done.
+                "results": [
+                    {"op": r.op, "ref": r.ref, "status": r.status, "reason": r.reason}
+                    for r in report.results[:200]
+                ],
+            },
+        )
+        return Execution(True, current, report, report.message)
+
     def _write_audit(
         self, proposal: Proposal, *, actor: str, kind: str, summary: str, data: Mapping[str, Any]
     ) -> None:
@@ -390,7 +548,7 @@ def _parse(text: str | None) -> datetime | None:
 
 def _proposal(row: Sequence[Any]) -> Proposal:
     pid, plan_id, items_hash, summary, requester, conversation, created, expires, status = row[:9]
-    decided_by, decided_at, channel, message_ts, result = row[9:]
+    decided_by, decided_at, channel, message_ts, result, kind, action_id = row[9:]
     return Proposal(
         id=pid,
         plan_id=plan_id,
@@ -406,4 +564,19 @@ def _proposal(row: Sequence[Any]) -> Proposal:
         channel=channel,
         message_ts=message_ts,
         result=json.loads(result) if result else None,
+        kind=kind or "plan",
+        action_id=action_id,
     )
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a proposals table made by an older Regent up to date (idempotent, safe with two processes)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(proposals)")}
+    for name, declaration in _ADDED_COLUMNS:
+        if name in present:
+            continue
+        try:
+            conn.execute(f"ALTER TABLE proposals ADD COLUMN {name} {declaration}")
+        except sqlite3.OperationalError as exc:  # another process added it between our check and ALTER
+            if "duplicate column" not in str(exc):
+                raise

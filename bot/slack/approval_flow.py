@@ -17,7 +17,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.approvals import Authorizer, Proposal, ProposalStore
 from bot.approvals.store import PlanRunner
-from bot.slack.blocks import card_message, item_list_messages, notice_message
+from bot.slack.action_blocks import any_card_message, any_item_list_messages
+from bot.slack.blocks import notice_message
 from bot.slack.conversation import new_reference
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,11 @@ class ApprovalDesk:
                 continue
             card = self._proposals.card(proposal)
             posted = self._client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, **card_message(card).payload()
+                channel=channel, thread_ts=thread_ts, **any_card_message(card).payload()
             )
             ts = str(posted["ts"])
             self._proposals.attach_message(proposal_id=proposal_id, channel=str(posted["channel"]), ts=ts)
-            for message in item_list_messages(card):
+            for message in any_item_list_messages(card):
                 self._client.chat_postMessage(channel=channel, thread_ts=thread_ts or ts, **message.payload())
 
     def handle_click(self, click: Click, *, reference: Callable[[], str]) -> None:
@@ -115,11 +116,12 @@ class ApprovalDesk:
             log.info("proposal %s has no card to update", proposal.id)
             return
         try:
-            message = card_message(self._proposals.card(proposal), note=note)
-        except Exception:  # the stored plan is gone or no longer matches its hash: say so, show nothing else
+            message = any_card_message(self._proposals.card(proposal), note=note)
+        except Exception:  # the stored plan/action is gone or no longer matches its hash: say so, no more
             ref = new_reference()
             log.exception("cannot render the card of %s (reference %s)", proposal.id, ref)
-            text = f":warning: This proposal's stored plan cannot be shown; it is {proposal.status}."
+            what = "action" if proposal.is_action else "plan"
+            text = f":warning: This proposal's stored {what} cannot be shown; it is {proposal.status}."
             message = notice_message(text, reference=ref)
         try:
             self._client.chat_update(channel=channel, ts=ts, **message.payload())

@@ -37,6 +37,7 @@ from tests.fakes.portainer_records import (
     FakeTeam,
     FakeUser,
 )
+from tests.fakes.portainer_users import UserRoutes
 
 __all__ = [
     "FakeAuthLog",
@@ -70,7 +71,7 @@ class _Failure:
     response: Response | None  # None: drop the connection without answering
 
 
-class FakePortainer(AuthRoutes, ProxyRoutes):
+class FakePortainer(AuthRoutes, ProxyRoutes, UserRoutes):
     """The fake server; a context manager. Public record lists may be changed while it runs."""
 
     def __init__(
@@ -234,8 +235,13 @@ class FakePortainer(AuthRoutes, ProxyRoutes):
                 lambda req: json_response(200, rec.user_json(req.user, business=self._be)),
             ),
             (get, r"/api/users/(\d+)/memberships", False, self._user_memberships),
+            (get, "/api/users", False, self._users),
+            (frozenset({"GET", "PUT"}), r"/api/users/(\d+)", False, self._user),
+            (get, r"/api/users/(\d+)/tokens", False, self._tokens),
+            (frozenset({"DELETE"}), r"/api/users/(\d+)/tokens/(\d+)", False, self._delete_token),
             (get, "/api/teams", False, self._teams),
             (get, "/api/team_memberships", False, self._team_memberships),
+            (frozenset({"DELETE"}), r"/api/team_memberships/(\d+)", False, self._delete_membership),
             (get, "/api/registries", False, self._registries),
             (get, r"/api/registries/(\d+)", False, self._registry),
             (get, "/api/endpoints", False, self._endpoints),

@@ -22,6 +22,9 @@ ROUTES = {
     "/system/version": "get",
     "/users/me": "get",
     "/users/{id}/memberships": "get",
+    "/users": "get",
+    "/users/{id}": "get",
+    "/users/{id}/tokens": "get",
     "/teams": "get",
     "/team_memberships": "get",
     "/registries": "get",
@@ -32,6 +35,7 @@ ROUTES = {
     "/stacks/{id}/file": "get",
     "/useractivity/authlogs": "get",
 }
+REQUEST_BODIES = {"/users/{id}": "put"}  # requests Regent sends with a body (suspension's demotion)
 _SCHEMA_REF = "#/components/schemas/"
 
 
@@ -44,7 +48,7 @@ def load_full_spec(path: Path = FULL_SPEC) -> dict[str, Any]:
 
 
 def extract_subset(spec: dict[str, Any]) -> dict[str, Any]:
-    """The 200 responses of ROUTES and, transitively, every component schema they reference."""
+    """The 200 responses of ROUTES, the request bodies of REQUEST_BODIES, and every schema they reference."""
     schemas = spec["components"]["schemas"]
     needed: set[str] = set()
 
@@ -65,6 +69,10 @@ def extract_subset(spec: dict[str, Any]) -> dict[str, Any]:
         response = spec["paths"][route][method]["responses"]["200"]
         walk(response)
         paths[route] = {method: {"responses": {"200": response}}}
+    for route, method in REQUEST_BODIES.items():
+        body = spec["paths"][route][method]["requestBody"]
+        walk(body)
+        paths.setdefault(route, {})[method] = {"requestBody": body}
     return {
         "info": {"title": spec["info"]["title"], "version": spec["info"]["version"]},
         "paths": paths,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.agent.intent import asks_for_cleanup
+from bot.agent.intent import asked_intents, asks_for_cleanup, asks_for_suspension, asks_for_ticket
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,26 @@ def test_cleanup_requests_open_the_gate(text: str) -> None:
 )
 def test_questions_and_negations_keep_it_closed(text: str) -> None:
     assert not asks_for_cleanup(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Please suspend bob in Portainer", {"suspension"}),
+        ("disable the account of alice, she left", {"suspension"}),
+        ("lock ci-bot out of Portainer now", {"suspension"}),
+        ("revoke all of mallory's API keys", {"suspension"}),
+        ("open a ticket for CVE-2026-1234", {"ticket"}),
+        ("can you file a Jira for the openssl CVE?", {"ticket"}),
+        ("create an incident for shop/api", {"ticket"}),
+        ("delete shop/api:1.0 and open a ticket for CVE-2026-1", {"cleanup", "ticket"}),
+        ("who is bob in Portainer?", set()),
+        ("don't suspend bob, just tell me his teams", set()),
+        ("do not open a ticket; which CVEs matter?", set()),
+        ("what does the ticket webhook do?", set()),
+    ],
+)
+def test_suspension_and_ticket_requests_open_only_their_own_gate(text: str, expected: set[str]) -> None:
+    assert asked_intents(text) == expected
+    assert asks_for_suspension(text) == ("suspension" in expected)
+    assert asks_for_ticket(text) == ("ticket" in expected)

@@ -33,7 +33,10 @@ EXPECTED_TOOLS = {
     "suggest_base_upgrade",
     "propose_deletion",
     "propose_retention_cleanup",
+    "propose_user_suspension",
+    "propose_ticket",
 }
+PROPOSING = {"propose_deletion", "propose_retention_cleanup", "propose_user_suspension", "propose_ticket"}
 
 
 SAMPLES: dict[str, Any] = {"image": "shop/api:1.0", "images": ["a:1"], "cve": "CVE-2024-3094"}
@@ -58,15 +61,23 @@ def all_tools() -> list[dict[str, Any]]:
     return toolbox.openai_tools(toolbox.names(proposing=True))
 
 
-def test_the_toolbox_has_the_required_tools_and_only_two_propose() -> None:
+def test_the_toolbox_has_the_required_tools_and_only_the_proposing_ones_propose() -> None:
     specs = default_tools()
     assert {s.name for s in specs} == EXPECTED_TOOLS
-    assert {s.name for s in specs if s.proposes} == {"propose_deletion", "propose_retention_cleanup"}
+    assert {s.name for s in specs if s.proposes} == PROPOSING
     toolbox = Toolbox(ToolContext(snapshot=lambda: None))
-    assert set(toolbox.names(proposing=False)) == EXPECTED_TOOLS - {
-        "propose_deletion",
-        "propose_retention_cleanup",
-    }
+    assert set(toolbox.names(proposing=False)) == EXPECTED_TOOLS - PROPOSING
+    assert set(toolbox.names(proposing=True)) == EXPECTED_TOOLS
+
+
+def test_proposing_tools_are_offered_only_for_the_intent_asked() -> None:
+    toolbox = Toolbox(ToolContext(snapshot=lambda: None))
+    read_only = EXPECTED_TOOLS - PROPOSING
+    cleanup = {"propose_deletion", "propose_retention_cleanup"}
+    assert set(toolbox.names(proposing=frozenset())) == read_only
+    assert set(toolbox.names(proposing={"cleanup"})) == read_only | cleanup
+    assert set(toolbox.names(proposing={"suspension"})) == read_only | {"propose_user_suspension"}
+    assert set(toolbox.names(proposing={"ticket"})) == read_only | {"propose_ticket"}
 
 
 @pytest.mark.parametrize("tool", all_tools(), ids=lambda t: t["function"]["name"])

@@ -33,6 +33,7 @@ from tools.errors import (
 from tools.inventory.models import Deployment, Environment, RegistrySource
 from tools.portainer import environments as convert
 from tools.portainer.models import (
+    APIKey,
     AuthLog,
     AuthLogPage,
     DockerInfo,
@@ -47,6 +48,8 @@ from tools.portainer.models import (
     StackFile,
     SystemStatus,
     SystemVersion,
+    Team,
+    TeamMembership,
     User,
     parse_as,
 )
@@ -294,7 +297,64 @@ class PortainerClient:
                 break
         return found[:max_entries]
 
+    # --- users, API keys, team memberships (suspension) ---------------------------------------------------
+
+    def users(self) -> list[User]:
+        """Every user (admins see all; others see themselves and their teams' members)."""
+        return self._get(list[User], "/api/users")
+
+    def user(self, user_id: int) -> User:
+        """One user by id; NotFound when it does not exist."""
+        return self._get(User, f"/api/users/{user_id}")
+
+    def api_keys(self, user_id: int) -> list[APIKey]:
+        """A user's API keys (self or admin), without their digests."""
+        return self._get(list[APIKey], f"/api/users/{user_id}/tokens")
+
+    def delete_api_key(self, user_id: int, key_id: int) -> None:
+        """Revoke one API key (`DELETE /api/users/{id}/tokens/{keyID}`, 204); NotFound if already gone."""
+        self._write("DELETE", f"/api/users/{user_id}/tokens/{key_id}")
+
+    def user_memberships(self, user_id: int) -> list[TeamMembership]:
+        """A user's team memberships (self or admin)."""
+        return self._get(list[TeamMembership], f"/api/users/{user_id}/memberships")
+
+    def teams(self) -> list[Team]:
+        """Teams (id and name)."""
+        return self._get(list[Team], "/api/teams")
+
+    def delete_team_membership(self, membership_id: int) -> None:
+        """Remove one membership (`DELETE /api/team_memberships/{id}`, 204); NotFound if already gone."""
+        self._write("DELETE", f"/api/team_memberships/{membership_id}")
+
+    def set_user_role(self, user_id: int, role: int) -> User:
+        """`PUT /api/users/{id}` with only `{"Role": role}`: Portainer leaves absent fields unchanged."""
+        response = self._write("PUT", f"/api/users/{user_id}", body={"Role": role})
+        return parse_as(User, _json(response), f"/api/users/{user_id}")
+
     # --- HTTP ------------------------------------------------------------------------------------------
+
+    def _write(self, method: str, path: str, *, body: Any = None) -> httpx.Response:
+        """One unsafe request with an optional JSON body: not retried, not redirected, errors translated."""
+        for attempt in range(2):
+            headers = self._auth_headers()
+            with self._count_lock:
+                self.requests[method] += 1
+            try:
+                response = self._http.request(
+                    method, self.url + path, json=body, headers=headers, follow_redirects=False
+                )
+            except httpx.TimeoutException:
+                raise Unreachable(f"Portainer at {self.url} did not answer {method} {path} in time") from None
+            except httpx.HTTPError as exc:
+                reason = self._scrub(str(exc)) or type(exc).__name__
+                raise Unreachable(f"cannot reach Portainer at {self.url}: {reason}") from None
+            # A refused cached JWT means the request did nothing: log in again once and resend.
+            if response.status_code == 401 and self._api_key is None and attempt == 0:
+                self._forget_jwt(response.request.headers.get("authorization", ""))
+                continue
+            break
+        return self._check(response, method, path)
 
     def _get(
         self, shape: type[T], path: str, *, params: Mapping[str, Any] | None = None, auth: bool = True

@@ -64,6 +64,33 @@ class User(ApiModel):
         return self.role == 1
 
 
+class APIKey(ApiModel):
+    """`GET /api/users/{id}/tokens` item (`portainer.APIKey`); the key's `digest` is left out."""
+
+    id: int = Field(alias="id")
+    user_id: int = Field(0, alias="userId")
+    description: str = Field("", alias="description")
+    prefix: str = Field("", alias="prefix")
+    date_created: int = Field(0, alias="dateCreated")
+    last_used: int = Field(0, alias="lastUsed")
+
+
+class TeamMembership(ApiModel):
+    """A `portainer.TeamMembership` (role 1 team leader, 2 member)."""
+
+    id: int = Field(alias="Id")
+    user_id: int = Field(alias="UserID")
+    team_id: int = Field(alias="TeamID")
+    role: int = Field(2, alias="Role")
+
+
+class Team(ApiModel):
+    """A `portainer.Team` (id and name only)."""
+
+    id: int = Field(alias="Id")
+    name: str = Field("", alias="Name")
+
+
 class Registry(ApiModel):
     """A registry record with every credential field left out (see module docstring)."""
 

@@ -21,7 +21,10 @@ from tools.policy.model import PolicyFile
 from tools.policy.plans import Plan
 
 if TYPE_CHECKING:  # tools.vulns imports the catalog, which imports this module
+    from tools.actions import Action
+    from tools.portainer.client import PortainerClient
     from tools.vulns.service import VulnsAccess
+    from tools.vulns.tickets import TicketTarget
 
 
 class ToolFailure(RegentError):
@@ -44,6 +47,8 @@ class ProposalRef:
 # (plan, requester, conversation) -> the stored proposal. bot/runtime wires it to bot.approvals'
 # ProposalStore.create, which stores the plan in the plan store too (plans are immutable, keyed by id).
 ProposeFn = Callable[[Plan, str, str], ProposalRef]
+# (action, requester, conversation) -> the stored proposal (bot.approvals' ProposalStore.create_action).
+ProposeActionFn = Callable[["Action", str, str], ProposalRef]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,11 @@ class ToolContext:
     cost_per_gb_month: Mapping[str, float] = field(default_factory=dict)  # registry name -> cost
     vulns: VulnsAccess | None = None  # uploaded vulnerability reports and KEV/EPSS; None: not configured
     events: EventsAccess | None = None  # registry notifications (tools/events); None when not received
+    propose_action: ProposeActionFn | None = None  # stores an Action and its proposal (suspension, ticket)
+    portainer: Callable[[], PortainerClient] | None = (
+        None  # a new client, closed by the caller; None: no Portainer
+    )
+    ticket_target: TicketTarget | None = None  # the configured ticket webhook (vulns.ticket); no token
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -189,6 +189,8 @@ def start_slack(
     socket_url: str | None = None,
     slack: Mapping[str, Any] | None = None,
     answer_workers: int = 4,
+    settings_extra: Mapping[str, Any] | None = None,
+    secrets: Secrets | None = None,
 ) -> Iterator[SlackHarness]:
     """The real composition (runtime + SlackService) against the fakes; everything stops afterwards."""
     with ExitStack() as stack:
@@ -203,11 +205,12 @@ def start_slack(
                 "registries": [{"name": "local", "url": registry_url}] if registry_url else [],
                 "policies_file": str(policies),
                 "slack": slack_config | dict(slack or {}),
+                **dict(settings_extra or {}),
             }
         )
         llm_env = LLMEnv(base_url=llm_url, api_key=SecretStr("sk-test")) if llm_url else None
         runtime = build_runtime(
-            settings=settings, secrets=Secrets(), state_dir=tmp_path / "state", llm_env=llm_env
+            settings=settings, secrets=secrets or Secrets(), state_dir=tmp_path / "state", llm_env=llm_env
         )
         stack.callback(runtime.close)
         if registry_url:
