@@ -16,6 +16,7 @@ from rich.table import Table
 
 from bot.audit import AuditLog
 from bot.inventory_command import settings_with_flags
+from bot.progress import terminal_progress
 from bot.runtime import DB_NAME, Runtime, build_runtime
 from bot.settings import load_secrets, state_dir
 from tools.errors import ConfigError
@@ -81,7 +82,8 @@ def run_plan_command(args: argparse.Namespace) -> int:
     sources = _sources_of(args)
     runtime = _runtime(sources)
     try:
-        snapshot = runtime.refresh_snapshot()
+        with terminal_progress(enabled=not args.json) as progress:
+            snapshot = runtime.refresh_snapshot(progress=progress)
         plan = evaluate_snapshot(
             policies,
             snapshot,

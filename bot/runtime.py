@@ -107,14 +107,20 @@ class Runtime:
                 self._latest = (newest, snapshot)
         return snapshot
 
-    def refresh_snapshot(self) -> InventorySnapshot:
+    def refresh_snapshot(
+        self, *, progress: Callable[[str, int, int], None] | None = None
+    ) -> InventorySnapshot:
         """Crawl every configured registry and environment now, save and return the snapshot."""
         sources = self._sources()
         try:
             if not sources.registries and not sources.deployments:
                 raise RegentError("nothing to inventory: configure registries, Portainer or Docker hosts")
             snapshot = run_inventory(
-                sources.registries, sources.deployments, workers=self.settings.crawl_workers, now=self.clock()
+                sources.registries,
+                sources.deployments,
+                workers=self.settings.crawl_workers,
+                now=self.clock(),
+                progress=progress,
             )
             snapshot.errors[:0] = sources.errors
             self.snapshots.save(snapshot)

@@ -95,7 +95,11 @@ def crawl_registry(
         return inventory
     state = _RegistryCrawl(client, source, previous or {})
     with ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="crawl") as pool:
-        tag_lists = list(pool.map(lambda repo: _list_tags(client, repo), repositories))
+        tag_lists = []
+        for done, listed in enumerate(pool.map(lambda repo: _list_tags(client, repo), repositories), start=1):
+            tag_lists.append(listed)
+            if done % 50 == 0 or done == len(repositories):
+                progress(f"{source.name}: repositories", done, len(repositories))
         jobs = [(repo, tag) for repo, tags, _ in tag_lists for tag in tags]
         inventory.errors.extend(error for _, _, error in tag_lists if error)
         progress(f"{source.name}: tags", 0, len(jobs))
