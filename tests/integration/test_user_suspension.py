@@ -301,3 +301,19 @@ def test_the_agent_cannot_propose_a_suspension_the_user_did_not_ask_for(
             assert writes(portainer) == []
         finally:
             rt.close()
+
+
+def test_regent_chat_shows_every_change_and_runs_it_on_yes(
+    runtime: Runtime, portainer: FakePortainer
+) -> None:
+    from bot.chat_command import review_proposal
+
+    proposal_id = propose(runtime)
+    lines: list[str] = []
+    review_proposal(runtime, proposal_id, user="cli:ops", read=lambda _prompt: "y", write=lines.append)
+    text = "\n".join(lines)
+    assert "Portainer user: bob (id 2)" in text and "Demote bob from administrator" in text
+    assert "Revoke API key 1" in text and "Remove bob from team payments (leader)" in text
+    assert "revoke_api_key" not in text and ": done (revoked)" in text
+    assert len(writes(portainer)) == 5
+    assert runtime.proposals.get(proposal_id).status == "done"  # type: ignore[union-attr]
