@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from bot.approvals import ActionCard, ProposalCard
+from bot.privileges import check_before_chat
 from bot.runtime import Runtime, runtime_from_env
 from bot.settings import PortainerSettings, load_settings
 from tools.actions import ActionReport
@@ -38,6 +39,7 @@ def run_chat_command(args: argparse.Namespace) -> int:
                 "regent chat needs a language model: set OPENAI_BASE_URL and/or OPENAI_API_KEY "
                 "(and REGENT_MODEL)"
             )
+        check_before_chat(runtime, write=_print_status)
         if args.refresh or runtime.latest_snapshot() is None:
             _refresh(runtime, required=args.refresh)
         user = f"cli:{getpass.getuser()}"

@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--no-chart", action="store_true", help="do not draw the chart")
     digest.add_argument("--no-summary", action="store_true", help="skip the optional one-call LLM summary")
 
+    doctor = sub.add_parser(
+        "doctor", help="check what the credentials can do for the configured mode (exit 0 ok, 1, 2)"
+    )
+    _add_sources(doctor)
+    doctor.add_argument("--json", action="store_true", help="print the findings as one JSON object")
+
     from bot.vulns_command import add_vulns_parser
 
     add_vulns_parser(sub)
@@ -173,6 +179,12 @@ def _run_digest(args: argparse.Namespace) -> int:
     return run_digest_command(args)
 
 
+def _run_doctor(args: argparse.Namespace) -> int:
+    from bot.privileges import run_doctor_command
+
+    return run_doctor_command(args)
+
+
 def _run_vulns(args: argparse.Namespace) -> int:
     from bot.vulns_command import run_vulns_command
 
@@ -189,6 +201,7 @@ COMMANDS: dict[str, Command] = {
     "vulns": _run_vulns,
     "chat": _run_chat,
     "digest": _run_digest,
+    "doctor": _run_doctor,
 }
 
 

@@ -52,6 +52,7 @@ class DigestService:
             desk=slack.desk,
             ttl=timedelta(hours=runtime.settings.slack.proposal_ttl_hours),
             clock=runtime.clock,
+            read_only=runtime.toolbox.context.read_only,
         )
         register_digest_actions(slack, self.proposals)
 

@@ -18,7 +18,7 @@ from bot.audit import AuditLog
 from bot.inventory_command import settings_with_flags
 from bot.progress import terminal_progress
 from bot.runtime import DB_NAME, Runtime, build_runtime
-from bot.settings import load_secrets, state_dir
+from bot.settings import load_secrets, read_only_reason, state_dir
 from tools.errors import ConfigError
 from tools.policy.evaluate import evaluate_snapshot
 from tools.policy.execute import ExecutionReport
@@ -194,6 +194,9 @@ def run_apply_command(args: argparse.Namespace) -> int:
     sources = remembered if remembered is not None and not _any_source(given) else given
     runtime = _runtime(sources)
     try:
+        reason = read_only_reason(runtime.settings)
+        if reason is not None:  # before anything else: read-only never deletes, --yes or not
+            raise ConfigError(f"cannot apply {args.plan_id}: {reason}")
         plan = runtime.plans.get(args.plan_id)
         if not args.yes:
             raise ConfigError(

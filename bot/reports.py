@@ -21,11 +21,13 @@ from tools.tooling.overview import RegistryUsageArgs, RegistryUsageResult, regis
 from tools.tooling.plan_view import PlanSummary
 from tools.tooling.retention import (
     FindStaleImagesArgs,
+    PreviewRetentionPolicyArgs,
     ProposalResult,
     ProposeRetentionCleanupArgs,
     StaleResult,
     configured_policies,
     find_stale_images,
+    preview_retention_policy,
     propose_retention_cleanup,
 )
 
@@ -166,6 +168,8 @@ def plan_report(call: Call, argument: str) -> Report:
         return Report(
             title="Usage: /regent plan POLICY", lines=(f"Configured policies: {names}",), error=True
         )
+    if call.context.read_only:
+        return _preview_report(call, argument, reason=call.context.read_only)
     result: ProposalResult = propose_retention_cleanup(
         call, ProposeRetentionCleanupArgs.model_validate({"policy_name": argument})
     )
@@ -184,6 +188,27 @@ def plan_report(call: Call, argument: str) -> Report:
         tables=_plan_tables(plan),
         notes=_notes(result.note, *plan.warnings),
         proposal_ids=(result.proposal_id,) if result.proposal_id else (),
+    )
+
+
+def _preview_report(call: Call, argument: str, *, reason: str) -> Report:
+    """`/regent plan POLICY` in read-only mode: the same dry run, no proposal, no card, and why."""
+    preview = preview_retention_policy(
+        call, PreviewRetentionPolicyArgs.model_validate({"policy_name": argument})
+    )
+    plan = preview.plan
+    lines = (
+        f"Would delete {plan.items} manifests, freeing {plan.reclaimable} after garbage collection; "
+        f"{plan.kept} stay."
+        if plan.items
+        else f"Policy {argument} deletes nothing right now; {plan.kept} digests stay.",
+        f"Preview only, no approval card: {reason}.",
+    )
+    return Report(
+        title=f"Plan preview: {argument}",
+        lines=lines,
+        tables=_plan_tables(plan),
+        notes=_notes(preview.note, *plan.warnings),
     )
 
 

@@ -35,6 +35,7 @@ from bot.settings import (
     load_secrets,
     load_slack_env,
     load_vulns_env,
+    read_only_reason,
     state_dir,
 )
 from bot.wiring import build_sources
@@ -187,6 +188,7 @@ class Runtime:
 
     def run_plan(self, plan_id: str) -> ExecutionReport:
         """Execute a stored plan once (the path every approval takes): re-validated, audited by the caller."""
+        self._require_cleanup_mode()
         sources = self._sources()
         try:
             clients = {target.source.name: target.client for target in sources.registries}
@@ -203,6 +205,7 @@ class Runtime:
 
     def run_action(self, action: Action) -> ActionReport:
         """Execute an approved action once (suspension through Portainer, ticket through its webhook)."""
+        self._require_cleanup_mode()
         assert self.actions is not None
         if action.kind == "portainer_user_suspension":
             with self.portainer_client() as client:
@@ -214,6 +217,11 @@ class Runtime:
             token=self.ticket_token,
             now=self.clock,
         )
+
+    def _require_cleanup_mode(self) -> None:
+        reason = read_only_reason(self.settings)
+        if reason is not None:  # read-only never changes anything, whatever was approved before
+            raise RegentError(reason)
 
     def portainer_client(self) -> PortainerClient:
         """A new Portainer client from the settings (the caller closes it); RegentError if not configured."""
@@ -298,10 +306,12 @@ def build_runtime(
     proposals = ProposalStore(db, plans=plans, actions=actions, audit=audit, clock=clock)
     events = EventStore(db)
     ttl = timedelta(hours=settings.slack.proposal_ttl_hours)
+    read_only = read_only_reason(settings)
     context = ToolContext(
         snapshot=lambda: None,
-        propose=_proposer(proposals, ttl=ttl),
-        propose_action=_action_proposer(proposals, ttl=ttl),
+        propose=None if read_only else _proposer(proposals, ttl=ttl),
+        propose_action=None if read_only else _action_proposer(proposals, ttl=ttl),
+        read_only=read_only,
         portainer=_portainer_factory(settings, secrets),
         ticket_target=_ticket_target(settings),
         audit=_audit_reader(audit),

@@ -19,6 +19,7 @@ from typing import Any
 from bot.approvals import Authorizer
 from bot.digest_service import DigestService, digest_service_for
 from bot.events_service import EventsService, events_service_for
+from bot.privileges import ReadOnlyAuthorizer, start_check
 from bot.reports import AuditSink, ToolboxCommands
 from bot.runtime import DB_NAME, Runtime, build_runtime
 from bot.server import HttpServer, Router
@@ -82,7 +83,8 @@ class SlackService:
         self.http.start()
         if self._socket is not None:
             self._socket.connect()
-        self.slack.tasks.submit(self.slack.desk.resume)
+        if self.runtime.toolbox.context.read_only is None:  # read-only runs no approved work
+            self.slack.tasks.submit(self.slack.desk.resume)
         self._sweeper.start()
 
     def stop(self) -> None:
@@ -118,12 +120,16 @@ def slack_services(
 ) -> SlackServices:
     """The Slack app's services from the runtime: approvals config, stores, agent and commands."""
     config = runtime.settings.slack
-    authorizer = Authorizer(
-        users=config.approvers.users,
-        usergroups=config.approvers.usergroups,
-        requester_may_approve=config.requester_may_approve,
-        list_usergroup_members=list_members,
-        cache_seconds=config.usergroup_cache_seconds,
+    approvers: dict[str, Any] = {
+        "users": config.approvers.users,
+        "usergroups": config.approvers.usergroups,
+        "requester_may_approve": config.requester_may_approve,
+        "list_usergroup_members": list_members,
+        "cache_seconds": config.usergroup_cache_seconds,
+    }
+    read_only = runtime.toolbox.context.read_only
+    authorizer = (
+        Authorizer(**approvers) if read_only is None else ReadOnlyAuthorizer(reason=read_only, **approvers)
     )
     return SlackServices(
         proposals=runtime.proposals,
@@ -160,6 +166,7 @@ def run_serve(args: argparse.Namespace) -> int:
             events.start()
         digest = digest_service_for(runtime, slack=service.slack)  # None without a digest channel
         service.start()
+        start_check(runtime, write=lambda line: print(line, file=sys.stderr))  # logs; never blocks start
         if digest is not None:
             digest.start()  # weekdays 09:00 by default; one digest per day, even across restarts
         mode = "Socket Mode" if service.socket_mode else f"HTTP at {EVENTS_PATH}"

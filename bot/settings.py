@@ -191,9 +191,32 @@ class DigestSettings(_Section):
         return self
 
 
+class PrivilegeSettings(_Section):
+    """The start-up check of what the credentials can do (bot/privileges.py, `regent doctor`)."""
+
+    on_start: bool = Field(default=True, description="run the check when regent serve and regent chat start")
+    delete_probe: bool = Field(
+        default=True,
+        description="in cleanup mode, DELETE the all-zero digest once per registry to learn whether deletes "
+        "would work (it names nothing, so nothing can be deleted)",
+    )
+
+
+Mode = Literal["read-only", "cleanup"]
+READ_ONLY_REASON = (
+    "Regent runs in read-only mode (mode: read-only in its configuration), so it cannot propose or "
+    "execute deletions or other changes; an administrator can set mode: cleanup once the credentials "
+    "allow it (see `regent doctor`)"
+)
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
+    mode: Mode = Field(
+        default="cleanup", description="read-only: no proposals, approvals or deletions; cleanup: all of it"
+    )
+    privileges: PrivilegeSettings = Field(default_factory=PrivilegeSettings)
     portainer: PortainerSettings | None = None
     registries: list[RegistrySettings] = Field(default_factory=list)
     docker_hosts: list[str] = Field(default_factory=list)
@@ -368,6 +391,11 @@ def configured_quota(settings: Settings, source: RegistrySource) -> int | None:
             return settings.digest.quota_bytes[key]
     entry = next((e for e in settings.registries if e.name == source.name), None)
     return entry.quota_bytes if entry is not None else None
+
+
+def read_only_reason(settings: Settings) -> str | None:
+    """Why Regent may not change anything, or None in cleanup mode."""
+    return READ_ONLY_REASON if settings.mode == "read-only" else None
 
 
 def settings_summary(settings: Settings) -> dict[str, Any]:

@@ -68,7 +68,9 @@ from tools.tooling.vulns import (
 log = logging.getLogger(__name__)
 
 MAX_RESULT_CHARS = 8000  # ~2,000 tokens
-ErrorKind = Literal["unknown_tool", "not_offered", "invalid_json", "invalid_arguments", "failed", "internal"]
+ErrorKind = Literal[
+    "unknown_tool", "not_offered", "read_only", "invalid_json", "invalid_arguments", "failed", "internal"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +203,9 @@ class Toolbox:
 
     def names(self, *, proposing: bool | Collection[str]) -> list[str]:
         """Tool names offered: read-only ones, plus proposing ones (all when True, else those whose
-        intent the user asked for)."""
+        intent the user asked for), never in read-only mode."""
+        if self.context.read_only:
+            proposing = False
         return [
             name
             for name, spec in self._tools.items()
@@ -262,6 +266,8 @@ class Toolbox:
             )
         if not isinstance(raw, dict):
             return _error(name, {}, "invalid_json", "arguments must be a JSON object", "send a JSON object")
+        if spec.proposes and self.context.read_only:
+            return _error(name, raw, "read_only", self.context.read_only, "tell the user why; do not retry")
         if offered is not None and name not in offered:
             return _error(
                 name,

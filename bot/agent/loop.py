@@ -17,7 +17,8 @@ Rules: at most `max_steps` LLM calls, and the last one is offered no tools; argu
 unavailable tools go back to the model as JSON errors to correct; every tool call is written to the
 audit log before it runs (if that fails, nothing runs and the answer fails); each tool runs on a worker
 thread with a time limit; proposing tools are offered only when the user's own words ask for a cleanup
-(bot/agent/intent.py); known secret values are replaced in everything sent to the LLM.
+(bot/agent/intent.py), and never in read-only mode (the reply then says why); known secret values are
+replaced in everything sent to the LLM.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class _Run:
     text: str
     status: Callable[[str], None] | None
     offered: list[str] = field(default_factory=list)
+    refused: str | None = None  # read-only mode and the user asked for a change: why it cannot be proposed
     messages: list[dict[str, Any]] = field(default_factory=list)
     proposal_ids: list[str] = field(default_factory=list)
     seen: dict[str, str] = field(default_factory=dict)
@@ -196,12 +198,20 @@ class Agent:
         asked = asked_intents(run.text) | (asked_intents(mine[-1].question) if mine else frozenset())
         run.offered = self._toolbox.names(proposing=asked)
         offered = [name for name in run.offered if self._toolbox.is_proposing(name)]
+        read_only = self._toolbox.context.read_only
+        if read_only and asked_intents(run.text):
+            run.refused = read_only
+        proposals = (
+            self._prompts.render("proposals_read_only", {"reason": read_only})
+            if read_only
+            else self._prompts.render(
+                "proposals_offered" if offered else "proposals_withheld", {"tools": ", ".join(offered)}
+            )
+        )
         values: dict[str, object] = {
             "today": self._clock().strftime("%Y-%m-%d %H:%M"),
             "inventory": "unknown",
-            "proposals": self._prompts.render(
-                "proposals_offered" if offered else "proposals_withheld", {"tools": ", ".join(offered)}
-            ),
+            "proposals": proposals,
         }
         values.update(self._prompt_values())
         messages: list[dict[str, Any]] = [
@@ -302,6 +312,8 @@ class Agent:
             )
         if hit_limit:
             text += f"\n_(stopped after {self._limits.max_steps} steps)_"
+        if run.refused and "read-only mode" not in text:  # said in any case, whatever the model wrote
+            text += f"\n_{run.refused}._"
         limit = self._limits.max_reply_chars
         if len(text) > limit:
             text, truncated = text[: limit - 1] + "…", True

@@ -80,6 +80,7 @@ class DigestContext:
     push_rules: PushRules
     retention: RetentionView = field(default_factory=RetentionView)
     pending: Sequence[Proposal] = ()
+    read_only: bool = False  # mode: read-only: no "Turn into a proposal" button
 
 
 SectionProvider = Callable[[DigestContext], DigestSection | None]
@@ -138,6 +139,7 @@ def collect_context(
         production=list(settings.environments.get("production", [])),
         push_rules=settings.events.push,
         pending=pending,
+        read_only=settings.mode == "read-only",
     )
 
 

@@ -133,7 +133,10 @@ def retention_section(ctx: DigestContext) -> DigestSection | None:
         ]
     actions = []
     reclaim = fmt.size(plan.reclaimable_bytes)
-    if plan.items:
+    notes = [*plan.warnings[:3]]
+    if plan.items and ctx.read_only:
+        notes.append("Read-only mode (mode: read-only in the configuration): no proposal can be made.")
+    elif plan.items:
         actions.append(
             DigestAction(
                 action_id=PROPOSE_ACTION,
@@ -151,6 +154,6 @@ def retention_section(ctx: DigestContext) -> DigestSection | None:
         table=table(["registry", "manifests", "reclaimable", "saving/month"], rows, right=[1, 2, 3])
         if plan.items
         else None,
-        notes=[*plan.warnings[:3]],
+        notes=notes,
         actions=actions,
     )

@@ -92,6 +92,7 @@ class RegistryServer:
         auth: AuthMode = "none",
         users: dict[str, str] | None = None,
         readonly: bool = False,
+        delete_enabled: bool = True,
         notifications: list[dict[str, Any]] | None = None,
         root: Path | None = None,
         binary: str | None = None,
@@ -103,6 +104,7 @@ class RegistryServer:
         self._auth: AuthMode = auth
         self._users = dict(users or {})
         self.readonly = readonly
+        self.delete_enabled = delete_enabled  # storage.delete.enabled; False: DELETE answers 405 UNSUPPORTED
         self._notifications = list(notifications or [])
         self._start_timeout = start_timeout
         self._workdir = Path(tempfile.mkdtemp(prefix="regent-registry-"))
@@ -289,7 +291,7 @@ class RegistryServer:
         # garbage-collect removed (reference: GC pitfall 2).
         storage: dict[str, Any] = {
             "filesystem": {"rootdirectory": str(self._data_dir.resolve())},
-            "delete": {"enabled": True},
+            "delete": {"enabled": self.delete_enabled},
             "maintenance": {
                 "uploadpurging": {"enabled": False},
                 "readonly": {"enabled": self.readonly},

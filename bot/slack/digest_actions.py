@@ -69,7 +69,9 @@ class DigestProposals:
         desk: ApprovalDesk,
         ttl: timedelta,
         clock: Callable[[], datetime] = _utcnow,
+        read_only: str | None = None,
     ) -> None:
+        self._read_only = read_only  # why no proposal may be made (mode: read-only), or None
         self._client = client
         self._proposals = proposals
         self._plans = plans
@@ -80,6 +82,9 @@ class DigestProposals:
 
     def handle(self, click: ProposeClick) -> None:
         """Create the proposal and post its card in the digest's thread, or tell the clicker why not."""
+        if self._read_only:  # a button from a digest posted before the switch to read-only
+            self._tell(click, f"No proposal: {self._read_only}.")
+            return
         try:
             plan = self._plans.get(click.plan_id)
         except Exception:  # unknown or tampered (PlanStoreError); bot/slack imports no tools types

@@ -12,10 +12,16 @@ from tests.fakes.http_server import BackgroundServer, QuietHandler
 
 
 class TokenServer(BackgroundServer):
-    """Grants every scope it is asked for to `users`; anonymous requests are refused."""
+    """Grants the scopes it is asked for to `users`; anonymous requests are refused.
 
-    def __init__(self, users: dict[str, str]) -> None:
+    `actions` limits what a user may get (e.g. {"reader": {"pull"}}): like real token services, the token
+    then holds only the granted part of each requested scope, and the registry answers 401
+    insufficient_scope for the rest. Users not listed get every action they ask for.
+    """
+
+    def __init__(self, users: dict[str, str], *, actions: dict[str, set[str]] | None = None) -> None:
         self.users = users
+        self.actions = dict(actions or {})
         self.registry: RegistryServer | None = None
         self.issued: Counter[str] = Counter()
         super().__init__(_TokenHandler)
@@ -26,10 +32,11 @@ class TokenServer(BackgroundServer):
         return f"{self.url}/token"
 
 
-def _access(scope: str) -> list[dict[str, object]]:
+def _access(scope: str, allowed: set[str] | None = None) -> list[dict[str, object]]:
     kind, _, rest = scope.partition(":")
     name, _, actions = rest.rpartition(":")
-    return [{"type": kind, "name": name, "actions": actions.split(",")}] if name else []
+    granted = [a for a in actions.split(",") if allowed is None or a in allowed or kind == "registry"]
+    return [{"type": kind, "name": name, "actions": granted}] if name else []
 
 
 class _TokenHandler(QuietHandler):
@@ -41,7 +48,8 @@ class _TokenHandler(QuietHandler):
             self.send_body(401, b'{"details":"bad credentials"}', {"Content-Type": "application/json"})
             return
         query = parse_qs(urlsplit(self.path).query)
-        access = [a for scope in query.get("scope", []) for a in _access(scope)]
+        allowed = server.actions.get(user)
+        access = [a for scope in query.get("scope", []) for a in _access(scope, allowed)]
         server.issued[",".join(query.get("scope", []))] += 1
         token = server.registry.mint_token(access)
         body = json.dumps({"token": token, "expires_in": 300}).encode()

@@ -34,6 +34,9 @@ REQUEST_DEADLINE = (
     60.0  # seconds for a whole answer: a read timeout alone lets a trickling body go on forever
 )
 MAX_REDIRECTS = 5
+# The only digest probe_delete ever sends. No content hashes to it (that would be a SHA-256 preimage), so no
+# registry can hold a manifest or blob under it, and a DELETE of it can never remove anything.
+PROBE_DIGEST = "sha256:" + "0" * 64
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -44,6 +47,15 @@ class ManifestHead:
     digest: str
     media_type: str
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteProbe:
+    """How a registry answered a DELETE of PROBE_DIGEST: the status and its error code, if any."""
+
+    status: int | None  # None: no HTTP answer (unreachable, or the token service refused)
+    code: str  # e.g. MANIFEST_UNKNOWN, UNSUPPORTED, UNAUTHORIZED, DENIED; "" when the body has none
+    detail: str  # one line for people, no secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +246,32 @@ class RegistryClient:
             return False
         return True
 
+    def probe_delete(self, repository: str) -> DeleteProbe:
+        """Whether deletes would work: DELETE the all-zero digest, which names nothing, and read the answer.
+
+        404 MANIFEST_UNKNOWN means deletes are enabled and these credentials may delete; 405 UNSUPPORTED
+        means the registry has deletes disabled; 401/403 mean the credentials may not delete. The digest is
+        fixed here (PROBE_DIGEST), never a parameter, so this method cannot delete anything.
+        """
+        send = _Send("DELETE", f"/v2/{_repo(repository)}/manifests/{PROBE_DIGEST}", None, None, False, 65536)
+        assert send.path.endswith("/manifests/" + PROBE_DIGEST)
+        try:
+            response = self._authorized(send)
+        except UpstreamError as exc:  # unreachable, or the token service refused the credentials
+            return DeleteProbe(status=exc.status, code="", detail=str(exc))
+        code = _error_code(response).strip(" ()")
+        return DeleteProbe(
+            status=response.status_code, code=code, detail=f"DELETE answered {response.status_code} {code}"
+        )
+
+    def catalog_page(self, n: int = 1) -> list[str]:
+        """The first `n` repository names (one request; a cheap read check)."""
+        response = self._request("GET", "/v2/_catalog", query={"n": str(max(1, min(n, CATALOG_PAGE)))})
+        page = _parse_json_object(response.content, what="catalog").get("repositories") or []
+        if not isinstance(page, list) or not all(isinstance(name, str) for name in page):
+            raise BadResponse("catalog: 'repositories' is not a list of names", url=self.base_url)
+        return page
+
     # ----- transport --------------------------------------------------------------------------
 
     def _request(
@@ -267,13 +305,17 @@ class RegistryClient:
         raise AssertionError("unreachable")  # pragma: no cover - Retrying either returns or raises
 
     def _send_authorized(self, send: _Send) -> httpx.Response:
+        return self._check(self._authorized(send), send.method, send.path)
+
+    def _authorized(self, send: _Send) -> httpx.Response:
+        """Send, answering one auth challenge; the response is returned whatever its status."""
         scope = scope_for(send.path, send.method)
         response = self._send(send, self._auth_header(scope))
         if response.status_code == 401:
             challenge = parse_challenge(response.headers.get("www-authenticate", ""))
             if challenge is not None and self._answer_challenge(challenge, scope):
                 response = self._send(send, self._auth_header(scope))
-        return self._check(response, send.method, send.path)
+        return response
 
     def _send(self, send: _Send, auth: dict[str, str]) -> httpx.Response:
         headers = {**self._headers, **auth}

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.actions import Action
 from tools.portainer.suspend import build_suspension
-from tools.tooling.context import Call, ToolFailure
+from tools.tooling.context import Call, ToolFailure, require_writable
 from tools.tooling.results import ToolResult, clean_text
 from tools.tooling.vulns import analysis_of
 from tools.vulns.ticket_action import build_ticket_action
@@ -61,6 +61,7 @@ class ActionProposalResult(ToolResult):
 
 
 def _propose(call: Call, action: Action) -> ActionProposalResult:
+    require_writable(call.context)
     propose = call.context.propose_action
     if propose is None:
         raise ToolFailure("proposals are not available here", hint="explain what would change instead")

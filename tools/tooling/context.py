@@ -95,6 +95,8 @@ class ToolContext:
         None  # a new client, closed by the caller; None: no Portainer
     )
     ticket_target: TicketTarget | None = None  # the configured ticket webhook (vulns.ticket); no token
+    read_only: str | None = None  # why nothing may be proposed (mode: read-only); None: proposals allowed
+    delete_refusals: Mapping[str, str] = field(default_factory=dict)  # registry -> why deletes will fail
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -109,6 +111,12 @@ class ToolContext:
                 self._cache.clear()
             self._cache[key] = value
         return value
+
+
+def require_writable(context: ToolContext) -> None:
+    """A ToolFailure saying why when the configuration is read-only (proposing tools call this first)."""
+    if context.read_only:
+        raise ToolFailure(context.read_only, hint="tell the user exactly this; do not retry")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from tools.errors import ConfigError
 from tools.policy.model import DeleteRule, KeepRule, Policy, PolicyFile, SemverKeep
 from tools.policy.plans import Plan
 from tools.tooling.catalog import history_of
-from tools.tooling.context import Call, ToolFailure
+from tools.tooling.context import Call, ToolFailure, require_writable
 from tools.tooling.plan_view import PlanSummary, run_plan, summarize_plan
 from tools.tooling.results import ToolResult
 
@@ -197,8 +197,13 @@ def propose_plan(call: Call, plan: Plan) -> ProposalResult:
             message="The plan deletes nothing, so no approval was requested.",
         )
     context = call.context
+    require_writable(context)
     if context.propose is None:
         raise ToolFailure("proposals are not available here", hint="show the preview and explain instead")
+    refused = sorted({i.registry for i in plan.items} & set(context.delete_refusals))
+    notes = [f"registry {name}: {context.delete_refusals[name]}" for name in refused]
+    if notes:  # the start-up check saw these registries refuse deletes: the card says so up front
+        plan = plan.model_copy(update={"warnings": [*plan.warnings, *notes]})
     ref = context.propose(plan, call.user, call.conversation)
     return ProposalResult(
         status="proposed",
@@ -206,7 +211,7 @@ def propose_plan(call: Call, plan: Plan) -> ProposalResult:
         summary=ref.summary,
         expires_at=ref.expires_at.isoformat(timespec="minutes"),
         plan=summary,
-        message=PROPOSAL_NOTE,
+        message=" ".join([PROPOSAL_NOTE, *(f"Warning: {n}." for n in notes)]),
         truncated=note is not None,
         note=note,
     )
