@@ -63,7 +63,7 @@ class Authorizer:
     ) -> AuthResult:
         """May `user` make `decision` on a proposal `requester` made?"""
         if decision == "approve" and user == requester and not self._requester_may_approve:
-            return AuthResult(False, "You asked for this cleanup, so another approver has to approve it.")
+            return AuthResult(False, "You asked for this, so another approver has to approve it.")
         return self.check_approver(user)
 
     def check_approver(self, user: str) -> AuthResult:
@@ -87,7 +87,7 @@ class Authorizer:
             return AuthResult(
                 False, "Could not check approver group membership with Slack; try again shortly."
             )
-        return AuthResult(False, "Only approvers can decide on cleanups (see slack.approvers in regent.yml).")
+        return AuthResult(False, "Only approvers can decide (see slack.approvers in regent.yml).")
 
     def _members(self, group: str) -> frozenset[str] | None:
         now = self._monotonic()
