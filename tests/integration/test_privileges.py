@@ -213,3 +213,24 @@ def test_regent_doctor_exit_codes(
     assert "read-only mode: delete permission is not needed" in calm.stdout
     down = run_regent("doctor", "--registry", "http://127.0.0.1:9", state=tmp_path / "d")
     assert down.returncode == 2 and "ERROR" in down.stdout
+
+
+def test_be_standard_user_is_told_the_proxy_needs_an_admin_key(
+    tmp_path: Path, registry: RegistryServer
+) -> None:
+    user = FakeUser(2, "reader", role=STANDARD)
+    with FakePortainer(
+        edition="BE", users=[FakeUser(1, "admin"), user], registries=[FakeRegistry(1, "local", registry.url)]
+    ) as portainer:
+        secrets = Secrets.model_validate({"portainer_api_key": user.api_keys[0]})
+        runtime = _runtime(tmp_path, {"portainer": {"url": portainer.url}}, secrets)
+        try:
+            found = check_privileges(runtime)
+        finally:
+            runtime.close()
+    text = _messages(found)
+    assert "need an environment id, which Regent does not send yet" in text
+    assert (
+        _levels(found, "registry local") == ["error"]
+        and "read refused through Portainer's proxy (403)" in text
+    )
