@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -234,3 +240,59 @@ def test_be_standard_user_is_told_the_proxy_needs_an_admin_key(
         _levels(found, "registry local") == ["error"]
         and "read refused through Portainer's proxy (403)" in text
     )
+
+
+def test_regent_chat_shows_the_findings_before_the_prompt(
+    tmp_path: Path, no_delete_registry: RegistryServer
+) -> None:
+    llm = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "sk-test", "REGENT_MODEL": "fake"}
+    done = run_regent(
+        "chat", "--registry", no_delete_registry.url, state=tmp_path / "s", env=llm, stdin="exit\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "WARNING registry 127.0.0.1" in done.stderr and "refuses deletes (405 UNSUPPORTED)" in done.stderr
+
+
+def test_regent_serve_logs_the_findings_and_serves_anyway(
+    tmp_path: Path, no_delete_registry: RegistryServer
+) -> None:
+    from tests.fakes.slack_api import FakeSlackApi
+
+    config = tmp_path / "regent.yml"
+    config.write_text(f"registries: [{{name: nodelete, url: '{no_delete_registry.url}'}}]\n")
+    with FakeSlackApi() as fake:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "REGENT_STATE_DIR": str(tmp_path / "state"),
+            "REGENT_CONFIG": str(config),
+            "SLACK_BOT_TOKEN": "xoxb-privileges-test",
+            "SLACK_SIGNING_SECRET": "signing-secret-for-test",
+            "SLACK_API_URL": fake.api_url,
+        }
+        regent = Path(sys.executable).with_name("regent")
+        process = subprocess.Popen(
+            [str(regent), "serve", "--host", "127.0.0.1", "--port", "0"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines: list[str] = []
+        stream = process.stderr
+        assert stream is not None
+        reader = threading.Thread(target=lambda: lines.extend(iter(stream.readline, "")), daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                text = "".join(lines)
+                if "health on" in text and "WARNING registry nodelete" in text:
+                    break
+                assert process.poll() is None, text
+                time.sleep(0.05)
+            text = "".join(lines)
+            assert "health on http://127.0.0.1:" in text
+            assert "regent: WARNING registry nodelete: the registry refuses deletes (405 UNSUPPORTED)" in text
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0
