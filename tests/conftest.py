@@ -107,3 +107,29 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("REGENT_STATE_DIR", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test: no planted secret in what the fake LLM and Slack got, or in audit logs and logs."""
+    from tests.fakes.openai_server import FakeOpenAI
+    from tests.fakes.slack_api import FakeSlackApi
+    from tests.leak_guard import llm_leaks, slack_leaks, state_leaks
+
+    llm_before, slack_before = len(FakeOpenAI.created), len(FakeSlackApi.created)
+    # Ask for tmp_path first so it outlives this fixture's teardown.
+    tmp: Path | None = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if request.node.get_closest_marker("plants_secrets"):
+        return  # the test writes secrets into a sink on purpose, to check the scan itself
+    leaks = {
+        "LLM requests": llm_leaks(r for fake in FakeOpenAI.created[llm_before:] for r in fake.requests),
+        "Slack calls": slack_leaks(
+            c for fake in FakeSlackApi.created[slack_before:] for c in fake.state.calls
+        ),
+    }
+    if tmp is not None:
+        leaks["state (audit log, regent.log)"] = state_leaks(tmp)
+    del FakeOpenAI.created[llm_before:], FakeSlackApi.created[slack_before:]
+    found = {where: secrets for where, secrets in leaks.items() if secrets}
+    assert not found, f"secrets leaked (invariant 4): {found}"

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, ClassVar
 
 from tests.fakes.http_server import BackgroundServer
 
@@ -92,8 +92,11 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeOpenAI(BackgroundServer):
     """The fake server; `url` + "/v1" is the base URL for the openai SDK."""
 
+    created: ClassVar[list[FakeOpenAI]] = []  # every instance, for the suite-wide secret scan
+
     def __init__(self, script: list[Step] | None = None) -> None:
         super().__init__(_Handler)
+        FakeOpenAI.created.append(self)
         self._lock = threading.Lock()
         self._script: list[Step] = list(script or [])
         self._ids = 0

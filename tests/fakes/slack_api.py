@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from tests.fakes.http_server import BackgroundServer, QuietHandler
@@ -52,7 +52,10 @@ class FakeSlackState:
 class FakeSlackApi(BackgroundServer):
     """The fake Web API server; use as a context manager."""
 
+    created: ClassVar[list[FakeSlackApi]] = []  # every instance, for the suite-wide secret scan
+
     def __init__(self) -> None:
+        FakeSlackApi.created.append(self)
         self.state = FakeSlackState()
         super().__init__(_handler_for(self.state))
         self._server.socket.listen(128)  # the default backlog of 5 resets connections under load (bench)
