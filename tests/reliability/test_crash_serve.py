@@ -137,6 +137,8 @@ def world(registry: RegistryServer, seeder: Seeder, tmp_path: Path) -> Iterator[
         config.write_text(
             f"registries:\n  - {{name: local, url: '{registry_proxy.url}'}}\npolicies_file: {policies}\n"
             f"slack:\n  approvers: {{users: [{APPROVER}]}}\n"
+            # The start-up delete probe (DELETE of the all-zero digest) would add to the DELETE counts.
+            "privileges: {delete_probe: false}\n"
         )
         state = tmp_path / "state"
         crawled = run_regent("inventory", "--config", str(config), "--no-progress", state=state)
