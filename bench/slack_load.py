@@ -6,7 +6,8 @@
 OpenAI server (tests/fakes/openai_server.py); each answer is two LLM steps (a tool call, then the text).
 Mentions arrive as signed HTTP requests (or Socket Mode envelopes with --socket), all at once; during the
 load a `/regent help` command and an Approve click are sent too. Prints ack latency p50/p99/max, the
-command and click ack times, and when the last answer was posted.
+command and click ack times, when the last answer was posted, and the tokens one question sends to the LLM
+on a 100-tag and on a 20,000-tag registry (synthetic snapshots; `--no-tokens` skips that part).
 """
 
 from __future__ import annotations
@@ -184,7 +185,23 @@ def main() -> None:
     parser.add_argument("--llm-delay", type=float, default=2.0, help="seconds the fake LLM takes per step")
     parser.add_argument("--workers", type=int, default=8, help="answer workers (LLM loops in parallel)")
     parser.add_argument("--socket", action="store_true", help="deliver over Socket Mode instead of HTTP")
-    run(parser.parse_args())
+    parser.add_argument("--no-tokens", action="store_true", help="skip the tokens-per-question measurement")
+    args = parser.parse_args()
+    run(args)
+    if not args.no_tokens:
+        print_tokens()
+
+
+def print_tokens() -> None:
+    """Tokens sent to the LLM for one question (5 tool calls) on a 100-tag and a 20,000-tag registry."""
+    from tests.integration.test_agent_tokens import tokens_for
+
+    with tempfile.TemporaryDirectory() as tmp:
+        small = tokens_for(100, Path(tmp) / "small")
+        big = tokens_for(20_000, Path(tmp) / "big")
+    print("tokens sent to the LLM per question (5 tool calls, 6 requests; characters / 4):")
+    print(f"  100 tags: {small[0]} (largest request {small[1]})")
+    print(f"  20,000 tags: {big[0]} (largest request {big[1]}); ratio {big[0] / small[0]:.3f}")
 
 
 if __name__ == "__main__":

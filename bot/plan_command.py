@@ -109,7 +109,7 @@ def run_plan_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(plan_json(plan), indent=2))
     else:
-        print_plan(plan, console=Console())
+        print_plan(plan, console=Console(), read_only=read_only_reason(runtime.settings) is not None)
     return 1 if snapshot.errors else 0
 
 
@@ -138,7 +138,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def print_plan(plan: Plan, *, console: Console) -> None:
+def print_plan(plan: Plan, *, console: Console, read_only: bool = False) -> None:
     """The plan as tables: what goes (with reasons and exclusive bytes), what stays and why, the total."""
     items = Table(title=f"Plan {plan.plan_id}: delete {len(plan.items)} manifests", title_justify="left")
     for column in ("repository", "digest", "tags", "reason", "bytes"):
@@ -174,7 +174,10 @@ def print_plan(plan: Plan, *, console: Console) -> None:
         console.print(f"{registry.name}: {registry.after_delete}", highlight=False, markup=False)
     for warning in plan.warnings:
         console.print(f"warning: {warning}", highlight=False, markup=False)
-    console.print(f"Nothing was deleted. To execute: regent apply {plan.plan_id} --yes", highlight=False)
+    if read_only:
+        console.print("Nothing was deleted. Read-only mode: this plan can be reviewed but not applied.")
+    else:
+        console.print(f"Nothing was deleted. To execute: regent apply {plan.plan_id} --yes", highlight=False)
 
 
 def kept_reason_kind(reason: str) -> str:
