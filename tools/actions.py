@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import RegentError
 from tools.policy.plans import hash_items
-from tools.state import StateStore
+from tools.state import RunOnceStore
 
 ActionKind = Literal["portainer_user_suspension", "ticket"]
 ActionStatus = Literal["stored", "running", "done"]
@@ -162,31 +162,27 @@ class ActionReport(_Frozen):
         return self.count("failed")
 
 
-class ActionStore(StateStore):
+class ActionStore(RunOnceStore):
     """Saves actions once, claims them for one run, and records per-item results."""
 
     schema = _SCHEMA
+    table, results_table, key_column, what = "actions", "action_results", "action_id", "action"
 
     def save(self, action: Action) -> str:
         """Store an action; the same action again is a no-op, other items under its id an error."""
         if not action.verify_hash():
             raise ActionStoreError(f"action {action.action_id}: items do not match items_hash")
-        with self._transaction() as db:
-            row = db.execute("SELECT items_hash FROM actions WHERE id = ?", (action.action_id,)).fetchone()
-            if row is not None:
-                if row[0] != action.items_hash:
-                    raise ActionStoreError(f"action {action.action_id} is already stored with other items")
-                return action.action_id
-            db.execute(
-                "INSERT INTO actions (id, kind, created_at, items_hash, body) VALUES (?, ?, ?, ?, ?)",
-                (
-                    action.action_id,
-                    action.kind,
-                    action.created_at.isoformat(),
-                    action.items_hash,
-                    action.model_dump_json(),
-                ),
-            )
+        values = {
+            "id": action.action_id,
+            "kind": action.kind,
+            "created_at": action.created_at.isoformat(),
+            "items_hash": action.items_hash,
+            "body": action.model_dump_json(),
+        }
+        try:
+            self._insert_once(action.action_id, action.items_hash, values)
+        except ValueError as exc:
+            raise ActionStoreError(str(exc)) from None
         return action.action_id
 
     def get(self, action_id: str) -> Action:
@@ -225,33 +221,9 @@ class ActionStore(StateStore):
             ).rowcount
             return taken == 1
 
-    def heartbeat(self, action_id: str, *, runner: str, now: datetime) -> bool:
-        """Say this runner is alive; False if the action is no longer ours."""
-        with self._transaction() as db:
-            return (
-                db.execute(
-                    "UPDATE actions SET heartbeat_at = ? WHERE id = ? AND runner = ? AND status = 'running'",
-                    (now.isoformat(), action_id, runner),
-                ).rowcount
-                == 1
-            )
-
-    def finish(self, action_id: str, *, runner: str, now: datetime) -> None:
-        """Mark the action done; it never runs again."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE actions SET status = 'done', finished_at = ? WHERE id = ? AND runner = ?",
-                (now.isoformat(), action_id, runner),
-            )
-
     def save_result(self, action_id: str, result: ItemResult, *, now: datetime) -> None:
         """Record one item's outcome (the first record wins; a resumed run never rewrites history)."""
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO action_results (action_id, item_index, status, reason, at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (action_id, result.index, result.status, result.reason, now.isoformat()),
-            )
+        self._record_result(action_id, result.index, result.status, result.reason, now=now)
 
     def attempt(self, action_id: str, index: int, *, runner: str, now: datetime) -> bool:
         """Note that an item is about to be acted on; False if some run already started it."""

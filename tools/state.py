@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -64,3 +65,56 @@ class StateStore:
         with self._lock:
             row: tuple[Any, ...] | None = self._conn.execute(query, args).fetchone()
             return row
+
+
+class RunOnceStore(StateStore):
+    """A store of immutable, hashed records that run at most once (plans, actions).
+
+    Subclasses name their tables; the rows are `id, items_hash, status, runner, heartbeat_at,
+    finished_at, ...` and the results rows `<key_column>, item_index, status, reason, at`.
+    """
+
+    table: ClassVar[str]
+    results_table: ClassVar[str]
+    key_column: ClassVar[str]
+    what: ClassVar[str]
+
+    def _insert_once(self, row_id: str, items_hash: str, values: dict[str, Any]) -> bool:
+        """Insert a record once; False if it exists with the same hash, ValueError if with another."""
+        columns = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        with self._transaction() as db:
+            row = db.execute(f"SELECT items_hash FROM {self.table} WHERE id = ?", (row_id,)).fetchone()
+            if row is not None:
+                if row[0] != items_hash:
+                    raise ValueError(f"{self.what} {row_id} is already stored with other items")
+                return False
+            db.execute(f"INSERT INTO {self.table} ({columns}) VALUES ({marks})", tuple(values.values()))
+        return True
+
+    def heartbeat(self, row_id: str, *, runner: str, now: datetime) -> bool:
+        """Say this runner is still alive; False if the record is no longer ours."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"UPDATE {self.table} SET heartbeat_at = ? "
+                "WHERE id = ? AND runner = ? AND status = 'running'",
+                (now.isoformat(), row_id, runner),
+            )
+            return cursor.rowcount == 1
+
+    def finish(self, row_id: str, *, runner: str, now: datetime) -> None:
+        """Mark the record done; it never runs again."""
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE {self.table} SET status = 'done', finished_at = ? WHERE id = ? AND runner = ?",
+                (now.isoformat(), row_id, runner),
+            )
+
+    def _record_result(self, row_id: str, index: int, status: str, reason: str, *, now: datetime) -> None:
+        """Record one item's outcome; the first record wins, so a resumed run never rewrites history."""
+        with self._transaction() as db:
+            db.execute(
+                f"INSERT OR IGNORE INTO {self.results_table} "
+                f"({self.key_column}, item_index, status, reason, at) VALUES (?, ?, ?, ?, ?)",
+                (row_id, index, status, reason, now.isoformat()),
+            )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tools.errors import RegentError
 from tools.policy.plans import Plan
-from tools.state import StateStore
+from tools.state import RunOnceStore
 
 PlanStatus = Literal["stored", "running", "done"]
 ItemStatus = Literal["deleted", "already_gone", "skipped", "failed"]
@@ -79,25 +79,26 @@ class PlanRecord:
     finished_at: str | None
 
 
-class PlanStore(StateStore):
+class PlanStore(RunOnceStore):
     """Saves plans once, claims them for one run, and records per-item results."""
 
     schema = _SCHEMA
+    table, results_table, key_column, what = "plans", "plan_results", "plan_id", "plan"
 
     def save(self, plan: Plan) -> str:
         """Store a plan; saving the same plan again is a no-op, a different body under its id an error."""
         if not plan.verify_hash():
             raise PlanStoreError(f"plan {plan.plan_id}: items do not match items_hash; refusing to store it")
-        with self._transaction() as db:
-            row = db.execute("SELECT items_hash FROM plans WHERE id = ?", (plan.plan_id,)).fetchone()
-            if row is not None:
-                if row[0] != plan.items_hash:
-                    raise PlanStoreError(f"plan {plan.plan_id} is already stored with other items")
-                return plan.plan_id
-            db.execute(
-                "INSERT INTO plans (id, created_at, items_hash, body) VALUES (?, ?, ?, ?)",
-                (plan.plan_id, plan.created_at.isoformat(), plan.items_hash, plan.model_dump_json()),
-            )
+        values = {
+            "id": plan.plan_id,
+            "created_at": plan.created_at.isoformat(),
+            "items_hash": plan.items_hash,
+            "body": plan.model_dump_json(),
+        }
+        try:
+            self._insert_once(plan.plan_id, plan.items_hash, values)
+        except ValueError as exc:
+            raise PlanStoreError(str(exc)) from None
         return plan.plan_id
 
     def get(self, plan_id: str) -> Plan:
@@ -149,31 +150,9 @@ class PlanStore(StateStore):
             )
             return cursor.rowcount == 1
 
-    def heartbeat(self, plan_id: str, *, runner: str, now: datetime) -> bool:
-        """Say this runner is still alive; False if the plan is no longer ours."""
-        with self._transaction() as db:
-            cursor = db.execute(
-                "UPDATE plans SET heartbeat_at = ? WHERE id = ? AND runner = ? AND status = 'running'",
-                (now.isoformat(), plan_id, runner),
-            )
-            return cursor.rowcount == 1
-
-    def finish(self, plan_id: str, *, runner: str, now: datetime) -> None:
-        """Mark the plan done; it can never run again."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE plans SET status = 'done', finished_at = ? WHERE id = ? AND runner = ?",
-                (now.isoformat(), plan_id, runner),
-            )
-
     def save_result(self, plan_id: str, result: ItemResult, *, now: datetime) -> None:
         """Record what happened to one item (the first record wins; a restart never rewrites history)."""
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO plan_results (plan_id, item_index, status, reason, at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (plan_id, result.index, result.status, result.reason, now.isoformat()),
-            )
+        self._record_result(plan_id, result.index, result.status, result.reason, now=now)
 
     def results(self, plan_id: str) -> dict[int, tuple[ItemStatus, str]]:
         """Recorded (status, reason) per item index."""
