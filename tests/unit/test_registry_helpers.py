@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from tools.registry.auth import parse_challenge, scope_for
-from tools.registry.client import _next_link_query
 from tools.registry.retry import parse_retry_after
+from tools.registry.wire import next_link_query
 
 
 def test_parse_bearer_challenge() -> None:
@@ -45,8 +45,8 @@ def test_retry_after_forms() -> None:
     assert value is not None and 25 <= value <= 31
 
 
-def test_next_link_query() -> None:
+def testnext_link_query() -> None:
     link = '</v2/_catalog?last=demo%2Fb&n=2>; rel="next"'
-    assert _next_link_query(link) == {"last": "demo/b", "n": "2"}
-    assert _next_link_query("") is None
-    assert _next_link_query('</v2/_catalog?last=x>; rel="prev"') is None
+    assert next_link_query(link) == {"last": "demo/b", "n": "2"}
+    assert next_link_query("") is None
+    assert next_link_query('</v2/_catalog?last=x>; rel="prev"') is None

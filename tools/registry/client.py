@@ -7,14 +7,13 @@ into tools.errors types here; callers never see httpx.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from diskcache import Cache
@@ -23,8 +22,18 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 from tools.errors import AuthError, BadResponse, NotFound, Unreachable, UpstreamError
 from tools.registry.auth import Challenge, TokenCache, parse_challenge, scope_for
 from tools.registry.media_types import ACCEPT_MANIFESTS, MANIFEST_TYPES
-from tools.registry.reference import ReferenceError, is_sha256_digest, is_valid_repository, is_valid_tag
 from tools.registry.retry import RetryableStatus, wait_for_retry
+from tools.registry.wire import (
+    error_code,
+    media_type_from_body,
+    next_link_query,
+    parse_json_object,
+    read_capped,
+    realm_allowed,
+    safe_digest,
+    safe_reference,
+    safe_repository,
+)
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # distribution's own limit; anything larger is hostile
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
@@ -68,7 +77,7 @@ class RawManifest:
 
     def json(self) -> dict[str, Any]:
         """The parsed document; BadResponse when it is not a JSON object."""
-        return _parse_json_object(self.body, what=f"manifest {self.digest}")
+        return parse_json_object(self.body, what=f"manifest {self.digest}")
 
 
 class RegistryClient:
@@ -121,11 +130,11 @@ class RegistryClient:
         query: dict[str, str] = {"n": str(self._catalog_page)}
         while True:
             response = self._request("GET", "/v2/_catalog", query=query)
-            page = _parse_json_object(response.content, what="catalog").get("repositories") or []
+            page = parse_json_object(response.content, what="catalog").get("repositories") or []
             if not isinstance(page, list) or not all(isinstance(n, str) for n in page):
                 raise BadResponse("catalog: 'repositories' is not a list of names", url=self.base_url)
             names.extend(page)
-            next_query = _next_link_query(response.headers.get("link", ""))
+            next_query = next_link_query(response.headers.get("link", ""))
             if next_query is None or not page:
                 return names
             query = next_query
@@ -140,12 +149,12 @@ class RegistryClient:
         tags: list[str] = []
         query: dict[str, str] = {}
         while True:
-            response = self._request("GET", f"/v2/{_repo(repository)}/tags/list", query=query)
-            page = _parse_json_object(response.content, what=f"tags of {repository}").get("tags") or []
+            response = self._request("GET", f"/v2/{safe_repository(repository)}/tags/list", query=query)
+            page = parse_json_object(response.content, what=f"tags of {repository}").get("tags") or []
             if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
                 raise BadResponse(f"tags of {repository}: 'tags' is not a list", url=self.base_url)
             tags.extend(page)
-            next_query = _next_link_query(response.headers.get("link", ""))
+            next_query = next_link_query(response.headers.get("link", ""))
             if next_query is None or not page:
                 break
             query = next_query
@@ -157,7 +166,9 @@ class RegistryClient:
         """Digest, type and size of a manifest by tag or digest; None when it does not exist."""
         try:
             response = self._request(
-                "HEAD", f"/v2/{_repo(repository)}/manifests/{_ref(reference)}", accept=ACCEPT_MANIFESTS
+                "HEAD",
+                f"/v2/{safe_repository(repository)}/manifests/{safe_reference(reference)}",
+                accept=ACCEPT_MANIFESTS,
             )
         except NotFound:
             return None
@@ -179,7 +190,7 @@ class RegistryClient:
                 return cached
         response = self._request(
             "GET",
-            f"/v2/{_repo(repository)}/manifests/{_ref(reference)}",
+            f"/v2/{safe_repository(repository)}/manifests/{safe_reference(reference)}",
             accept=ACCEPT_MANIFESTS,
             max_bytes=MAX_MANIFEST_BYTES,
         )
@@ -195,7 +206,7 @@ class RegistryClient:
             )
         media_type = response.headers.get("content-type", "").split(";")[0].strip()
         if media_type not in MANIFEST_TYPES:
-            media_type = _media_type_from_body(body, fallback=media_type)
+            media_type = media_type_from_body(body, fallback=media_type)
         manifest = RawManifest(digest=computed, media_type=media_type, body=body)
         if self._cache is not None:
             self._cache.set(f"manifest:{computed}", (media_type, body))
@@ -217,10 +228,10 @@ class RegistryClient:
         if self._cache is not None:
             cached = self._cache.get(key)
             if isinstance(cached, bytes):
-                return _parse_json_object(cached, what=f"blob {digest}")
+                return parse_json_object(cached, what=f"blob {digest}")
         response = self._request(
             "GET",
-            f"/v2/{_repo(repository)}/blobs/{_digest(digest)}",
+            f"/v2/{safe_repository(repository)}/blobs/{safe_digest(digest)}",
             follow_redirects=True,
             max_bytes=MAX_CONFIG_BYTES,
         )
@@ -229,7 +240,7 @@ class RegistryClient:
             raise BadResponse(f"config blob {digest} is {len(body)} bytes, over the 8 MiB limit")
         if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
             raise BadResponse(f"blob {digest} in {repository} does not match its digest", url=self.base_url)
-        parsed = _parse_json_object(body, what=f"blob {digest}")
+        parsed = parse_json_object(body, what=f"blob {digest}")
         if self._cache is not None:
             self._cache.set(key, body)
         return parsed
@@ -240,7 +251,9 @@ class RegistryClient:
             raise ValueError("delete_manifest takes a digest, never a tag")
         try:
             self._request(
-                "DELETE", f"/v2/{_repo(repository)}/manifests/{_digest(digest)}", accept=ACCEPT_MANIFESTS
+                "DELETE",
+                f"/v2/{safe_repository(repository)}/manifests/{safe_digest(digest)}",
+                accept=ACCEPT_MANIFESTS,
             )
         except NotFound:
             return False
@@ -253,13 +266,15 @@ class RegistryClient:
         means the registry has deletes disabled; 401/403 mean the credentials may not delete. The digest is
         fixed here (PROBE_DIGEST), never a parameter, so this method cannot delete anything.
         """
-        send = _Send("DELETE", f"/v2/{_repo(repository)}/manifests/{PROBE_DIGEST}", None, None, False, 65536)
+        send = _Send(
+            "DELETE", f"/v2/{safe_repository(repository)}/manifests/{PROBE_DIGEST}", None, None, False, 65536
+        )
         assert send.path.endswith("/manifests/" + PROBE_DIGEST)
         try:
             response = self._authorized(send)
         except UpstreamError as exc:  # unreachable, or the token service refused the credentials
             return DeleteProbe(status=exc.status, code="", detail=str(exc))
-        code = _error_code(response).strip(" ()")
+        code = error_code(response).strip(" ()")
         return DeleteProbe(
             status=response.status_code, code=code, detail=f"DELETE answered {response.status_code} {code}"
         )
@@ -267,7 +282,7 @@ class RegistryClient:
     def catalog_page(self, n: int = 1) -> list[str]:
         """The first `n` repository names (one request; a cheap read check)."""
         response = self._request("GET", "/v2/_catalog", query={"n": str(max(1, min(n, CATALOG_PAGE)))})
-        page = _parse_json_object(response.content, what="catalog").get("repositories") or []
+        page = parse_json_object(response.content, what="catalog").get("repositories") or []
         if not isinstance(page, list) or not all(isinstance(name, str) for name in page):
             raise BadResponse("catalog: 'repositories' is not a list of names", url=self.base_url)
         return page
@@ -364,7 +379,7 @@ class RegistryClient:
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
             try:
-                body = _read_capped(response, max_bytes, what=what, deadline=deadline)
+                body = read_capped(response, max_bytes, what=what, deadline=deadline)
             finally:
                 response.close()
         except httpx.TimeoutException as exc:
@@ -399,7 +414,7 @@ class RegistryClient:
                 return False
             self._use_basic = True
             return True
-        if not _realm_allowed(challenge.realm, self.base_url):
+        if not realm_allowed(challenge.realm, self.base_url):
             raise AuthError(
                 f"registry {self._host}: refused token realm {challenge.realm[:100]!r} "
                 "(only http(s), and never plain http for an https registry)",
@@ -423,7 +438,7 @@ class RegistryClient:
             raise AuthError(f"registry {self._host}: token service rejected the credentials", status=401)
         if response.status_code != 200:
             raise UpstreamError(f"registry {self._host}: token service answered {response.status_code}")
-        body = _parse_json_object(response.content, what="token response")
+        body = parse_json_object(response.content, what="token response")
         token = body.get("token") or body.get("access_token")
         if not isinstance(token, str) or not token:
             raise BadResponse(f"registry {self._host}: token response has no token")
@@ -436,12 +451,12 @@ class RegistryClient:
             return response
         where = f"{method} {self._host}{path}"
         if status == 404:
-            raise NotFound(f"not found: {where}{_error_code(response)}", status=404, url=self._host)
+            raise NotFound(f"not found: {where}{error_code(response)}", status=404, url=self._host)
         if status in {401, 403}:
-            raise AuthError(f"access denied ({status}): {where}{_error_code(response)}", status=status)
+            raise AuthError(f"access denied ({status}): {where}{error_code(response)}", status=status)
         if status == 429 or status >= 500:
             raise RetryableStatus(response, where)
-        raise UpstreamError(f"registry answered {status}: {where}{_error_code(response)}", status=status)
+        raise UpstreamError(f"registry answered {status}: {where}{error_code(response)}", status=status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,94 +471,5 @@ class _Send:
     max_bytes: int
 
 
-def _repo(repository: str) -> str:
-    """A repository name safe to put in a path: the distribution grammar, so no `..`, `?`, `#` or `%`.
-
-    Names come from catalogs, tags and stored plans; through Portainer's proxy a crafted one such as
-    `../../../users?` would otherwise turn a registry GET into a Portainer API call with our key.
-    """
-    if not is_valid_repository(repository) or len(repository) > 255:
-        raise ReferenceError(f"refusing invalid repository name {repository[:80]!r}")
-    return repository
-
-
-def _ref(reference: str) -> str:
-    """A tag or digest safe to put in a path."""
-    if is_sha256_digest(reference) or is_valid_tag(reference):
-        return reference
-    raise ReferenceError(f"refusing invalid tag or digest {reference[:80]!r}")
-
-
-def _digest(digest: str) -> str:
-    if not is_sha256_digest(digest):
-        raise ReferenceError(f"refusing invalid digest {digest[:80]!r}")
-    return digest
-
-
-def _realm_allowed(realm: str, base_url: str) -> bool:
-    """Token realms: http(s) only, and no downgrade to plain http from an https registry."""
-    scheme = urlsplit(realm).scheme
-    if scheme not in {"http", "https"} or not urlsplit(realm).netloc:
-        return False
-    return not (scheme == "http" and base_url.startswith("https://"))
-
-
-def _read_capped(response: httpx.Response, max_bytes: int, *, what: str, deadline: float) -> bytes:
-    declared = response.headers.get("content-length", "")
-    if response.request.method != "HEAD" and declared.isdigit() and int(declared) > max_bytes:
-        raise BadResponse(f"{what}: answer of {declared} bytes is over the {max_bytes}-byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BadResponse(f"{what}: answer is over the {max_bytes}-byte limit")
-        chunks.append(chunk)
-        if time.monotonic() > deadline:
-            raise Unreachable(f"{what}: the registry is too slow (the answer took over the deadline)")
-    return b"".join(chunks)
-
-
-def _error_code(response: httpx.Response) -> str:
-    """The registry's error code (e.g. MANIFEST_UNKNOWN), when the body carries one."""
-    if response.request.method == "HEAD":
-        return ""
-    try:
-        errors = json.loads(response.content).get("errors") or []
-        codes = [str(e.get("code")) for e in errors if isinstance(e, dict) and e.get("code")]
-    except (ValueError, AttributeError):
-        return ""
-    return f" ({', '.join(codes)[:200]})" if codes else ""
-
-
-def _parse_json_object(body: bytes, *, what: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        raise BadResponse(f"{what} is not valid JSON") from None
-    if not isinstance(parsed, dict):
-        raise BadResponse(f"{what} is not a JSON object")
-    return parsed
-
-
-def _media_type_from_body(body: bytes, *, fallback: str) -> str:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return fallback
-    media_type = parsed.get("mediaType") if isinstance(parsed, dict) else None
-    return media_type if isinstance(media_type, str) else fallback
-
-
 def _head_of(manifest: RawManifest) -> ManifestHead:
     return ManifestHead(digest=manifest.digest, media_type=manifest.media_type, size=len(manifest.body))
-
-
-def _next_link_query(link: str) -> dict[str, str] | None:
-    """The query of a `Link: </v2/…?last=x&n=y>; rel="next"` header, resolved against our own base."""
-    if 'rel="next"' not in link:
-        return None
-    start, end = link.find("<"), link.find(">")
-    if start < 0 or end < start:
-        return None
-    return dict(parse_qsl(urlsplit(link[start + 1 : end]).query))
