@@ -22,21 +22,48 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from bot.approvals.authorization import Authorizer
 from bot.approvals.card import ActionCard, ProposalCard, build_action_card, build_card
-from tools.actions import Action, ActionReport
-from tools.policy.execute import ExecutionReport
+from bot.approvals.models import (
+    ActionLookup,
+    ActionRunner,
+    AuditAppender,
+    Decision,
+    DecisionOutcome,
+    Execution,
+    PlanLookup,
+    PlanRunner,
+    Proposal,
+    ProposalStatus,
+    human_time,
+    iso_time,
+    proposal_from_row,
+)
+from tools.actions import Action
 from tools.policy.plans import Plan
 from tools.state import connect
 
-ProposalStatus = Literal["pending", "approved", "rejected", "expired", "executing", "done", "failed"]
-DecisionOutcome = Literal["approved", "rejected", "forbidden", "expired", "already_decided", "not_found"]
+__all__ = [
+    "DEFAULT_TTL",
+    "ActionLookup",
+    "ActionRunner",
+    "AuditAppender",
+    "Decision",
+    "DecisionOutcome",
+    "Execution",
+    "PlanLookup",
+    "PlanRunner",
+    "Proposal",
+    "ProposalStatus",
+    "ProposalStore",
+]
+
 DEFAULT_TTL = timedelta(hours=24)
 
 _SCHEMA = """
@@ -64,88 +91,6 @@ _COLUMNS = (
     "id, plan_id, items_hash, summary, requester, conversation, created_at, expires_at, status, "
     "decided_by, decided_at, channel, message_ts, result, kind, action_id"
 )
-
-
-class PlanLookup(Protocol):
-    """Loads a stored plan by id (tools.policy.store.PlanStore has it); raises if unknown or tampered."""
-
-    def get(self, plan_id: str) -> Plan: ...
-
-    def save(self, plan: Plan) -> str: ...
-
-
-class AuditAppender(Protocol):
-    """The audit log (bot.audit.AuditLog): append-only, hash-chained."""
-
-    def append(self, *, actor: str, kind: str, payload: Mapping[str, Any]) -> object: ...
-
-
-class ActionLookup(Protocol):
-    """Loads and saves stored actions (tools.actions.ActionStore); get raises if unknown or tampered."""
-
-    def get(self, action_id: str) -> Action: ...
-
-    def save(self, action: Action) -> str: ...
-
-
-PlanRunner = Callable[[str], ExecutionReport]  # plan id -> report; tools.policy.execute.execute_plan bound
-ActionRunner = Callable[[Action], ActionReport]  # an approved action -> report (bot.runtime.run_action)
-
-
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    """A plan awaiting (or past) a decision."""
-
-    id: str
-    plan_id: str
-    items_hash: str
-    summary: str
-    requester: str
-    conversation: str
-    created_at: datetime
-    expires_at: datetime
-    status: ProposalStatus
-    decided_by: str | None = None
-    decided_at: datetime | None = None
-    channel: str | None = None
-    message_ts: str | None = None
-    result: dict[str, Any] | None = None  # the ExecutionReport (or ActionReport) as JSON, once executed
-    kind: str = "plan"  # "plan", or the kind of the stored action (tools.actions.ActionKind)
-    action_id: str | None = None
-
-    @property
-    def is_action(self) -> bool:
-        """True when the proposal is for a stored action rather than a deletion plan."""
-        return self.kind != "plan"
-
-    @property
-    def subject_id(self) -> str:
-        """The id of what was proposed: the plan or the action."""
-        return self.action_id if self.is_action and self.action_id else self.plan_id
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome of one click; `message` is short and safe to show the clicker."""
-
-    outcome: DecisionOutcome
-    proposal: Proposal | None
-    message: str
-
-    @property
-    def changed(self) -> bool:
-        """True if this click is the one that decided the proposal."""
-        return self.outcome in ("approved", "rejected")
-
-
-@dataclass(frozen=True, slots=True)
-class Execution:
-    """What approving led to: the runner's report, or why nothing ran."""
-
-    ran: bool
-    proposal: Proposal
-    report: ExecutionReport | ActionReport | None
-    message: str
 
 
 def _utcnow() -> datetime:
@@ -212,8 +157,8 @@ class ProposalStore:
                     proposal.summary,
                     requester,
                     conversation,
-                    _iso(now),
-                    _iso(proposal.expires_at),
+                    iso_time(now),
+                    iso_time(proposal.expires_at),
                 ),
             )
         self._write_audit(
@@ -224,7 +169,7 @@ class ProposalStore:
             data={
                 "plan_id": plan.plan_id,
                 "items_hash": plan.items_hash,
-                "expires_at": _iso(proposal.expires_at),
+                "expires_at": iso_time(proposal.expires_at),
             },
         )
         return proposal
@@ -263,8 +208,8 @@ class ProposalStore:
                     proposal.summary,
                     requester,
                     conversation,
-                    _iso(now),
-                    _iso(proposal.expires_at),
+                    iso_time(now),
+                    iso_time(proposal.expires_at),
                     action.kind,
                     action.action_id,
                 ),
@@ -280,7 +225,7 @@ class ProposalStore:
                 "items_hash": action.items_hash,
                 "items": [item.label for item in action.items[:200]],
                 "reason": action.reason,
-                "expires_at": _iso(proposal.expires_at),
+                "expires_at": iso_time(proposal.expires_at),
             },
         )
         return proposal
@@ -300,7 +245,7 @@ class ProposalStore:
             row = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM proposals WHERE id = ?", (proposal_id,)
             ).fetchone()
-        return _proposal(row) if row else None
+        return proposal_from_row(row) if row else None
 
     def pending(self) -> list[Proposal]:
         """Proposals still waiting for a decision (expired ones included until swept), oldest first."""
@@ -316,7 +261,7 @@ class ProposalStore:
             rows = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM proposals WHERE {condition} ORDER BY created_at", args
             ).fetchall()
-        return [_proposal(row) for row in rows]
+        return [proposal_from_row(row) for row in rows]
 
     def attach_message(self, *, proposal_id: str, channel: str, ts: str) -> None:
         """Remember where the card was posted, so outcomes can update it."""
@@ -366,7 +311,7 @@ class ProposalStore:
             won = self._conn.execute(
                 "UPDATE proposals SET status = ?, decided_by = ?, decided_at = ? "
                 "WHERE id = ? AND status = 'pending' AND expires_at > ?",
-                (status, user, _iso(now), proposal_id, _iso(now)),
+                (status, user, iso_time(now), proposal_id, iso_time(now)),
             ).rowcount
         current = self.get(proposal_id) or proposal
         if won != 1:
@@ -380,7 +325,7 @@ class ProposalStore:
                 "plan_id": current.plan_id,
                 **({"action_id": current.action_id} if current.is_action else {}),
                 "items_hash": current.items_hash,
-                "at": _iso(now),
+                "at": iso_time(now),
             },
         )
         return Decision(status, current, f"{status.capitalize()}.")
@@ -395,7 +340,7 @@ class ProposalStore:
             self._write_audit(current, actor=user, kind="proposal_expired", summary="expired", data={})
         if current.status != "expired":
             return Decision("already_decided", current, _already(current))
-        return Decision("expired", current, f"This proposal expired at {_human(current.expires_at)}.")
+        return Decision("expired", current, f"This proposal expired at {human_time(current.expires_at)}.")
 
     def expire_due(self) -> list[Proposal]:
         """Mark every pending proposal past its expiry as expired; returns them (to update their cards)."""
@@ -527,46 +472,10 @@ class ProposalStore:
 
 def _already(proposal: Proposal) -> str:
     if proposal.status == "expired":
-        return f"This proposal expired at {_human(proposal.expires_at)}."
+        return f"This proposal expired at {human_time(proposal.expires_at)}."
     who = f" by <@{proposal.decided_by}>" if proposal.decided_by else ""
-    when = f" at {_human(proposal.decided_at)}" if proposal.decided_at else ""
+    when = f" at {human_time(proposal.decided_at)}" if proposal.decided_at else ""
     return f"Already handled: {proposal.status}{who}{when}."
-
-
-def _human(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _iso(moment: datetime) -> str:
-    # Fixed-width UTC text so SQL string comparison (expires_at > ?) orders like time.
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(text: str | None) -> datetime | None:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if text else None
-
-
-def _proposal(row: Sequence[Any]) -> Proposal:
-    pid, plan_id, items_hash, summary, requester, conversation, created, expires, status = row[:9]
-    decided_by, decided_at, channel, message_ts, result, kind, action_id = row[9:]
-    return Proposal(
-        id=pid,
-        plan_id=plan_id,
-        items_hash=items_hash,
-        summary=summary,
-        requester=requester,
-        conversation=conversation,
-        created_at=_parse(created) or _utcnow(),
-        expires_at=_parse(expires) or _utcnow(),
-        status=status,
-        decided_by=decided_by,
-        decided_at=_parse(decided_at),
-        channel=channel,
-        message_ts=message_ts,
-        result=json.loads(result) if result else None,
-        kind=kind or "plan",
-        action_id=action_id,
-    )
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
