@@ -29,8 +29,13 @@ install_python_packages() {
   if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
   fi
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[test]'
+  # pip's and setuptools' chatter goes to a log that is shown only when the install fails.
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[test]'; } \
+      > .venv/pip-install.log 2>&1; then
+    cat .venv/pip-install.log >&2
+    echo "run.sh: pip install failed (log above, also in .venv/pip-install.log)" >&2
+    exit 1
+  fi
 }
 
 setup() {
