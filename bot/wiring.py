@@ -169,7 +169,7 @@ def _add_portainer(
         if source.name in configured:
             continue  # the config's own entry (URL, credentials) wins over Portainer's record
         if source.access == "portainer-proxy" and source.portainer_id is not None:
-            proxy = portainer.registry_proxy(source.portainer_id)
+            proxy = portainer.registry_proxy(source.portainer_id, environment_id=source.proxy_environment_id)
             client = RegistryClient(
                 proxy.base_url, http=http, cache=cache, headers=dict(proxy.headers), params=dict(proxy.params)
             )

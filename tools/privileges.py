@@ -60,19 +60,6 @@ def check_portainer(client: PortainerClient, *, mode: Mode) -> list[Finding]:
         )
     ]
     found.append(_portainer_registries(client, subject, edition=status.edition, admin=user.is_admin))
-    if status.edition == "BE" and not user.is_admin:
-        # Portainer BE wants ?endpointId= from non-administrators on /api/registries/{id}/v2; the inventory
-        # does not send one yet (bot/wiring.py), so their registry reads are refused with 403.
-        found.append(
-            Finding(
-                "warning",
-                subject,
-                "a standard user's reads through BE's registry proxy need an environment id, which Regent "
-                "does not send yet: they are refused (403)",
-                "use an administrator's API key, or give Regent its own registry credentials under "
-                "registries:",
-            )
-        )
     if not user.is_admin:
         found.append(
             Finding(

@@ -246,6 +246,7 @@ class FakePortainer(AuthRoutes, ProxyRoutes, UserRoutes):
             (get, r"/api/registries/(\d+)", False, self._registry),
             (get, "/api/endpoints", False, self._endpoints),
             (get, r"/api/endpoints/(\d+)", False, self._endpoint),
+            (get, r"/api/endpoints/(\d+)/registries", False, self._endpoint_registries),
             (None, r"/api/endpoints/(\d+)/docker(/.*)", False, self._docker),
             (None, r"/api/endpoints/(\d+)/kubernetes(/.*)", False, self._kubernetes),
             (get, "/api/stacks", False, self._stacks),
@@ -386,6 +387,18 @@ class FakePortainer(AuthRoutes, ProxyRoutes, UserRoutes):
         assert req.user is not None
         snapshots = req.arg("excludeSnapshot") != "true"  # singular on inspect
         return json_response(200, rec.endpoint_json(env, snapshots=snapshots, admin=req.user.is_admin))
+
+    def _endpoint_registries(self, req: Request, env_id: str) -> Response:
+        """Registries usable on an environment; the fake grants every registry on every environment."""
+        env = self._find_env(req, env_id)
+        if isinstance(env, Response):
+            return env
+        assert req.user is not None
+        body = [rec.registry_json(r, view="inspect") for r in self.registries]
+        if not req.user.is_admin:
+            for record in body:
+                record["RegistryAccesses"] = None
+        return json_response(200, body)
 
     def _stacks(self, req: Request) -> Response:
         assert req.user is not None

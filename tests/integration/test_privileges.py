@@ -29,6 +29,7 @@ from bot.settings import Secrets, Settings
 from tests.cli import run_regent
 from tests.conftest import TEST_USERS, SeederFactory, need_binary
 from tests.fakes.portainer import FakePortainer, FakeRegistry, FakeUser
+from tests.fakes.portainer_records import FakeEnvironment
 from tests.fakes.token_server import TokenServer
 from tools.inventory.models import RegistrySource
 from tools.privileges import Finding, check_registry, exit_code
@@ -221,12 +222,15 @@ def test_regent_doctor_exit_codes(
     assert down.returncode == 2 and "ERROR" in down.stdout
 
 
-def test_be_standard_user_is_told_the_proxy_needs_an_admin_key(
+def test_be_standard_user_reads_registries_through_an_environment_it_may_use(
     tmp_path: Path, registry: RegistryServer
 ) -> None:
     user = FakeUser(2, "reader", role=STANDARD)
     with FakePortainer(
-        edition="BE", users=[FakeUser(1, "admin"), user], registries=[FakeRegistry(1, "local", registry.url)]
+        edition="BE",
+        users=[FakeUser(1, "admin"), user],
+        registries=[FakeRegistry(1, "local", registry.url)],
+        environments=[FakeEnvironment.docker(7, "prod", socket=None, user_ids=frozenset({2}))],
     ) as portainer:
         secrets = Secrets.model_validate({"portainer_api_key": user.api_keys[0]})
         runtime = _runtime(tmp_path, {"portainer": {"url": portainer.url}}, secrets)
@@ -234,12 +238,9 @@ def test_be_standard_user_is_told_the_proxy_needs_an_admin_key(
             found = check_privileges(runtime)
         finally:
             runtime.close()
-    text = _messages(found)
-    assert "need an environment id, which Regent does not send yet" in text
-    assert (
-        _levels(found, "registry local") == ["error"]
-        and "read refused through Portainer's proxy (403)" in text
-    )
+        proxied = [path for method, path in portainer.log if path.startswith("/api/registries/1/v2")]
+    assert proxied and _levels(found, "registry local")[0] == "ok", _messages(found)
+    assert portainer.count("/api/endpoints/7/registries") >= 1
 
 
 def test_regent_chat_shows_the_findings_before_the_prompt(

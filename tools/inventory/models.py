@@ -89,6 +89,8 @@ class RegistrySource:
     portainer_id: int | None = None
     kind: str = "custom"  # portainer type name: quay, azure, custom, gitlab, proget, dockerhub, ecr, github
     host: str = ""  # host[:port] that image references use; differs from `url` behind the Portainer proxy
+    # BE proxy for a non-administrator: an environment where the key may use this registry (`?endpointId=`)
+    proxy_environment_id: int | None = None
 
     @property
     def image_host(self) -> str:

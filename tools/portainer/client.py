@@ -12,7 +12,7 @@ import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -169,14 +169,36 @@ class PortainerClient:
         edition = edition or self._edition or self.status().edition
         chosen = schemes or {}
         return [
-            convert.registry_source(
-                registry,
-                portainer_url=self.url,
-                proxied=edition == "BE",
-                scheme=chosen.get(registry.name) or chosen.get(registry.url) or default_scheme,
+            replace(
+                convert.registry_source(
+                    registry,
+                    portainer_url=self.url,
+                    proxied=edition == "BE",
+                    scheme=chosen.get(registry.name) or chosen.get(registry.url) or default_scheme,
+                ),
+                proxy_environment_id=environment_id if edition == "BE" else None,
             )
-            for registry in self.registries()
+            for registry, environment_id in self.registry_access(edition=edition)
         ]
+
+    def environment_registries(self, environment_id: int) -> list[Registry]:
+        """Registries the credentials may use on one environment (full records for non-administrators)."""
+        return self._get(list[Registry], f"/api/endpoints/{environment_id}/registries")
+
+    def registry_access(self, *, edition: Edition) -> list[tuple[Registry, int | None]]:
+        """Every registry with, for a BE non-administrator, an environment that grants it (`endpointId`).
+
+        Administrators list `/api/registries` and need no environment. BE gives other users only a
+        scrubbed list there (no URL) and wants `?endpointId=` on its registry proxy, so their registries
+        come from `/api/endpoints/{id}/registries` of the environments they may see, first one wins.
+        """
+        if edition != "BE" or self.current_user().is_admin:
+            return [(registry, None) for registry in self.registries()]
+        granted: dict[int, tuple[Registry, int | None]] = {}
+        for environment in self.environments():
+            for registry in self.environment_registries(environment.id):
+                granted.setdefault(registry.id, (registry, environment.id))
+        return list(granted.values())
 
     # --- environments ----------------------------------------------------------------------------------
 
