@@ -45,7 +45,8 @@ from bot.approvals.models import (
     iso_time,
     proposal_from_row,
 )
-from tools.actions import Action
+from tools.actions import Action, ActionReport
+from tools.policy.execute import ExecutionReport
 from tools.policy.plans import Plan
 from tools.state import connect
 
@@ -377,66 +378,49 @@ class ProposalStore:
         return done
 
     def _run(self, proposal: Proposal, run_plan: PlanRunner) -> Execution:
-        if proposal.is_action:
-            return self._run_stored_action(proposal)
-        self._write_audit(
-            proposal, actor="regent", kind="execution_started", summary=proposal.summary, data={}
-        )
-        try:
-            report = run_plan(proposal.plan_id)
-        except Exception as exc:
-            # Leave it executing: the plan claim (if taken) says whether anything ran; resume() re-checks.
-            self._write_audit(
-                proposal, actor="regent", kind="execution_error", summary=type(exc).__name__, data={}
+        if not proposal.is_action:
+            return self._drive(
+                proposal,
+                lambda: run_plan(proposal.plan_id),
+                started={},
+                busy="Another run of this plan is in progress.",
+                details=_plan_details,
             )
-            raise
-        if report.status == "already_running":
-            return Execution(False, proposal, report, "Another run of this plan is in progress.")
-        final: ProposalStatus = "failed" if report.failed else "done"
-        body = report.model_dump(mode="json")
-        with self._lock:
-            self._conn.execute(
-                "UPDATE proposals SET status = ?, result = ? WHERE id = ? AND status = 'executing'",
-                (final, json.dumps(body), proposal.id),
-            )
-        current = self.get(proposal.id) or replace(proposal, status=final, result=body)
-        self._write_audit(
-            current,
-            actor="regent",
-            kind=f"execution_{final}",
-            summary=report.message,
-            data={
-                "plan_id": report.plan_id,
-                "deleted": report.deleted,
-                "already_gone": report.already_gone,
-                "skipped": report.skipped,
-                "failed": report.failed,
-                "freed_bytes_at_least": report.freed_bytes_at_least,
-            },
-        )
-        return Execution(True, current, report, report.message)
-
-    def _run_stored_action(self, proposal: Proposal) -> Execution:
         if self._run_action is None:
             raise RuntimeError("no action runner is bound; approved actions cannot run here")
         action = self.action(proposal)  # re-checked against the hash the approver saw
-        self._write_audit(
+        run_action = self._run_action
+        return self._drive(
             proposal,
-            actor="regent",
-            kind="execution_started",
-            summary=proposal.summary,
-            data={"action_id": action.action_id},
+            lambda: run_action(action),
+            started={"action_id": action.action_id},
+            busy=None,
+            details=lambda report: _action_details(action, report),
+        )
+
+    def _drive(
+        self,
+        proposal: Proposal,
+        run: Callable[[], ExecutionReport | ActionReport],
+        *,
+        started: dict[str, Any],
+        busy: str | None,
+        details: Callable[[Any], dict[str, Any]],
+    ) -> Execution:
+        """Run a claimed proposal's plan or action, record its final status, audit start and end."""
+        self._write_audit(
+            proposal, actor="regent", kind="execution_started", summary=proposal.summary, data=started
         )
         try:
-            report = self._run_action(action)
+            report = run()
         except Exception as exc:
-            # Left executing: per-item results say what happened; resume() re-drives it.
+            # Left executing: the plan/action claim and per-item results say what ran; resume() re-drives it.
             self._write_audit(
                 proposal, actor="regent", kind="execution_error", summary=type(exc).__name__, data={}
             )
             raise
         if report.status == "already_running":
-            return Execution(False, proposal, report, report.message)
+            return Execution(False, proposal, report, busy or report.message)
         final: ProposalStatus = "failed" if report.failed else "done"
         body = report.model_dump(mode="json")
         with self._lock:
@@ -446,19 +430,7 @@ class ProposalStore:
             )
         current = self.get(proposal.id) or replace(proposal, status=final, result=body)
         self._write_audit(
-            current,
-            actor="regent",
-            kind=f"execution_{final}",
-            summary=report.message,
-            data={
-                "action_id": action.action_id,
-                "action_kind": action.kind,
-                # Item by item, so a person can review and undo what was done.
-                "results": [
-                    {"op": r.op, "ref": r.ref, "status": r.status, "reason": r.reason}
-                    for r in report.results[:200]
-                ],
-            },
+            current, actor="regent", kind=f"execution_{final}", summary=report.message, data=details(report)
         )
         return Execution(True, current, report, report.message)
 
@@ -468,6 +440,28 @@ class ProposalStore:
         if self._audit is not None:
             payload = {"proposal_id": proposal.id, "conversation": proposal.conversation, "summary": summary}
             self._audit.append(actor=actor, kind=kind, payload={**payload, **data})
+
+
+def _plan_details(report: ExecutionReport) -> dict[str, Any]:
+    return {
+        "plan_id": report.plan_id,
+        "deleted": report.deleted,
+        "already_gone": report.already_gone,
+        "skipped": report.skipped,
+        "failed": report.failed,
+        "freed_bytes_at_least": report.freed_bytes_at_least,
+    }
+
+
+def _action_details(action: Action, report: ActionReport) -> dict[str, Any]:
+    return {
+        "action_id": action.action_id,
+        "action_kind": action.kind,
+        # Item by item, so a person can review and undo what was done.
+        "results": [
+            {"op": r.op, "ref": r.ref, "status": r.status, "reason": r.reason} for r in report.results[:200]
+        ],
+    }
 
 
 def _already(proposal: Proposal) -> str:
