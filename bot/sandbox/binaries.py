@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+from pathlib import Path
 
 # Debian puts dockerd and runc in /usr/sbin, which a non-root PATH often lacks.
 _EXTRA_DIRS = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
@@ -50,3 +51,12 @@ def terminate(process: subprocess.Popen[bytes], *, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=5)
+
+
+def tail_of(path: Path, *, lines: int) -> str:
+    """The last lines of a log file ("" before it exists), for error messages."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])

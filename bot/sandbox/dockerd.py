@@ -22,7 +22,7 @@ from typing import Any, Self
 
 import httpx
 
-from bot.sandbox.binaries import require_binary, terminate
+from bot.sandbox.binaries import require_binary, tail_of, terminate
 
 API_VERSION = "v1.41"
 
@@ -158,11 +158,7 @@ class DockerDaemon:
 
     def log_tail(self, *, lines: int = 30) -> str:
         """The last lines of the dockerd log, for error messages."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return tail_of(self.log_path, lines=lines)
 
     # -- Engine API -------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from bot.sandbox.binaries import require_binary, terminate
+from bot.sandbox.binaries import require_binary, tail_of, terminate
 
 AuthMode = Literal["none", "htpasswd", "token"]
 
@@ -223,11 +223,7 @@ class RegistryServer:
 
     def log_tail(self, *, lines: int = 20) -> str:
         """The last lines of the registry log, for error messages."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return tail_of(self.log_path, lines=lines)
 
     # -- storage ----------------------------------------------------------------------------------
 
