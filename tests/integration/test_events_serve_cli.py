@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
+from tests.cli import serving_regent
 from tests.events_factory import envelope, wire_event
 from tests.fakes.slack_api import FakeSlackApi
 from tests.integration.slack.harness import SECRET as SIGNING_SECRET
 from tools.events.store import EventStore
 
-REGENT = Path(sys.executable).with_name("regent")
 EVENTS_SECRET = "events-cli-secret"
 V1 = "application/vnd.docker.distribution.events.v1+json"
 
@@ -26,8 +21,6 @@ def test_regent_serve_receives_registry_notifications(tmp_path: Path) -> None:
     config.write_text("events:\n  ignore_actors: [trivy-scanner]\n")
     with FakeSlackApi() as fake:
         env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": str(tmp_path),
             "REGENT_STATE_DIR": str(tmp_path / "state"),
             "REGENT_CONFIG": str(config),
             "SLACK_BOT_TOKEN": "xoxb-cli-test",
@@ -35,20 +28,8 @@ def test_regent_serve_receives_registry_notifications(tmp_path: Path) -> None:
             "SLACK_API_URL": fake.api_url,
             "REGENT_EVENTS_SECRET": EVENTS_SECRET,
         }
-        process = subprocess.Popen(
-            [str(REGENT), "serve", "--host", "127.0.0.1", "--port", "0"],
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert process.stderr is not None
-            line, match = "", None
-            while match is None:
-                line += process.stderr.readline()
-                match = re.search(r"health on (http://127\.0\.0\.1:\d+)/healthz", line)
-                assert process.poll() is None, line
-            base = match.group(1)
+        with serving_regent(env, home=tmp_path) as served:
+            base = served.base
             body = envelope(
                 wire_event(event_id="cli-1", action="push"), wire_event(event_id="cli-2", action="pull")
             )
@@ -62,11 +43,7 @@ def test_regent_serve_receives_registry_notifications(tmp_path: Path) -> None:
                 )
                 wrong = {**headers, "Authorization": "Bearer nope"}
                 assert http.post(f"{base}/events/harbor", content=b"{}", headers=wrong).status_code == 401
-        finally:
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=10) == 0
-            leftover = process.stderr.read() if process.stderr else ""
-        assert EVENTS_SECRET not in line + leftover
+        assert EVENTS_SECRET not in served.stderr
     store = EventStore(tmp_path / "state" / "regent.db")
     try:
         assert sorted(e.id for e in store.events()) == ["cli-1", "cli-2"]
