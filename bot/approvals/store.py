@@ -132,48 +132,18 @@ class ProposalStore:
         self, *, plan: Plan, requester: str, conversation: str, ttl: timedelta = DEFAULT_TTL
     ) -> Proposal:
         """Store the plan (if not yet) and a pending proposal for it; audited."""
-        if ttl <= timedelta(0):
-            raise ValueError("a proposal's ttl must be positive")
+        _check_ttl(ttl)
         self._plans.save(plan)
-        now = self._clock()
-        proposal = Proposal(
-            id=f"prop-{secrets.token_hex(6)}",
+        audit = {"plan_id": plan.plan_id, "items_hash": plan.items_hash}
+        return self._insert_pending(
             plan_id=plan.plan_id,
             items_hash=plan.items_hash,
             summary=plan.summary(),
             requester=requester,
             conversation=conversation,
-            created_at=now,
-            expires_at=now + ttl,
-            status="pending",
+            ttl=ttl,
+            audit=audit,
         )
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO proposals (id, plan_id, items_hash, summary, requester, conversation, "
-                "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    proposal.id,
-                    proposal.plan_id,
-                    proposal.items_hash,
-                    proposal.summary,
-                    requester,
-                    conversation,
-                    iso_time(now),
-                    iso_time(proposal.expires_at),
-                ),
-            )
-        self._write_audit(
-            proposal,
-            actor=requester,
-            kind="proposal_created",
-            summary=proposal.summary,
-            data={
-                "plan_id": plan.plan_id,
-                "items_hash": plan.items_hash,
-                "expires_at": iso_time(proposal.expires_at),
-            },
-        )
-        return proposal
 
     def create_action(
         self, *, action: Action, requester: str, conversation: str, ttl: timedelta = DEFAULT_TTL
@@ -181,22 +151,53 @@ class ProposalStore:
         """Store the action (if not yet) and a pending proposal for it; audited."""
         if self._actions is None:
             raise ValueError("this proposal store has no action store")
-        if ttl <= timedelta(0):
-            raise ValueError("a proposal's ttl must be positive")
+        _check_ttl(ttl)
         self._actions.save(action)
-        now = self._clock()
-        proposal = Proposal(
-            id=f"prop-{secrets.token_hex(6)}",
+        audit = {
+            "action_id": action.action_id,
+            "action_kind": action.kind,
+            "items_hash": action.items_hash,
+            "items": [item.label for item in action.items[:200]],
+            "reason": action.reason,
+        }
+        return self._insert_pending(
             plan_id="",
             items_hash=action.items_hash,
             summary=action.summary(),
             requester=requester,
             conversation=conversation,
+            ttl=ttl,
+            audit=audit,
+            kind=action.kind,
+            action_id=action.action_id,
+        )
+
+    def _insert_pending(
+        self,
+        *,
+        plan_id: str,
+        items_hash: str,
+        summary: str,
+        requester: str,
+        conversation: str,
+        ttl: timedelta,
+        audit: dict[str, Any],
+        kind: str = "plan",
+        action_id: str | None = None,
+    ) -> Proposal:
+        now = self._clock()
+        proposal = Proposal(
+            id=f"prop-{secrets.token_hex(6)}",
+            plan_id=plan_id,
+            items_hash=items_hash,
+            summary=summary,
+            requester=requester,
+            conversation=conversation,
             created_at=now,
             expires_at=now + ttl,
             status="pending",
-            kind=action.kind,
-            action_id=action.action_id,
+            kind=kind,
+            action_id=action_id,
         )
         with self._lock:
             self._conn.execute(
@@ -204,30 +205,23 @@ class ProposalStore:
                 "created_at, expires_at, kind, action_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     proposal.id,
-                    "",
-                    proposal.items_hash,
-                    proposal.summary,
+                    plan_id,
+                    items_hash,
+                    summary,
                     requester,
                     conversation,
                     iso_time(now),
                     iso_time(proposal.expires_at),
-                    action.kind,
-                    action.action_id,
+                    kind,
+                    action_id,
                 ),
             )
         self._write_audit(
             proposal,
             actor=requester,
             kind="proposal_created",
-            summary=proposal.summary,
-            data={
-                "action_id": action.action_id,
-                "action_kind": action.kind,
-                "items_hash": action.items_hash,
-                "items": [item.label for item in action.items[:200]],
-                "reason": action.reason,
-                "expires_at": iso_time(proposal.expires_at),
-            },
+            summary=summary,
+            data={**audit, "expires_at": iso_time(proposal.expires_at)},
         )
         return proposal
 
@@ -440,6 +434,11 @@ class ProposalStore:
         if self._audit is not None:
             payload = {"proposal_id": proposal.id, "conversation": proposal.conversation, "summary": summary}
             self._audit.append(actor=actor, kind=kind, payload={**payload, **data})
+
+
+def _check_ttl(ttl: timedelta) -> None:
+    if ttl <= timedelta(0):
+        raise ValueError("a proposal's ttl must be positive")
 
 
 def _plan_details(report: ExecutionReport) -> dict[str, Any]:
