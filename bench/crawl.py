@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.latency_proxy import LatencyProxy  # noqa: E402
-from bot.sandbox.registry_server import RegistryServer  # noqa: E402
-from bot.sandbox.seed import seed_bulk  # noqa: E402
-from bot.sandbox.seeder import Seeder  # noqa: E402
+from bot.demo.registry_server import RegistryServer  # noqa: E402
+from bot.demo.seed import seed_bulk  # noqa: E402
+from bot.demo.seeder import Seeder  # noqa: E402
 
 PYTHON = sys.executable
 REGENT = [PYTHON, "-m", "bot.cli"]

@@ -36,7 +36,7 @@ def _add_sources(parser: argparse.ArgumentParser) -> None:
 
 def record_crash(reference: str) -> str:
     """Write the current exception's traceback to the state directory's log; returns where."""
-    from bot.settings import state_dir
+    from bot.config.settings import state_dir
 
     path = state_dir() / "regent.log"
     try:
@@ -125,68 +125,68 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sources(doctor)
     doctor.add_argument("--json", action="store_true", help="print the findings as one JSON object")
 
-    from bot.vulns_command import add_vulns_parser
+    from bot.commands.vulns import add_vulns_parser
 
     add_vulns_parser(sub)
     return parser
 
 
 def _run_inventory(args: argparse.Namespace) -> int:
-    from bot.inventory_command import run_inventory_command
+    from bot.commands.inventory import run_inventory_command
 
     return run_inventory_command(args)
 
 
 def _run_plan(args: argparse.Namespace) -> int:
-    from bot.plan_command import run_plan_command
+    from bot.commands.plan import run_plan_command
 
     return run_plan_command(args)
 
 
 def _run_apply(args: argparse.Namespace) -> int:
-    from bot.plan_command import run_apply_command
+    from bot.commands.plan import run_apply_command
 
     return run_apply_command(args)
 
 
 def _run_audit(args: argparse.Namespace) -> int:
-    from bot.plan_command import run_audit_command
+    from bot.commands.plan import run_audit_command
 
     return run_audit_command(args)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.commands.demo import run_demo
 
     return run_demo(args)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from bot.serve import run_serve
+    from bot.commands.serve import run_serve
 
     return run_serve(args)
 
 
 def _run_chat(args: argparse.Namespace) -> int:
-    from bot.chat_command import run_chat_command
+    from bot.commands.chat import run_chat_command
 
     return run_chat_command(args)
 
 
 def _run_digest(args: argparse.Namespace) -> int:
-    from bot.digest.command import run_digest_command
+    from bot.commands.digest import run_digest_command
 
     return run_digest_command(args)
 
 
 def _run_doctor(args: argparse.Namespace) -> int:
-    from bot.privileges import run_doctor_command
+    from bot.commands.doctor import run_doctor_command
 
     return run_doctor_command(args)
 
 
 def _run_vulns(args: argparse.Namespace) -> int:
-    from bot.vulns_command import run_vulns_command
+    from bot.commands.vulns import run_vulns_command
 
     return run_vulns_command(args)
 

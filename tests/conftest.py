@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox.binaries import MissingBinary, require_binary
-from bot.sandbox.dockerd import DockerDaemon
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import Seeder
+from bot.demo.binaries import MissingBinary, require_binary
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import Seeder
 
 REQUIRE_REAL_ENV = "REGENT_REQUIRE_REAL"
 TEST_USERS = {"alice": "s3cret"}

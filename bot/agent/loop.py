@@ -38,7 +38,7 @@ from bot.agent.intent import asked_intents
 from bot.agent.llm import ChatModel, Completion, LLMError, ToolCallRequest
 from bot.agent.memory import ConversationMemory
 from bot.agent.prompts import Prompts
-from tools.toolbox import Toolbox, dumps
+from tools.toolbox.dispatch import Toolbox, dumps
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tools.actions import Action, ActionReport
-from tools.policy.execute import ExecutionReport
+from tools.changes.actions import Action, ActionReport
+from tools.changes.retention import ExecutionReport
 from tools.policy.plans import Plan, format_bytes
 
 if TYPE_CHECKING:

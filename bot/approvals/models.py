@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from tools.actions import Action, ActionReport
-from tools.policy.execute import ExecutionReport
+from tools.changes.actions import Action, ActionReport
+from tools.changes.retention import ExecutionReport
 from tools.policy.plans import Plan
 
 ProposalStatus = Literal["pending", "approved", "rejected", "expired", "executing", "done", "failed"]
@@ -25,21 +25,22 @@ class PlanLookup(Protocol):
 
 
 class AuditAppender(Protocol):
-    """The audit log (bot.audit.AuditLog): append-only, hash-chained."""
+    """The audit log (bot.approvals.audit.AuditLog): append-only, hash-chained."""
 
     def append(self, *, actor: str, kind: str, payload: Mapping[str, Any]) -> object: ...
 
 
 class ActionLookup(Protocol):
-    """Loads and saves stored actions (tools.actions.ActionStore); get raises if unknown or tampered."""
+    """Loads and saves stored actions (tools.changes.actions.ActionStore); get raises if unknown or
+    tampered."""
 
     def get(self, action_id: str) -> Action: ...
 
     def save(self, action: Action) -> str: ...
 
 
-PlanRunner = Callable[[str], ExecutionReport]  # plan id -> report; tools.policy.execute.execute_plan bound
-ActionRunner = Callable[[Action], ActionReport]  # an approved action -> report (bot.runtime.run_action)
+PlanRunner = Callable[[str], ExecutionReport]  # plan id -> report; tools.changes.retention.execute_plan bound
+ActionRunner = Callable[[Action], ActionReport]  # an approved action -> report (bot.app.run_action)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ class Proposal:
     channel: str | None = None
     message_ts: str | None = None
     result: dict[str, Any] | None = None  # the ExecutionReport (or ActionReport) as JSON, once executed
-    kind: str = "plan"  # "plan", or the kind of the stored action (tools.actions.ActionKind)
+    kind: str = "plan"  # "plan", or the kind of the stored action (tools.changes.actions.ActionKind)
     action_id: str | None = None
 
     @property

@@ -5,13 +5,14 @@ retries, two approvers clicking together, several replicas and restarts:
 - deciding: `status pending -> approved|rejected WHERE status='pending' AND expires_at > now`; the one
   statement that changes a row wins, every other click is told who decided first;
 - executing: `status approved -> executing WHERE status='approved'`; only that claimant calls the plan
-  runner, which itself claims the plan once in the plan store (tools/policy/execute.py), so even a second
+  runner, which itself claims the plan once in the plan store (tools/changes/retention.py), so even a second
   process that somehow got here would delete nothing.
 The card shows the stored plan (`card()` loads it by id and checks its items hash), and the button carries
 only the proposal id: what was displayed is what runs (design invariants 1 and 3).
 
 A proposal references either a plan (`kind='plan'`, a registry cleanup) or a stored action
-(tools/actions.py: a Portainer user suspension, a ticket): same decide(), same claim; `execute` runs the
+(tools/changes/actions.py: a Portainer user suspension, a ticket): same decide(), same claim;
+`execute` runs the
 plan through `run_plan` and an action through the action runner bound at startup (`bind_action_runner`),
 which claims the action once and records each item's outcome.
 """
@@ -45,8 +46,8 @@ from bot.approvals.models import (
     iso_time,
     proposal_from_row,
 )
-from tools.actions import Action, ActionReport
-from tools.policy.execute import ExecutionReport
+from tools.changes.actions import Action, ActionReport
+from tools.changes.retention import ExecutionReport
 from tools.policy.plans import Plan
 from tools.state import connect
 

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.approvals.store import Proposal
+from bot.config.settings import DigestSettings, Settings, configured_prices, configured_quota
 from bot.digest.model import DigestSection
-from bot.settings import DigestSettings, Settings, configured_prices, configured_quota
 from tools.analysis.clocks import as_utc
 from tools.analysis.cost import Price, storage_price
 from tools.analysis.history import RegistryHistory, build_history
@@ -98,7 +98,7 @@ def collect_context(
 ) -> DigestContext | None:
     """Read the latest snapshot, its history and forecasts; None before the first inventory.
 
-    `history` gives each registry's RegistryHistory (bot.runtime.Runtime.history: first sightings, push
+    `history` gives each registry's RegistryHistory (bot.app.Runtime.history: first sightings, push
     and pull clocks from registry events, dangling digests); without it only first sightings are used.
     """
     options = settings.digest

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 from bot.digest.context import SectionProvider
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.app import Runtime
 
 
 def extra_providers(runtime: Runtime) -> list[SectionProvider]:
-    """Registry activity (bot/events_digest.py) and the vulnerabilities "fix first" (bot/vulns_digest.py)."""
-    from bot.events_digest import events_providers
-    from bot.vulns_digest import vulns_providers
+    """Registry activity (bot/digest/sections_events.py) and the vulnerabilities "fix first"
+    (bot/digest/sections_vulns.py)."""
+    from bot.digest.sections_events import events_providers
+    from bot.digest.sections_vulns import vulns_providers
 
     return [*vulns_providers(runtime), *events_providers(runtime)]

@@ -15,12 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from bot.app import DB_NAME, Runtime
 from bot.digest.build import Summarizer, build_digest, default_providers, empty_digest
 from bot.digest.context import DigestContext, RetentionView, SectionProvider, collect_context
 from bot.digest.log import DigestLog, SendKind
 from bot.digest.model import Digest
 from bot.digest.schedule import CronSchedule, parse_cron
-from bot.runtime import DB_NAME, Runtime
 from tools.errors import RegentError
 from tools.policy.evaluate import evaluate_policies, evaluate_snapshot
 from tools.policy.plans import Plan

@@ -48,7 +48,7 @@ class _NoTokenWarning(logging.Filter):
 
 @dataclass(slots=True)
 class SlackServices:
-    """What the Slack app is built from; the composition root (bot/serve.py) fills it."""
+    """What the Slack app is built from; the composition root (bot/commands/serve.py) fills it."""
 
     proposals: ProposalStore
     authorizer: Authorizer

@@ -40,7 +40,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 class CommandBackend(Protocol):
-    """Runs a subcommand on the deterministic code (bot.reports wires the toolbox and domain code)."""
+    """Runs a subcommand on the deterministic code (bot.slack.reports wires the toolbox and domain code)."""
 
     def run_command(self, *, name: str, argument: str, user: str, conversation: str) -> Report: ...
 

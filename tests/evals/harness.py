@@ -13,10 +13,10 @@ from pathlib import Path
 
 from bot.agent.llm import ChatModel
 from bot.agent.loop import AgentReply
-from bot.runtime import build_runtime
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import Seeder
-from bot.settings import LLMEnv, LLMSettings, Secrets, Settings
+from bot.app import build_runtime
+from bot.config.settings import LLMEnv, LLMSettings, Secrets, Settings
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import Seeder
 from tests.evals.cases import EvalCase, EvalEnv
 
 

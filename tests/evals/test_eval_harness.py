@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.agent.llm import OpenAIChat
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import Seeder
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import Seeder
 from tests.evals.cases import CASES, EvalCase
 from tests.evals.harness import run_case
 from tests.fakes.openai_server import FakeOpenAI, tool_messages

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.registry_server import RegistryServer
-from bot.settings import load_llm_env
+from bot.config.settings import load_llm_env
+from bot.demo.registry_server import RegistryServer
 from tests.conftest import SeederFactory
 from tests.evals.cases import CASES, EvalCase
 from tests.evals.harness import run_case

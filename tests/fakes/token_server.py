@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
-from bot.sandbox.registry_server import RegistryServer
+from bot.demo.registry_server import RegistryServer
 from tests.fakes.http_server import BackgroundServer, QuietHandler
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.agent.llm import OpenAIChat
-from bot.runtime import Runtime, build_runtime
-from bot.settings import LLMSettings, Secrets, Settings
+from bot.app import Runtime, build_runtime
+from bot.config.settings import LLMSettings, Secrets, Settings
 from tests.fakes.openai_server import tool_messages
 
 

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.runtime import Runtime
-from bot.sandbox.dockerd import DockerDaemon
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import Seeder, seed_sample
+from bot.app import Runtime
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import Seeder, seed_sample
 from tests.fakes.openai_server import FakeOpenAI, tool_messages, tool_names
 from tests.integration.agent_harness import answer_with_size, call, make_runtime
 

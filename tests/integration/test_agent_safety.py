@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.runtime import Runtime, build_runtime
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ALPINE_3_19_1, ImageSpec, Seeder, seed_sample
-from bot.settings import Settings, load_llm_env, load_secrets, load_slack_env
+from bot.app import Runtime, build_runtime
+from bot.config.settings import Settings, load_llm_env, load_secrets, load_slack_env
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder, seed_sample
 from tests.fakes.openai_server import FakeOpenAI, tool_messages, tool_names
 from tests.integration.agent_harness import call, make_runtime
 

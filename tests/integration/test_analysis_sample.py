@@ -8,8 +8,8 @@ import datetime as dt
 import httpx
 import pytest
 
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ImageSpec, Seeder, seed_sample
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ImageSpec, Seeder, seed_sample
 from tools.analysis.findings import find_old_latest, find_stale_images, report_dangling
 from tools.analysis.history import build_history
 from tools.analysis.layers import detect_base_images, shared_layers, suggest_consolidation

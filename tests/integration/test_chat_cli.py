@@ -1,6 +1,6 @@
 """`regent chat` as a user runs it: a real process, the fake LLM over HTTP, the real registry.
 
-The approval goes through bot.approvals (decide, then execute once) and tools.policy.execute deletes the
+The approval goes through bot.approvals (decide, then execute once) and tools.changes.retention deletes the
 manifest from the real registry; rejecting deletes nothing.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from bot.audit import AuditLog
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import Seeder, seed_sample
+from bot.approvals.audit import AuditLog
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import Seeder, seed_sample
 from tests.fakes.openai_server import FakeOpenAI, tool_messages
 from tests.integration.agent_harness import call
 

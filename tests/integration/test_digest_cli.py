@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import Seeder, seed_sample
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import Seeder, seed_sample
 from tests.cli import run_regent
 from tests.fakes.slack_files import FakeSlackFilesApi
 

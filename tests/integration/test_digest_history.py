@@ -11,14 +11,14 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.app import DB_NAME, Runtime, build_runtime
+from bot.config.settings import Secrets, Settings
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder
 from bot.digest import format as fmt
 from bot.digest.context import collect_context
 from bot.digest.log import DigestLog
 from bot.digest.runner import DigestRunner
-from bot.runtime import DB_NAME, Runtime, build_runtime
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ALPINE_3_19_1, ImageSpec, Seeder
-from bot.settings import Secrets, Settings
 from tools.analysis.cost import GIB
 
 START = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from bot.app import Runtime, build_runtime
+from bot.config.settings import Secrets, Settings
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder, seed_sample
 from bot.digest.model import PROPOSE_ACTION
 from bot.digest.runner import DigestRunner, DigestScheduler
-from bot.runtime import Runtime, build_runtime
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ALPINE_3_19_1, ImageSpec, Seeder, seed_sample
-from bot.settings import Secrets, Settings
 from bot.slack.connect import make_web_client
 from bot.slack.digest_post import SlackDigestPoster
 from tests.fakes.slack_api import check_message

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import yaml
 
-from bot.sandbox.binaries import terminate
-from bot.sandbox.registry_server import RegistryServer, free_port
-from bot.sandbox.seed import ImageSpec, Seeder
+from bot.demo.binaries import terminate
+from bot.demo.registry_server import RegistryServer, free_port
+from bot.demo.seed import ImageSpec, Seeder
 from tests.conftest import need_binary
 from tests.events_factory import NOW
 from tools.events.cache_advice import UpstreamUsage, cache_config

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bot.app import build_runtime
+from bot.config.settings import Secrets, Settings
 from bot.digest.runner import DigestRunner
+from bot.digest.sections_events import events_providers
 from bot.digest.terminal import print_digest
-from bot.events_digest import events_providers
-from bot.runtime import build_runtime
-from bot.settings import Secrets, Settings
 from bot.slack.digest_blocks import digest_message
 from tests.events_factory import event
 from tests.fakes.synthetic import NOW, synthetic_snapshot

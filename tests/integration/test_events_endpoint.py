@@ -14,8 +14,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.events_endpoint import EventsEndpoint
-from bot.server import HttpServer, Router
+from bot.web.events import EventsEndpoint
+from bot.web.server import HttpServer, Router
 from tests.events_factory import envelope, harbor_payload, wire_event
 from tools.events.models import RegistryEvent
 from tools.events.store import EventStore

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from bot.events_alerts import SlackAlertPoster, anomaly_alert_message, escape, push_alert_message
-from bot.events_monitor import AnomalyMonitor
+from bot.serve.monitors import AnomalyMonitor
+from bot.slack.alerts import SlackAlertPoster, anomaly_alert_message, escape, push_alert_message
 from tests.events_factory import digest_of, event
 from tests.fakes.portainer import FakeAuthLog, FakePortainer
 from tests.fakes.slack_api import FakeSlackApi

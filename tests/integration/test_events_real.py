@@ -18,12 +18,12 @@ import pytest
 from pydantic import SecretStr
 from slack_sdk import WebClient
 
-from bot.events_service import EventsService, exclusions_of
-from bot.sandbox.dockerd import DockerDaemon
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ALPINE_3_19_0, ALPINE_3_19_1, BaseImage, ImageSpec, PushedImage, Seeder
-from bot.server import HttpServer, Router
-from bot.settings import EventsSettings
+from bot.config.settings import EventsSettings
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ALPINE_3_19_0, ALPINE_3_19_1, BaseImage, ImageSpec, PushedImage, Seeder
+from bot.serve.events import EventsService, exclusions_of
+from bot.web.server import HttpServer, Router
 from tests.conftest import need_binary
 from tests.fakes.slack_api import FakeSlackApi
 from tools.events.rules import PushRules

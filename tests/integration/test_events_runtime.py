@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.runtime import build_runtime
-from bot.settings import Secrets, Settings
+from bot.app import build_runtime
+from bot.config.settings import Secrets, Settings
 from tests.events_factory import event
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)

@@ -12,12 +12,12 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 
-from bot.events_service import events_service_for
-from bot.runtime import build_runtime
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ImageSpec, Seeder
-from bot.server import HttpServer, Router
-from bot.settings import Settings, load_secrets
+from bot.app import build_runtime
+from bot.config.settings import Settings, load_secrets
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ImageSpec, Seeder
+from bot.serve.events import events_service_for
+from bot.web.server import HttpServer, Router
 from tests.conftest import need_binary
 from tests.fakes.slack_api import FakeSlackApi
 

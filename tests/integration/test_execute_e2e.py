@@ -13,15 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox.dockerd import DockerDaemon
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import DEBIAN_12, ImageSpec, PushedImage, PushedIndex, Seeder
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import DEBIAN_12, ImageSpec, PushedImage, PushedIndex, Seeder
 from tests.conftest import need_binary
+from tools.changes.retention import ExecutionReport, execute_plan
 from tools.docker.source import docker_host_source
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import Deployment, RegistrySource
 from tools.policy.evaluate import evaluate_policies
-from tools.policy.execute import ExecutionReport, execute_plan
 from tools.policy.loader import parse_policies
 from tools.policy.store import PlanStore
 from tools.registry.client import RegistryClient

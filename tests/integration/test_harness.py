@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox.dockerd import DockerDaemon
-from bot.sandbox.images import build_image, busybox_available
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import (
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.images import build_image, busybox_available
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import (
     ALPINE_3_19_1,
     DEBIAN_12,
     BearerAuth,

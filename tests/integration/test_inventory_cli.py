@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.dockerd import DockerDaemon
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ImageSpec, Seeder, seed_sample
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ImageSpec, Seeder, seed_sample
 from tests.cli import run_regent
 from tests.conftest import need_binary
 from tools.inventory.store import SnapshotStore

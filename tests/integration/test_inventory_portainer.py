@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.dockerd import DockerDaemon
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ImageSpec, Seeder, seed_sample
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ImageSpec, Seeder, seed_sample
 from tests.cli import run_regent
 from tests.conftest import SeederFactory, need_binary
 from tests.fakes.portainer import FakePortainer

@@ -7,8 +7,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import Seeder, seed_sample
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import Seeder, seed_sample
 from tests.cli import run_regent
 from tools.registry.client import RegistryClient
 from tools.registry.http import pooled_client

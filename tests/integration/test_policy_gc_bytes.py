@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import (
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import (
     ALPINE_3_19_0,
     ALPINE_3_19_1,
     DEBIAN_12,
@@ -29,10 +29,10 @@ from bot.sandbox.seed import (
 from tests.conftest import need_binary
 from tests.unit.registry_strategies import REPOS, TAG_NAMES, policy_files
 from tools.analysis.history import build_history
+from tools.changes.retention import execute_plan
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import InventorySnapshot, RegistryInventory, RegistrySource
 from tools.policy.evaluate import evaluate_policies
-from tools.policy.execute import execute_plan
 from tools.policy.loader import parse_policies
 from tools.policy.model import PolicyFile
 from tools.policy.plans import Plan

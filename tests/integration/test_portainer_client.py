@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from bot.sandbox.dockerd import DockerDaemon
-from bot.sandbox.images import busybox_available
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ALPINE_3_19_1, ImageSpec, Seeder
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.images import busybox_available
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder
 from tests.conftest import TEST_USERS, SeederFactory, need_binary
 from tests.fakes.portainer import FakeEnvironment, FakePortainer, FakeRegistry, FakeStack
 from tests.fakes.portainer_records import make_pod, make_service

@@ -21,18 +21,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.privileges import apply_findings, check_privileges
-from bot.runtime import Runtime, build_runtime
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import BearerAuth, ImageSpec
-from bot.settings import Secrets, Settings
+from bot.app import Runtime, build_runtime
+from bot.commands.doctor import apply_findings, check_privileges
+from bot.config.settings import Secrets, Settings
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import BearerAuth, ImageSpec
 from tests.cli import run_regent
 from tests.conftest import TEST_USERS, SeederFactory, need_binary
 from tests.fakes.portainer import FakePortainer, FakeRegistry, FakeUser
 from tests.fakes.portainer_records import FakeEnvironment
 from tests.fakes.token_server import TokenServer
 from tools.inventory.models import RegistrySource
-from tools.privileges import Finding, check_registry, exit_code
+from tools.privileges.checks import Finding, check_registry, exit_code
 from tools.registry.client import PROBE_DIGEST, RegistryClient
 from tools.registry.reference import ReferenceError
 

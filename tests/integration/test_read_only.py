@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import Runtime
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import Seeder, seed_sample
-from bot.settings import Settings
+from bot.app import Runtime
+from bot.config.settings import Settings
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import Seeder, seed_sample
 from tests.cli import run_regent
 from tests.fakes.openai_server import FakeOpenAI, tool_messages, tool_names
 from tests.integration.agent_harness import call, make_runtime

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from diskcache import Cache
 
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import BearerAuth, ImageSpec, Seeder, seed_sample
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import BearerAuth, ImageSpec, Seeder, seed_sample
 from tests.conftest import TEST_USERS, SeederFactory, need_binary
 from tests.fakes.fault_proxy import FaultProxy
 from tests.fakes.token_server import TokenServer

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from bot.app import Runtime, build_runtime
 from bot.approvals import ActionCard, Authorizer
-from bot.runtime import Runtime, build_runtime
-from bot.settings import Secrets, Settings
+from bot.config.settings import Secrets, Settings
 from tests.fakes.http_server import BackgroundServer, QuietHandler
-from tools.actions import ActionReport
-from tools.vulns.ticket_action import build_ticket_action
+from tools.changes.actions import ActionReport
+from tools.changes.ticket import build_ticket_action
 from tools.vulns.tickets import TicketTarget
 from tools.vulns.views import CveGroup
 

@@ -15,16 +15,16 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from bot.app import Runtime, build_runtime
 from bot.approvals import ActionCard, Authorizer, ProposalStore
-from bot.runtime import Runtime, build_runtime
-from bot.settings import Secrets, Settings
+from bot.config.settings import Secrets, Settings
 from tests.fakes.openai_server import FakeOpenAI, tool_messages, tool_names
 from tests.fakes.portainer import FakeMembership, FakePortainer, FakeTeam, FakeUser
 from tests.fakes.portainer_records import ADMIN, STANDARD_USER, TEAM_LEADER
 from tests.integration.agent_harness import call, make_runtime
-from tools.actions import ActionReport
+from tools.changes.actions import ActionReport
+from tools.changes.suspension import execute_suspension
 from tools.policy.store import PlanStore
-from tools.portainer.suspend import execute_suspension
 
 REQUESTER, APPROVER, OUTSIDER = "U0REQ", "U0APP", "U0OUT"
 WRITES = ("DELETE", "PUT", "POST")
@@ -306,7 +306,7 @@ def test_the_agent_cannot_propose_a_suspension_the_user_did_not_ask_for(
 def test_regent_chat_shows_every_change_and_runs_it_on_yes(
     runtime: Runtime, portainer: FakePortainer
 ) -> None:
-    from bot.chat_command import review_proposal
+    from bot.commands.chat import review_proposal
 
     proposal_id = propose(runtime)
     lines: list[str] = []

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.sandbox.seed import ALPINE_3_19_1, ImageSpec, Seeder
+from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder
 from tests.cli import ROOT, run_regent
 
 OLD_TAGS = ("1.0", "1.1", "1.2", "1.3", "1.4")

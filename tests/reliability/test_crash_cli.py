@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import Seeder
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import Seeder
 from tests.cli import run_regent
 from tests.fakes.fault_proxy import FaultProxy
 from tests.reliability.crash import (

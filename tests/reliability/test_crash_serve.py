@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from bot.approvals import ProposalStore
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import Seeder
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import Seeder
 from tests.cli import run_regent
 from tests.fakes.fault_proxy import FaultProxy
 from tests.fakes.slack_api import FakeSlackApi

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.dockerd import DockerDaemon
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ImageSpec, Seeder
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ImageSpec, Seeder
 from tests.cli import run_regent
 from tests.fakes.fault_proxy import FaultProxy
 from tests.fakes.portainer import FakePortainer

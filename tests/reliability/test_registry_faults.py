@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ImageSpec, Seeder
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ImageSpec, Seeder
 from tests.cli import run_regent
 from tests.fakes.fault_proxy import FaultProxy
 from tools.errors import Unreachable

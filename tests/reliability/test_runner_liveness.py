@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from tools.policy.execute import new_runner_id, runner_is_gone
+from tools.changes.retention import new_runner_id, runner_is_gone
 
 
 def test_runner_liveness() -> None:

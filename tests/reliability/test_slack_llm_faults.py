@@ -15,9 +15,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.runtime import build_runtime
-from bot.serve import SlackService
-from bot.settings import LLMEnv, Secrets, Settings, SlackEnv
+from bot.app import build_runtime
+from bot.commands.serve import SlackService
+from bot.config.settings import LLMEnv, Secrets, Settings, SlackEnv
 from tests.fakes.fault_proxy import FaultProxy
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import Call, FakeSlackApi

@@ -24,15 +24,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.digest_service import DigestService
-from bot.events_endpoint import EventsEndpoint
-from bot.runtime import build_runtime
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ALPINE_3_19_1, ImageSpec, Seeder
-from bot.serve import SlackService
-from bot.server import HttpServer, Router
-from bot.settings import LLMEnv, Secrets, Settings, SlackEnv
-from bot.vulns_endpoint import build_vulns_endpoint
+from bot.app import build_runtime
+from bot.commands.serve import SlackService
+from bot.config.settings import LLMEnv, Secrets, Settings, SlackEnv
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder
+from bot.serve.digest import DigestService
+from bot.web.events import EventsEndpoint
+from bot.web.server import HttpServer, Router
+from bot.web.vulns import build_vulns_endpoint
 from tests.conftest import need_binary
 from tests.events_factory import envelope, wire_event
 from tests.fakes.openai_server import FakeOpenAI

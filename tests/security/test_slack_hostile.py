@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.digest_service import DigestService
-from bot.events_alerts import anomaly_alert_message, push_alert_message
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ALPINE_3_19_1, ImageSpec, Seeder
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder
+from bot.serve.digest import DigestService
+from bot.slack.alerts import anomaly_alert_message, push_alert_message
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import Call, check_message
 from tests.integration.slack.harness import APPROVER, APPROVER_2, CHANNEL, GROUPIE, REQUESTER, start_slack

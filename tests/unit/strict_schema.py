@@ -1,6 +1,6 @@
 """A checker of OpenAI's strict-mode rules for function schemas, written from their Structured Outputs docs.
 
-Independent of tools/tooling/schema.py on purpose (a generator and its own checker would share bugs).
+Independent of tools/toolbox/schema.py on purpose (a generator and its own checker would share bugs).
 Rules (platform.openai.com/docs/guides/structured-outputs, "Supported schemas"):
 - the root is an object, not anyOf; function names match ^[a-zA-Z0-9_-]{1,64}$;
 - every object sets additionalProperties: false and lists every property in `required`;

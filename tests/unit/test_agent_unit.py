@@ -15,8 +15,8 @@ from bot.agent.loop import Agent, AgentLimits, ToolCallEvent
 from bot.agent.memory import ConversationMemory
 from bot.agent.prompts import Prompts
 from tests.fakes.synthetic import NOW, synthetic_snapshot
-from tools.toolbox import Toolbox
-from tools.tooling.context import ToolContext
+from tools.toolbox.context import ToolContext
+from tools.toolbox.dispatch import Toolbox
 
 
 class ScriptedModel:

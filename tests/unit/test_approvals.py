@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.approvals import Authorizer, ProposalStore
-from bot.audit import AuditLog
-from tools.policy.execute import ExecutionReport
+from bot.approvals.audit import AuditLog
+from tools.changes.retention import ExecutionReport
 from tools.policy.plans import KeptDigest, Plan, PlanItem, PlanRegistry, hash_items
 from tools.policy.store import PlanStore
 

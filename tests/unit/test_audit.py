@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import GENESIS, REDACTED, AuditLog, entry_hash, is_secret_key, redact
+from bot.approvals.audit import GENESIS, REDACTED, AuditLog, entry_hash, is_secret_key, redact
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -15,6 +15,7 @@ import pytest
 from rich.console import Console
 
 from bot.agent.llm import OpenAIChat
+from bot.config.settings import Settings
 from bot.digest import format as fmt
 from bot.digest.build import build_digest
 from bot.digest.chart import draw_chart, render_chart
@@ -22,7 +23,6 @@ from bot.digest.context import DigestContext, collect_context
 from bot.digest.model import Digest, DigestSection, DigestTable
 from bot.digest.summary import DigestSummarizer
 from bot.digest.terminal import print_digest
-from bot.settings import Settings
 from bot.slack.digest_blocks import digest_message
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import check_message

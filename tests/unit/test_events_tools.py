@@ -19,8 +19,8 @@ from tools.events.client import RateLimit
 from tools.events.stats import Exclusions
 from tools.events.store import EventStore
 from tools.inventory.models import Deployment
-from tools.toolbox import Toolbox
-from tools.tooling.context import ToolContext
+from tools.toolbox.context import ToolContext
+from tools.toolbox.dispatch import Toolbox
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Design boundaries: only tools/policy/execute.py deletes from a registry; tools/ imports no bot, Slack or
+"""Design boundaries: only tools/changes/retention.py deletes from a registry; tools/ imports no bot, Slack or
 LLM code and reads no environment."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def test_only_execute_deletes_manifests() -> None:
         for path in _sources("tools", "bot")
         if _calls(path, "delete_manifest") and "sandbox" not in path.parts
     }
-    assert callers == {"tools/policy/execute.py"}, callers
+    assert callers == {"tools/changes/retention.py"}, callers
 
 
 def test_tools_import_no_bot_slack_or_llm_code_and_read_no_environment() -> None:

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from bot.privileges import ReadOnlyAuthorizer
-from bot.settings import READ_ONLY_REASON, Settings, read_only_reason
+from bot.commands.doctor import ReadOnlyAuthorizer
+from bot.config.settings import READ_ONLY_REASON, Settings, read_only_reason
 from tests.fakes.synthetic import NOW, synthetic_snapshot
 from tools.errors import ConfigError
 from tools.policy.plans import Plan
-from tools.privileges import Finding, delete_refusals, exit_code
-from tools.toolbox import Toolbox
-from tools.tooling.context import ProposalRef, ToolContext
+from tools.privileges.checks import Finding, delete_refusals, exit_code
+from tools.toolbox.context import ProposalRef, ToolContext
+from tools.toolbox.dispatch import Toolbox
 
 PROPOSING = {"propose_deletion", "propose_retention_cleanup", "propose_user_suspension", "propose_ticket"}
 

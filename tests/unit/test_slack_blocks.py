@@ -13,7 +13,7 @@ from bot.slack.blocks import answer_messages, card_message, item_list_messages, 
 from bot.slack.mrkdwn import escape_text, format_table, sanitize_mrkdwn, split_mrkdwn
 from bot.slack.report import Report, Table
 from tests.fakes.slack_api import check_message
-from tools.policy.execute import ExecutionReport
+from tools.changes.retention import ExecutionReport
 from tools.policy.plans import KeptDigest, Plan, PlanItem, PlanRegistry, hash_items
 from tools.policy.store import ItemResult
 

@@ -12,9 +12,9 @@ import pytest
 from tests.fakes.synthetic import NOW, synthetic_snapshot
 from tools.inventory.models import InventorySnapshot
 from tools.policy.plans import Plan
-from tools.toolbox import MAX_RESULT_CHARS, Toolbox, ToolSpec, bound_json, default_tools
-from tools.tooling.context import ProposalRef, ToolContext
-from tools.tooling.results import ToolResult
+from tools.toolbox.context import ProposalRef, ToolContext
+from tools.toolbox.dispatch import MAX_RESULT_CHARS, Toolbox, ToolSpec, bound_json, default_tools
+from tools.toolbox.results import ToolResult
 
 READ_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("list_registries", {}),

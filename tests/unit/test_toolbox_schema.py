@@ -11,9 +11,9 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from tests.unit.strict_schema import strict_problems
-from tools.toolbox import Toolbox, default_tools
-from tools.tooling.context import ToolContext
-from tools.tooling.schema import function_tool, prepare_arguments, strict_parameters
+from tools.toolbox.context import ToolContext
+from tools.toolbox.dispatch import Toolbox, default_tools
+from tools.toolbox.schema import function_tool, prepare_arguments, strict_parameters
 
 EXPECTED_TOOLS = {
     "list_registries",

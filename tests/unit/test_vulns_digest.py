@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bot.config.settings import Settings
 from bot.digest.context import collect_context
-from bot.settings import Settings
-from bot.vulns_digest import vulns_section_provider
+from bot.digest.sections_vulns import vulns_section_provider
 from tests.fakes.synthetic import NOW, synthetic_snapshot
 from tools.inventory.store import SnapshotStore
 from tools.vulns.images import build_index

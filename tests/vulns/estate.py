@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from bot.sandbox.dockerd import DockerDaemon
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ALPINE_3_19_0, ImageSpec, Seeder, seed_sample
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ALPINE_3_19_0, ImageSpec, Seeder, seed_sample
 from tests.cli import run_regent
 from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeEnvironment, FakeUser, make_pod

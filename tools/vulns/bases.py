@@ -1,7 +1,7 @@
 """Which findings come from the base image, and which newer base tag would remove how many of them.
 
 Base detection is the layer analysis' (tools.analysis.layers.detect_base_images, one sweep per registry)
-and, for images that declare their base, the image tools' (tools.tooling.layers.find_base_image), which
+and, for images that declare their base, the image tools' (tools.toolbox.layers.find_base_image), which
 also finds the registry image whose layers are a prefix of this one's. A finding comes from the base when
 the layer the scanner names is one of those prefix layers. A newer base is a higher version of the same
 tag line ("alpine-3.19.0" -> "alpine-3.19.1", "12-slim" -> "13-slim") in the inventory, or in the
@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from tools.analysis.layers import detect_base_images, iter_images
 from tools.analysis.usage import ImageReference, parse_reference
 from tools.inventory.models import Digest, InventorySnapshot
-from tools.tooling.catalog import RegistryView, build_view
-from tools.tooling.layers import BaseImageInfo, find_base_image
+from tools.toolbox.catalog import RegistryView, build_view
+from tools.toolbox.layers import BaseImageInfo, find_base_image
 from tools.vulns.images import ImageIndex
 from tools.vulns.reports import Finding
 from tools.vulns.triage import ImageFindings, Triage

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox.registry_server import RegistryServer
-from bot.sandbox.seed import ALPINE_3_19_1, ImageSpec, Seeder
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder
 from tests.integration.slack.harness import POLICIES, SlackHarness, start_slack
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import RegistryInventory, RegistrySource

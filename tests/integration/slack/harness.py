@@ -20,11 +20,11 @@ import httpx
 from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 
+from bot.app import build_runtime
 from bot.approvals import ProposalStore
-from bot.audit import AuditLog
-from bot.runtime import build_runtime
-from bot.serve import SlackService
-from bot.settings import LLMEnv, Secrets, Settings, SlackEnv
+from bot.approvals.audit import AuditLog
+from bot.commands.serve import SlackService
+from bot.config.settings import LLMEnv, Secrets, Settings, SlackEnv
 from bot.slack.app import RegentSlack
 from bot.slack.connect import EVENTS_PATH
 from tests.fakes.slack_api import TEAM, FakeSlackApi

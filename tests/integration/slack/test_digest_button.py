@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bot.digest.model import PROPOSE_ACTION
-from bot.digest_service import DigestService, digest_service_for
+from bot.serve.digest import DigestService, digest_service_for
 from tests.fakes.slack_api import TEAM
 from tests.integration.slack.conftest import SmallRegistry
 from tests.integration.slack.harness import APPROVER, CHANNEL, REQUESTER, SlackHarness, start_slack

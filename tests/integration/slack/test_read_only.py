@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from bot.digest_service import DigestService
+from bot.serve.digest import DigestService
 from tests.integration.slack.conftest import SmallRegistry
 from tests.integration.slack.harness import APPROVER, CHANNEL, REQUESTER, start_slack
 from tests.integration.slack.test_digest_button import propose_click

@@ -59,7 +59,8 @@ def test_restart_in_the_middle_of_execution_resumes_without_repeating(
         long_ago = datetime.now(UTC) - timedelta(hours=1)
 
         def dies_after_first_delete(plan_id: str) -> None:
-            # What tools.policy.execute does until the process is killed: claim, delete one item, record it.
+            # What tools.changes.retention does until the process is killed: claim, delete one
+            # item, record it.
             assert before.plans.claim(plan_id, runner="host:1:dead", now=long_ago)
             item = plan.items[0]
             assert small_registry.client.delete_manifest(item.repository, item.digest)

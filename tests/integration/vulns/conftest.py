@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox.dockerd import DockerDaemon
-from bot.sandbox.registry_server import RegistryServer
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.registry_server import RegistryServer
 from tests.conftest import need_binary
 from tests.vulns.estate import Estate, build_estate
 

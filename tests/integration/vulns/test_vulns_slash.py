@@ -10,9 +10,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.runtime import build_runtime
-from bot.serve import SlackService
-from bot.settings import Secrets, Settings, SlackEnv
+from bot.app import build_runtime
+from bot.commands.serve import SlackService
+from bot.config.settings import Secrets, Settings, SlackEnv
 from tests.fakes.slack_api import FakeSlackApi
 from tests.integration.slack.harness import BOT_TOKEN, SECRET, SlackHarness
 from tests.vulns.estate import Estate, regent

@@ -10,8 +10,8 @@ import pytest
 
 from tests.vulns.estate import Estate, regent
 from tools.inventory.store import SnapshotStore
-from tools.toolbox import Toolbox
-from tools.tooling.context import ToolContext
+from tools.toolbox.context import ToolContext
+from tools.toolbox.dispatch import Toolbox
 from tools.vulns.service import VulnsAccess
 
 

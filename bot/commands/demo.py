@@ -1,0 +1,139 @@
+"""`regent demo`: a local registry (and dockerd when possible) with sample images, and what Regent sees."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.commands.inventory import print_summary
+from bot.demo.binaries import MissingBinary, find_binary
+from bot.demo.digest_history import print_demo_digest, simulate_history
+from bot.demo.dockerd import DockerDaemon
+from bot.demo.registry_server import RegistryServer
+from bot.demo.seed import Seeder, seed_sample
+from bot.sources import shared_http
+from tools.docker.source import docker_host_source
+from tools.errors import RegentError
+from tools.inventory.inventory import DeploymentSource, RegistryTarget, run_inventory
+from tools.inventory.models import InventorySnapshot, RegistrySource
+from tools.inventory.store import SnapshotStore
+from tools.registry.client import RegistryClient
+
+console = Console()
+
+
+@contextmanager
+def _maybe_dockerd(registry: RegistryServer) -> Iterator[DockerDaemon | None]:
+    """A private dockerd with two sample containers, when dockerd exists and we are root; else None."""
+    if find_binary("dockerd") is None or os.geteuid() != 0 or find_binary("busybox") is None:
+        console.print("[dim]dockerd, root or busybox-static missing: the demo shows no containers[/dim]")
+        yield None
+        return
+    with DockerDaemon(insecure_registries=[registry.host]) as daemon:
+        api = f"{registry.host}/shop/api:1.4.0"
+        web = f"{registry.host}/shop/web:2.1.0"
+        daemon.pull(api)
+        daemon.pull(web)
+        daemon.run(api, name="shop-api")
+        daemon.create_container(web, name="shop-web-canary")
+        yield daemon
+
+
+def _crawl(registry: RegistryServer, daemon: DockerDaemon | None, state: Path) -> InventorySnapshot:
+    from diskcache import Cache
+
+    http = shared_http(workers=16)
+    try:
+        client = RegistryClient(registry.url, http=http, cache=Cache(str(state / "cache")))
+        target = RegistryTarget(source=RegistrySource(name="demo-registry", url=registry.url), client=client)
+        sources: list[DeploymentSource] = []
+        if daemon is not None:
+            sources.append(docker_host_source(daemon.docker_host, environment_id=1))
+        snapshot = run_inventory([target], sources)
+    finally:
+        http.close()
+    store = SnapshotStore(state / "regent.db")
+    store.save(snapshot)
+    store.close()
+    return snapshot
+
+
+SAMPLE_POLICY = """\
+protected_tags: ["latest"]
+policies:
+  - name: keep recent releases
+    registry: "*"
+    repositories: ["**"]
+    keep:
+      - most_recent: 2            # per repository, by the image's created time
+      - semver: {per: minor, most_recent: 1}
+    delete:
+      - older_than_days: 180
+"""
+
+
+def _print_sample_plan(snapshot: InventorySnapshot, state: Path) -> None:
+    """Evaluate a sample policy on the demo's snapshot and print the plan; nothing is deleted."""
+    from bot.app import build_runtime
+    from bot.commands.plan import print_plan
+    from bot.config.settings import Secrets, Settings
+    from tools.policy.evaluate import evaluate_snapshot
+    from tools.policy.loader import parse_policies
+
+    console.print("Sample policy:", style="bold")
+    console.print(SAMPLE_POLICY, highlight=False, markup=False)
+    runtime = build_runtime(settings=Settings(), secrets=Secrets(), state_dir=state)
+    try:
+        policies = parse_policies(SAMPLE_POLICY, source="sample-policy.yml")
+        plan = evaluate_snapshot(policies, snapshot, now=runtime.clock(), history=runtime.history(snapshot))
+        runtime.plans.save(plan)
+    finally:
+        runtime.close()
+    print_plan(plan, console=console)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Start, seed, crawl, print, stop; the state lives in a temp dir that is removed afterwards."""
+    state = Path(tempfile.mkdtemp(prefix="regent-demo-"))
+    try:
+        with ExitStack() as stack:
+            try:
+                registry = stack.enter_context(RegistryServer())
+            except MissingBinary as exc:
+                raise RegentError(f"the demo needs a local registry: {exc}") from None
+            console.print(f"[bold]Local registry[/bold] at {registry.url} (Debian docker-registry)")
+            with Seeder(registry.url) as seeder:
+                seed_sample(seeder, now=dt.datetime.now(dt.UTC))
+                expected = seeder.expected()
+            console.print(
+                f"Seeded {expected.repositories} repositories, {expected.tags} tags, "
+                f"{expected.manifests} manifests (teams, stale and fresh tags, multi-arch, a signature)"
+            )
+            days = simulate_history(
+                registry.url, state, source_name="demo-registry", now=dt.datetime.now(dt.UTC)
+            )
+            console.print(
+                f"Simulated {days} earlier daily crawls (backdated; a shop/api release candidate pushed "
+                "before each, one withdrawn, the release pushed today) so the digest has a history"
+            )
+            daemon = stack.enter_context(_maybe_dockerd(registry))
+            snapshot = _crawl(registry, daemon, state)
+            console.rule("Inventory")
+            print_summary(snapshot, file=console.file)
+            console.rule("Retention plan (dry run)")
+            _print_sample_plan(snapshot, state)
+            console.rule("Digest")
+            print_demo_digest(state, registry_name="demo-registry", console=console)
+            if args.keep:
+                console.input(f"Registry {registry.url} stays up; press Enter to stop it. ")
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    return 0

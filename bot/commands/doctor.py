@@ -1,0 +1,170 @@
+"""Least privilege at start-up and in `regent doctor`: the configured mode against what credentials can do.
+
+The checks themselves are in tools/privileges/checks.py (they only use clients); this module builds
+the clients
+from the runtime's settings and secrets, prints or logs the findings, tells the toolbox which registries
+refused deletes (their proposals then say so on the card), and, in read-only mode, refuses approvals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, Literal
+
+from bot.app import Runtime, build_runtime
+from bot.approvals import Authorizer
+from bot.approvals.authorization import AuthResult
+from bot.config.settings import load_secrets, read_only_reason, state_dir
+from bot.sources import build_sources
+from tools.errors import RegentError
+from tools.portainer.client import PortainerClient
+from tools.privileges.checks import Finding, check_portainer, check_registry, delete_refusals, exit_code
+
+log = logging.getLogger(__name__)
+_LOG_LEVELS = {"ok": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def check_privileges(runtime: Runtime) -> list[Finding]:
+    """Every finding for the runtime's configuration: mode, Portainer, then each registry."""
+    settings = runtime.settings
+    mode = settings.mode
+    what = "no proposals, approvals or deletions" if mode == "read-only" else "proposals and approved deletes"
+    found = [Finding("ok", "mode", f"{mode} ({what})")]
+    config = settings.portainer
+    if config is not None:
+        key = runtime.secrets.portainer_api_key
+        if key is None:
+            found.append(Finding("error", f"portainer {config.url}", "PORTAINER_API_KEY is not set"))
+        else:
+            with PortainerClient(
+                config.url, api_key=key.get_secret_value(), verify=config.verify_tls
+            ) as client:
+                found.extend(check_portainer(client, mode=mode))
+    try:
+        sources = build_sources(
+            settings,
+            runtime.secrets,
+            registry_urls=runtime.registry_urls,
+            docker_hosts=runtime.docker_hosts,
+            store=runtime.snapshots,
+            cache_dir=runtime.state_dir / "cache",
+        )
+    except RegentError as exc:
+        return [*found, Finding("error", "configuration", str(exc))]
+    try:
+        # sources.errors only repeats Portainer's registry list failure, which check_portainer explains.
+        for target in sources.registries:
+            found.extend(
+                check_registry(
+                    target.source,
+                    target.client,
+                    mode=mode,
+                    probe_deletes=settings.privileges.delete_probe,
+                )
+            )
+    finally:
+        sources.close()
+    if config is None and not sources.registries:
+        found.append(Finding("warning", "configuration", "no Portainer and no registries are configured"))
+    return found
+
+
+def apply_findings(runtime: Runtime, findings: list[Finding]) -> None:
+    """Tell the toolbox which registries refused deletes, so proposals for them say why up front."""
+    runtime.toolbox.context.delete_refusals = delete_refusals(findings)
+
+
+def log_findings(findings: list[Finding], *, logger: logging.Logger = log) -> None:
+    """One log record per finding, at INFO, WARNING or ERROR."""
+    for finding in findings:
+        logger.log(_LOG_LEVELS[finding.level], "privileges: %s", finding.line())
+
+
+def start_check(runtime: Runtime, *, write: Callable[[str], None] | None = None) -> threading.Thread | None:
+    """Run the check on a thread (a slow registry must not hold up start-up); never blocks or fails start."""
+    if not runtime.settings.privileges.on_start:
+        return None
+
+    def run() -> None:
+        try:
+            findings = check_privileges(runtime)
+        except Exception:  # a check is advice: its own failure must not take the service down
+            log.exception("the start-up privilege check failed")
+            return
+        apply_findings(runtime, findings)
+        log_findings(findings)
+        if write is not None:
+            for finding in findings:
+                if finding.level != "ok":
+                    write(f"regent: {finding.line()}")
+
+    thread = threading.Thread(target=run, name="regent-privileges", daemon=True)
+    thread.start()
+    return thread
+
+
+def check_before_chat(runtime: Runtime, *, write: Callable[[str], None]) -> None:
+    """`regent chat`: the check in the foreground, every finding that is not ok shown before the prompt."""
+    if not runtime.settings.privileges.on_start:
+        return
+    try:
+        findings = check_privileges(runtime)
+    except Exception:
+        log.exception("the start-up privilege check failed")
+        return
+    apply_findings(runtime, findings)
+    log_findings(findings)
+    for finding in findings:
+        if finding.level != "ok":
+            write(finding.line())
+
+
+class ReadOnlyAuthorizer(Authorizer):
+    """In read-only mode nobody may approve (cards from before the switch); rejecting still works."""
+
+    def __init__(self, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._reason = reason
+
+    def authorize(
+        self, *, user: str, requester: str, decision: Literal["approve", "reject"] = "approve"
+    ) -> AuthResult:
+        """Approvals are refused with the reason; rejections are checked as usual."""
+        if decision == "approve":
+            return AuthResult(False, f"Not approved: {self._reason}.")
+        return super().authorize(user=user, requester=requester, decision=decision)
+
+
+def run_doctor_command(args: argparse.Namespace) -> int:
+    """`regent doctor`: print the findings; exit 0 all ok, 1 warnings, 2 errors."""
+    from bot.commands.inventory import settings_with_flags
+
+    settings = settings_with_flags(args.config, args.portainer)
+    runtime = build_runtime(
+        settings=settings,
+        secrets=load_secrets(settings),
+        state_dir=state_dir(),
+        registry_urls=args.registry,
+        docker_hosts=args.docker_host,
+    )
+    try:
+        findings = check_privileges(runtime)
+    finally:
+        runtime.close()
+    if args.json:
+        rows = [
+            {"level": f.level, "subject": f.subject, "message": f.message, "hint": f.hint} for f in findings
+        ]
+        print(json.dumps({"mode": settings.mode, "findings": rows}, indent=2))
+    else:
+        for finding in findings:
+            print(finding.line())
+        reason = read_only_reason(settings)
+        if reason is None and any(f.level == "warning" for f in findings):
+            print("Cleanup mode with warnings: see docs/reliability.md, 'Least privilege'.", file=sys.stderr)
+    return exit_code(findings)

@@ -1,0 +1,137 @@
+"""`regent inventory`: crawl everything once, save the snapshot, print a summary or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from bot.commands.progress import terminal_progress
+from bot.config.settings import PortainerSettings, Settings, load_secrets, load_settings, state_dir
+from bot.sources import build_sources
+from tools.errors import ConfigError
+from tools.inventory.inventory import run_inventory
+from tools.inventory.models import InventorySnapshot
+from tools.inventory.store import SnapshotStore
+
+
+def run_inventory_command(args: argparse.Namespace) -> int:
+    """Run one inventory with the sources from config and flags; exit 1 when any source failed."""
+    settings = settings_with_flags(args.config, args.portainer)
+    secrets = load_secrets(settings)
+    root = state_dir()
+    store = SnapshotStore(root / "regent.db")
+    sources = build_sources(
+        settings,
+        secrets,
+        registry_urls=args.registry,
+        docker_hosts=args.docker_host,
+        store=store,
+        cache_dir=root / "cache",
+    )
+    try:
+        if not sources.registries and not sources.deployments:
+            raise ConfigError(
+                "nothing to inventory: give --registry, --portainer, --docker-host or a config file"
+            )
+        with terminal_progress(enabled=not args.json and not args.no_progress) as progress:
+            snapshot = run_inventory(
+                sources.registries, sources.deployments, workers=settings.crawl_workers, progress=progress
+            )
+        snapshot.errors[:0] = sources.errors
+        store.save(snapshot)
+    finally:
+        sources.close()
+        store.close()
+    if args.json:
+        print(json.dumps(inventory_json(snapshot), indent=2))
+    else:
+        print_summary(snapshot)
+    return 1 if snapshot.errors else 0
+
+
+def settings_with_flags(config: str | None, portainer: str | None) -> Settings:
+    """The configuration file's settings, with `--portainer URL` overriding its Portainer URL."""
+    settings = load_settings(config)
+    if not portainer:
+        return settings
+    current = settings.portainer or PortainerSettings(url=portainer)
+    return settings.model_copy(update={"portainer": current.model_copy(update={"url": portainer})})
+
+
+def inventory_json(snapshot: InventorySnapshot) -> dict[str, Any]:
+    """The `--json` document: per registry counts and bytes, environments, errors, requests by method."""
+    return {
+        "taken_at": snapshot.taken_at.isoformat(),
+        "registries": [
+            {
+                "name": inv.source.name,
+                "url": inv.source.url,
+                "repositories": len(inv.tags),
+                "tags": inv.tag_count,
+                "manifests": len(inv.manifests),
+                "stored_bytes": inv.stored_bytes(),
+                "partial": inv.partial,
+                "errors": inv.errors,
+            }
+            for inv in snapshot.registries
+        ],
+        "environments": [
+            {
+                "name": env.name,
+                "kind": env.kind,
+                "status": env.status,
+                "deployments": sum(1 for d in snapshot.deployments if d.environment_id == env.id),
+            }
+            for env in snapshot.environments
+        ],
+        "deployments": len(snapshot.deployments),
+        "errors": snapshot.errors,
+        "requests": snapshot.requests,
+    }
+
+
+def print_summary(snapshot: InventorySnapshot, *, file: Any = None) -> None:
+    """A readable summary of a snapshot for the terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=file or sys.stdout)
+    table = Table(title="Registries", title_justify="left")
+    for column in ("registry", "repositories", "tags", "manifests", "stored"):
+        table.add_column(column, justify="left" if column == "registry" else "right")
+    for inv in snapshot.registries:
+        name = inv.source.name + (" (partial)" if inv.partial else "")
+        table.add_row(
+            name,
+            str(len(inv.tags)),
+            str(inv.tag_count),
+            str(len(inv.manifests)),
+            human_bytes(inv.stored_bytes()),
+        )
+    console.print(table)
+    if snapshot.environments:
+        envs = Table(title="Environments", title_justify="left")
+        for column in ("environment", "kind", "status", "deployments"):
+            envs.add_column(column)
+        for env in snapshot.environments:
+            count = sum(1 for d in snapshot.deployments if d.environment_id == env.id)
+            envs.add_row(env.name, env.kind, env.status, str(count))
+        console.print(envs)
+    for error in snapshot.errors:
+        console.print(f"[yellow]warning:[/yellow] {error}", markup=True, highlight=False)
+    total = sum(snapshot.requests.values())
+    console.print(
+        f"{total} HTTP requests ({', '.join(f'{k} {v}' for k, v in sorted(snapshot.requests.items()))})"
+    )
+
+
+def human_bytes(size: int) -> str:
+    """Bytes in binary units with one decimal (`1.5 GiB`)."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

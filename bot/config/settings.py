@@ -1,0 +1,403 @@
+"""Configuration: one YAML file plus secrets from the environment. The only module that reads env vars."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tools.errors import ConfigError
+from tools.events.rules import AnomalyRules, PushRules
+from tools.inventory.models import RegistrySource
+
+DEFAULT_CONFIG = "regent.yml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PortainerSettings(_Section):
+    """Where Portainer is; the API key comes from PORTAINER_API_KEY."""
+
+    url: str
+    verify_tls: bool | str = Field(default=True, description="false, true or a CA bundle path")
+    registry_scheme: str = Field(default="https", description="scheme for registries reached directly (CE)")
+
+
+class RegistrySettings(_Section):
+    """A registry Regent reaches directly (extra, or a Portainer CE registry by name)."""
+
+    name: str
+    url: str
+    username_env: str | None = None
+    password_env: str | None = None
+    cost_per_gb_month: float = 0.0
+    quota_bytes: int | None = None
+    blob_redirect_hosts: list[str] = Field(
+        default_factory=list, description="storage hosts blob GETs may be redirected to (S3, GCS, CDN)"
+    )
+
+
+class SlackApprovers(_Section):
+    """Who may approve a deletion: Slack user ids and Slack user group ids (membership checked live)."""
+
+    users: list[str] = Field(default_factory=list, description="Slack user ids, e.g. U0123ABCD")
+    usergroups: list[str] = Field(default_factory=list, description="Slack user group ids, e.g. S0456EFGH")
+
+
+class SlackSettings(_Section):
+    """The Slack app: where the digest goes and who approves; tokens come from SLACK_* variables."""
+
+    digest_channel: str | None = None
+    approvers: SlackApprovers = Field(default_factory=SlackApprovers)
+    requester_may_approve: bool = False
+    proposal_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    usergroup_cache_seconds: float = Field(default=60.0, ge=0, description="membership cache lifetime")
+
+
+class LLMSettings(_Section):
+    """The LLM loop: model and bounds; OPENAI_BASE_URL / OPENAI_API_KEY / REGENT_MODEL come from the env."""
+
+    model: str = "gpt-4o-mini"
+    max_steps: int = Field(default=8, ge=2, le=32, description="LLM calls per question (last: no tools)")
+    tool_timeout_s: float = Field(default=20.0, gt=0, le=600, description="wall time limit of one tool call")
+    request_timeout_s: float = Field(default=60.0, gt=0, le=600, description="one LLM HTTP request")
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    stream: bool = Field(default=False, description="stream completions (SSE) instead of one JSON answer")
+    memory_turns: int = Field(default=10, ge=0, le=50, description="earlier turns per thread sent along")
+
+
+class EventsSettings(_Section):
+    """Registry notifications: whose pulls are not use, where alerts go; the shared secret is in the env."""
+
+    secret_env: str = Field(default="REGENT_EVENTS_SECRET", description="variable holding the shared secret")
+    ignore_actors: list[str] = Field(default_factory=list, description="globs: scanners, replication, CI")
+    ignore_user_agents: list[str] = Field(default_factory=list, description="globs, e.g. 'Trivy/*'")
+    alert_channel: str | None = Field(default=None, description="Slack channel for anomalous pushes")
+    anomaly_channel: str | None = Field(default=None, description="Slack channel for access anomalies")
+    max_body_bytes: int = Field(default=4 << 20, ge=1024, le=64 << 20, description="larger posts get 413")
+    push: PushRules = Field(default_factory=PushRules)
+    anomalies: AnomalyRules = Field(default_factory=AnomalyRules)
+    mirrors: dict[str, str] = Field(
+        default_factory=dict, description="pull-through cache host -> the upstream it mirrors (docker.io)"
+    )
+
+
+def _feed_source(value: str | None) -> str | None:
+    if value and "://" in value and not value.startswith(("http://", "https://")):
+        raise ValueError("a feed is a file path or an http(s) URL")
+    return value
+
+
+class VulnTicketSettings(_Section):
+    """Optional ticketing: after approval, a proposed ticket is POSTed to this webhook."""
+
+    url: str = Field(description="http(s) webhook that creates the ticket")
+    preset: Literal["generic", "jira", "servicenow"] = "generic"
+    project: str = Field(default="", description="Jira project key (preset jira)")
+    issue_type: str = Field(default="Bug", description="Jira issue type (preset jira)")
+    assignment_group: str = Field(default="", description="ServiceNow assignment group (preset servicenow)")
+    token_env: str | None = Field(default=None, description="variable holding a bearer token for the webhook")
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("the ticket webhook must be an http(s) URL")
+        return value
+
+
+class VulnsSettings(_Section):
+    """Vulnerability triage: exploitability feeds, approved bases, report limits, ticketing."""
+
+    kev: str | None = Field(default=None, description="CISA KEV JSON: a file path or an http(s) URL")
+    epss: str | None = Field(default=None, description="EPSS CSV (.csv, .csv.gz): a path or http(s) URL")
+    approved_bases: list[str] = Field(default_factory=list, description="base image references, with tags")
+    token_env: str = Field(default="REGENT_VULNS_TOKEN", description="variable holding the upload token")
+    max_report_bytes: int = Field(default=64 << 20, ge=1024, le=1 << 30, description="larger reports: 413")
+    ticket: VulnTicketSettings | None = None
+
+    _check_kev = field_validator("kev")(_feed_source)
+    _check_epss = field_validator("epss")(_feed_source)
+
+
+class VulnsEnv(BaseModel):
+    """Secrets of the vulnerability feature; never logged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    upload_token: SecretStr | None = None
+    ticket_token: SecretStr | None = None
+
+
+def load_vulns_env(settings: Settings, env: Mapping[str, str] | None = None) -> VulnsEnv:
+    """REGENT_VULNS_TOKEN (or the configured variable, or its _FILE twin) and the ticket webhook token."""
+    env = os.environ if env is None else env
+    token = read_env(settings.vulns.token_env, env)
+    ticket = settings.vulns.ticket
+    ticket_token = read_env(ticket.token_env, env) if ticket is not None and ticket.token_env else None
+    return VulnsEnv(
+        upload_token=SecretStr(token) if token else None,
+        ticket_token=SecretStr(ticket_token) if ticket_token else None,
+    )
+
+
+class DigestSettings(_Section):
+    """The daily digest: when and where it is posted, prices and quotas, and its thresholds."""
+
+    channel: str | None = Field(default=None, description="Slack channel; default slack.digest_channel")
+    cron: str = Field(default="0 9 * * 1-5", description="5-field cron expression, in `timezone`")
+    timezone: str = Field(default="UTC", description="IANA zone of the cron and of calendar days")
+    catch_up_hours: float = Field(
+        default=6.0, ge=0, le=24, description="after a restart, still post a run missed this recently"
+    )
+    retry_minutes: float = Field(default=10.0, gt=0, le=240, description="wait after a failed post")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="failed posts per day before giving up")
+    crawl_first: bool = Field(default=True, description="crawl before a scheduled digest (live data)")
+    chart: bool = Field(default=True, description="upload the stored-bytes chart with the message")
+    chart_in_thread: bool = Field(default=False, description="put the chart in the digest's thread")
+    currency: str = Field(default="USD", min_length=1, max_length=8)
+    cost_per_gb_month: dict[str, float] = Field(
+        default_factory=dict, description="registry name or URL -> price; wins over registries[].cost"
+    )
+    quota_bytes: dict[str, int] = Field(
+        default_factory=dict, description="registry name or URL -> quota; wins over registries[].quota"
+    )
+    stale_days: int = Field(default=90, ge=1, le=3650)
+    stale_clock: Literal["created", "first_seen", "pushed", "last_pulled"] = "created"
+    sprawl_tags: int = Field(default=50, ge=2, description="repositories with at least this many tags")
+    forecast_days: int = Field(default=90, ge=7, le=730, description="history the forecast is fitted on")
+    rows: int = Field(default=5, ge=1, le=10, description="rows per table in the digest")
+    summary: bool = Field(default=True, description="a 3-sentence summary by one LLM call, if a model is set")
+
+    @model_validator(mode="after")
+    def _valid_schedule(self) -> DigestSettings:
+        from bot.digest.schedule import parse_cron
+
+        parse_cron(self.cron, timezone=self.timezone)  # CronError is a ValueError: reported at this section
+        return self
+
+
+class PrivilegeSettings(_Section):
+    """The start-up check of what the credentials can do (bot/commands/doctor.py, `regent doctor`)."""
+
+    on_start: bool = Field(default=True, description="run the check when regent serve and regent chat start")
+    delete_probe: bool = Field(
+        default=True,
+        description="in cleanup mode, DELETE the all-zero digest once per registry to learn whether deletes "
+        "would work (it names nothing, so nothing can be deleted)",
+    )
+
+
+Mode = Literal["read-only", "cleanup"]
+READ_ONLY_REASON = (
+    "Regent runs in read-only mode (mode: read-only in its configuration), so it cannot propose or "
+    "execute deletions or other changes; an administrator can set mode: cleanup once the credentials "
+    "allow it (see `regent doctor`)"
+)
+
+
+class Settings(_Section):
+    """The whole configuration file."""
+
+    mode: Mode = Field(
+        default="cleanup", description="read-only: no proposals, approvals or deletions; cleanup: all of it"
+    )
+    privileges: PrivilegeSettings = Field(default_factory=PrivilegeSettings)
+    portainer: PortainerSettings | None = None
+    registries: list[RegistrySettings] = Field(default_factory=list)
+    docker_hosts: list[str] = Field(default_factory=list)
+    environments: dict[str, list[str]] = Field(default_factory=dict)
+    crawl_workers: int = Field(default=16, ge=1, le=64)
+    policies_file: str | None = None
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    vulns: VulnsSettings = Field(default_factory=VulnsSettings)
+
+
+class Secrets(BaseModel):
+    """Secrets read from the environment (or from files named by `<NAME>_FILE`); never logged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    portainer_api_key: SecretStr | None = None
+    registry_username: str | None = None
+    registry_password: SecretStr | None = None
+    registry_credentials: dict[str, tuple[str, SecretStr]] = Field(default_factory=dict)
+
+
+class SlackEnv(BaseModel):
+    """Slack credentials and endpoint from the environment; the tokens are never logged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None  # set: Socket Mode; unset: HTTP mode (needs signing_secret)
+    signing_secret: SecretStr | None = None
+    api_url: str = "https://slack.com/api/"
+
+
+def load_slack_env(env: Mapping[str, str] | None = None) -> SlackEnv:
+    """SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_SIGNING_SECRET (or their _FILE twins) and SLACK_API_URL."""
+    env = os.environ if env is None else env
+
+    def secret(name: str) -> SecretStr | None:
+        value = read_env(name, env)
+        return SecretStr(value) if value else None
+
+    api_url = (env.get("SLACK_API_URL") or "https://slack.com/api/").rstrip("/") + "/"
+    return SlackEnv(
+        bot_token=secret("SLACK_BOT_TOKEN"),
+        app_token=secret("SLACK_APP_TOKEN"),
+        signing_secret=secret("SLACK_SIGNING_SECRET"),
+        api_url=api_url,
+    )
+
+
+class LLMEnv(BaseModel):
+    """The OpenAI-compatible endpoint from the environment; the key is never logged or sent to the LLM."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str | None = None  # REGENT_MODEL overrides llm.model
+
+    @property
+    def configured(self) -> bool:
+        """True when an endpoint or a key is set (a local server may need no key)."""
+        return bool(self.base_url or self.api_key)
+
+
+def load_llm_env(env: Mapping[str, str] | None = None) -> LLMEnv:
+    """OPENAI_BASE_URL, OPENAI_API_KEY (or OPENAI_API_KEY_FILE) and REGENT_MODEL."""
+    env = os.environ if env is None else env
+    key = read_env("OPENAI_API_KEY", env)
+    return LLMEnv(
+        base_url=(env.get("OPENAI_BASE_URL") or "").rstrip("/") or None,
+        api_key=SecretStr(key) if key else None,
+        model=env.get("REGENT_MODEL") or None,
+    )
+
+
+def read_env(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """A variable's value, or the content of the file its `_FILE` twin names (mounted secrets)."""
+    env = os.environ if env is None else env
+    value = env.get(name)
+    if value:
+        return value
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip() or None
+        except OSError as exc:
+            raise ConfigError(
+                f"{name}_FILE points at {path!r}, which cannot be read: {exc.strerror}"
+            ) from None
+    return None
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """REGENT_STATE_DIR, else the user's state directory (XDG_STATE_HOME or ~/.local/state)/regent."""
+    env = os.environ if env is None else env
+    if env.get("REGENT_STATE_DIR"):
+        return Path(env["REGENT_STATE_DIR"]).expanduser()
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "regent"
+
+
+def load_settings(path: str | None, env: Mapping[str, str] | None = None) -> Settings:
+    """Load and validate the config file; a missing default file means an empty configuration."""
+    env = os.environ if env is None else env
+    explicit = path or env.get("REGENT_CONFIG")
+    file = Path(explicit or DEFAULT_CONFIG)
+    if not file.exists():
+        if explicit:
+            raise ConfigError(f"config file {file} does not exist")
+        return Settings()
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{file}: {field}: {first['msg']}") from None
+
+
+def load_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> Secrets:
+    """Collect the secrets the configuration refers to from the environment."""
+    env = os.environ if env is None else env
+    api_key = read_env("PORTAINER_API_KEY", env)
+    password = read_env("REGENT_REGISTRY_PASSWORD", env)
+    named: dict[str, tuple[str, SecretStr]] = {}
+    for registry in settings.registries:
+        if registry.username_env and registry.password_env:
+            user, secret = read_env(registry.username_env, env), read_env(registry.password_env, env)
+            if user is None or secret is None:
+                raise ConfigError(
+                    f"registry {registry.name}: set {registry.username_env} and {registry.password_env}"
+                )
+            named[registry.name] = (user, SecretStr(secret))
+    return Secrets(
+        portainer_api_key=SecretStr(api_key) if api_key else None,
+        registry_username=read_env("REGENT_REGISTRY_USERNAME", env),
+        registry_password=SecretStr(password) if password else None,
+        registry_credentials=named,
+    )
+
+
+def load_events_secret(settings: Settings, env: Mapping[str, str] | None = None) -> SecretStr | None:
+    """The shared secret registries send with notifications (REGENT_EVENTS_SECRET or its _FILE twin)."""
+    value = read_env(settings.events.secret_env, env)
+    return SecretStr(value) if value else None
+
+
+def configured_prices(settings: Settings) -> dict[str, float]:
+    """Prices set in the config: registries[].cost_per_gb_month when given, then digest.cost_per_gb_month."""
+    prices = {
+        entry.name: entry.cost_per_gb_month
+        for entry in settings.registries
+        if "cost_per_gb_month" in entry.model_fields_set
+    }
+    return prices | settings.digest.cost_per_gb_month
+
+
+def configured_quota(settings: Settings, source: RegistrySource) -> int | None:
+    """The registry's quota in bytes: digest.quota_bytes (by name or URL), else registries[].quota_bytes."""
+    for key in (source.name, source.url):
+        if key in settings.digest.quota_bytes:
+            return settings.digest.quota_bytes[key]
+    entry = next((e for e in settings.registries if e.name == source.name), None)
+    return entry.quota_bytes if entry is not None else None
+
+
+def read_only_reason(settings: Settings) -> str | None:
+    """Why Regent may not change anything, or None in cleanup mode."""
+    return READ_ONLY_REASON if settings.mode == "read-only" else None
+
+
+def settings_summary(settings: Settings) -> dict[str, Any]:
+    """What the configuration says, without secrets, for `regent config` and error reports."""
+    return settings.model_dump(mode="json")

@@ -1,0 +1,201 @@
+"""The registry-events feature of `regent serve`, composed from settings: the receiver (mounted on the
+router), the push monitor and the anomaly monitor, with alerts posted through the bot's WebClient.
+
+`build_events_service` returns None when REGENT_EVENTS_SECRET is not set: an unauthenticated receiver is
+never mounted. Registry clients for push analysis come from the same sources the inventory uses, looked
+up by the host clients push to (what notifications carry), and rebuilt when an unknown host appears.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import SecretStr
+from slack_sdk import WebClient
+
+from bot.config.settings import EventsSettings, Secrets, Settings, load_events_secret
+from bot.serve.monitors import AnomalyMonitor, PushMonitor
+from bot.slack.alerts import SlackAlertPoster
+from bot.web.events import EventsEndpoint
+from tools.errors import RegentError
+from tools.events.stats import Exclusions
+from tools.events.store import EventStore
+from tools.portainer.client import PortainerClient
+from tools.registry.client import RegistryClient
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+log = logging.getLogger(__name__)
+REBUILD_SECONDS = 60.0
+
+
+class SourcesLike(Protocol):
+    """What bot.sources.Sources offers that the lookup needs."""
+
+    registries: list[Any]  # RegistryTarget: .source.image_host, .client
+
+    def close(self) -> None:
+        """Close the HTTP clients."""
+        ...
+
+
+def exclusions_of(settings: EventsSettings) -> Exclusions:
+    """The configured actors and user agents whose pulls are not use."""
+    return Exclusions(actors=tuple(settings.ignore_actors), user_agents=tuple(settings.ignore_user_agents))
+
+
+class RegistryLookup:
+    """Registry clients by the host images are pushed to; rebuilt (at most every minute) on a miss."""
+
+    def __init__(self, build: Callable[[], SourcesLike]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._sources: SourcesLike | None = None
+        self._clients: dict[str, RegistryClient] = {}
+        self._built_at = float("-inf")
+
+    def __call__(self, host: str) -> RegistryClient | None:
+        with self._lock:
+            key = host.lower()
+            if key not in self._clients and time.monotonic() - self._built_at >= REBUILD_SECONDS:
+                self._rebuild()
+            return self._clients.get(key)
+
+    def _rebuild(self) -> None:
+        self._built_at = time.monotonic()
+        try:
+            sources = self._build()
+        except RegentError as exc:
+            log.warning("events: cannot build registry clients: %s", exc)
+            return
+        if self._sources is not None:
+            self._sources.close()
+        self._sources = sources
+        self._clients = {t.source.image_host.lower(): t.client for t in sources.registries}
+
+    def close(self) -> None:
+        """Close the HTTP clients of the last build."""
+        with self._lock:
+            if self._sources is not None:
+                self._sources.close()
+                self._sources = None
+
+
+class EventsService:
+    """Receiver, push monitor and anomaly monitor; `mount` on the router, then `start`, finally `close`."""
+
+    def __init__(
+        self,
+        *,
+        settings: EventsSettings,
+        secret: SecretStr,
+        store: EventStore,
+        lookup: Callable[[str], RegistryClient | None],
+        slack: WebClient | None,
+        portainer: PortainerClient | None = None,
+        anomaly_interval_s: float = 900.0,
+    ) -> None:
+        poster = SlackAlertPoster(slack) if slack is not None else None
+        self.pushes = PushMonitor(
+            store=store, client_for=lookup, rules=settings.push, poster=poster, channel=settings.alert_channel
+        )
+        self.anomalies = AnomalyMonitor(
+            store=store,
+            rules=settings.anomalies,
+            exclusions=exclusions_of(settings),
+            poster=poster,
+            channel=settings.anomaly_channel,
+            portainer=portainer,
+            interval_s=anomaly_interval_s,
+        )
+        self.endpoint = EventsEndpoint(
+            store=store, secret=secret, max_body_bytes=settings.max_body_bytes, on_stored=self.pushes.submit
+        )
+        self._lookup = lookup
+        self._portainer = portainer
+
+    def mount(self, router: Any) -> None:
+        """Mount POST /events/registry and /events/harbor."""
+        self.endpoint.mount(router)
+
+    def start(self) -> None:
+        """Start both monitors."""
+        self.pushes.start()
+        self.anomalies.start()
+
+    def close(self) -> None:
+        """Stop both monitors and close the registry clients."""
+        self.pushes.close()
+        self.anomalies.close()
+        close = getattr(self._lookup, "close", None)
+        if callable(close):
+            close()
+        if self._portainer is not None:
+            self._portainer.close()
+
+
+def build_events_service(
+    settings: EventsSettings,
+    *,
+    secret: SecretStr | None,
+    store: EventStore,
+    sources: Callable[[], SourcesLike],
+    slack: WebClient | None,
+    portainer: PortainerClient | None = None,
+    anomaly_interval_s: float = 900.0,
+) -> EventsService | None:
+    """The service for `regent serve`, or None (with a warning) when no shared secret is configured."""
+    if secret is None or not secret.get_secret_value():
+        log.warning("events: %s is not set; registry notifications are not received", settings.secret_env)
+        return None
+    return EventsService(
+        settings=settings,
+        secret=secret,
+        store=store,
+        lookup=RegistryLookup(sources),
+        slack=slack,
+        portainer=portainer,
+        anomaly_interval_s=anomaly_interval_s,
+    )
+
+
+def events_service_for(runtime: Runtime, *, slack: WebClient | None) -> EventsService | None:
+    """The events service of a runtime (its store, settings and registries), or None without a secret."""
+    settings, secrets = runtime.settings, runtime.secrets
+
+    def sources() -> SourcesLike:
+        from bot.sources import build_sources
+
+        return build_sources(
+            settings,
+            secrets,
+            registry_urls=list(runtime.registry_urls),
+            docker_hosts=[],
+            store=runtime.snapshots,
+            cache_dir=runtime.state_dir / "cache",
+        )
+
+    return build_events_service(
+        settings.events,
+        secret=load_events_secret(settings),
+        store=runtime.events,
+        sources=sources,
+        slack=slack,
+        portainer=_portainer(settings, secrets),
+    )
+
+
+def _portainer(settings: Settings, secrets: Secrets) -> PortainerClient | None:
+    """A Portainer client for BE auth logs when Portainer is configured (CE answers 404: skipped)."""
+    if settings.portainer is None or secrets.portainer_api_key is None:
+        return None
+    return PortainerClient(
+        settings.portainer.url,
+        api_key=secrets.portainer_api_key.get_secret_value(),
+        verify=settings.portainer.verify_tls,
+    )

@@ -1,0 +1,179 @@
+"""Composition root helpers: build clients and inventory sources from settings, flags and secrets."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import httpx
+from diskcache import Cache
+
+from bot.config.settings import Secrets, Settings
+from tools.errors import ConfigError, RegentError
+from tools.inventory.inventory import DeploymentSource, RegistryTarget
+from tools.inventory.models import RegistrySource
+from tools.inventory.store import SnapshotStore
+from tools.registry.client import RegistryClient
+from tools.registry.http import pooled_client
+
+
+class Closable(Protocol):
+    """Anything with a close() to call when the run is over."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Sources:
+    """Everything one inventory run reads from, and the resources to close afterwards."""
+
+    registries: list[RegistryTarget] = field(default_factory=list)
+    deployments: list[DeploymentSource] = field(default_factory=list)
+    closers: list[Closable] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close every HTTP client this run opened."""
+        for client in self.closers:
+            client.close()
+
+
+def registry_url(text: str) -> str:
+    """Normalize `host:port` or a URL to a base URL; loopback hosts default to http, others to https."""
+    raw = text.strip().rstrip("/")
+    if not raw:
+        raise ConfigError("empty registry URL")
+    if "://" not in raw:
+        host = raw.split("/")[0].rsplit(":", 1)[0].strip("[]")
+        raw = ("http://" if _is_loopback(host) else "https://") + raw
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(f"registry URL {text!r} must look like https://host[:port] or host[:port]")
+    if parts.path not in {"", "/"} or parts.query:
+        raise ConfigError(f"registry URL {text!r} must not have a path or query")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def shared_http(*, workers: int) -> httpx.Client:
+    """One pooled HTTP client for all registries of a run."""
+    return pooled_client(connections=workers + 8)
+
+
+def build_sources(
+    settings: Settings,
+    secrets: Secrets,
+    *,
+    registry_urls: list[str],
+    docker_hosts: list[str],
+    store: SnapshotStore,
+    cache_dir: Path,
+) -> Sources:
+    """Registry targets and deployment sources from config, flags and secrets."""
+    sources = Sources()
+    http = shared_http(workers=settings.crawl_workers)
+    sources.closers.append(http)
+    cache = Cache(str(cache_dir))
+    seen: set[str] = set()
+    for url in registry_urls:
+        base = registry_url(url)
+        password = secrets.registry_password.get_secret_value() if secrets.registry_password else None
+        source = RegistrySource(name=urlsplit(base).netloc, url=base)
+        client = RegistryClient(
+            base, http=http, cache=cache, username=secrets.registry_username, password=password
+        )
+        _add_registry(sources, seen, source, client, store)
+    for entry in settings.registries:
+        base = registry_url(entry.url)
+        username, password = _credentials(secrets, entry.name)
+        source = RegistrySource(name=entry.name, url=base)
+        client = RegistryClient(
+            base,
+            http=http,
+            cache=cache,
+            username=username,
+            password=password,
+            blob_redirect_hosts=entry.blob_redirect_hosts,
+        )
+        _add_registry(sources, seen, source, client, store)
+    if settings.portainer is not None:
+        _add_portainer(sources, seen, settings, secrets, http=http, cache=cache, store=store)
+    for host in [*settings.docker_hosts, *docker_hosts]:
+        sources.deployments.append(_docker_host_source(host, index=len(sources.deployments)))
+    return sources
+
+
+def _add_registry(
+    sources: Sources, seen: set[str], source: RegistrySource, client: RegistryClient, store: SnapshotStore
+) -> None:
+    if source.url in seen:
+        return
+    seen.add(source.url)
+    sources.registries.append(
+        RegistryTarget(source=source, client=client, previous=store.previous_tags(source.url))
+    )
+
+
+def _docker_host_source(host: str, *, index: int) -> DeploymentSource:
+    from tools.docker.source import docker_host_source
+
+    return docker_host_source(host, environment_id=-(index + 1))
+
+
+def _credentials(secrets: Secrets, name: str) -> tuple[str | None, str | None]:
+    creds = secrets.registry_credentials.get(name)
+    return (creds[0], creds[1].get_secret_value()) if creds else (None, None)
+
+
+def _add_portainer(
+    sources: Sources,
+    seen: set[str],
+    settings: Settings,
+    secrets: Secrets,
+    *,
+    http: httpx.Client,
+    cache: Cache,
+    store: SnapshotStore,
+) -> None:
+    """Portainer's registries (BE: through its proxy; CE: directly) and its environments."""
+    from tools.portainer.client import PortainerClient
+    from tools.portainer.sources import portainer_deployment_source
+
+    config = settings.portainer
+    assert config is not None
+    if secrets.portainer_api_key is None:
+        raise ConfigError("Portainer is configured but PORTAINER_API_KEY is not set")
+    portainer = PortainerClient(
+        config.url, api_key=secrets.portainer_api_key.get_secret_value(), verify=config.verify_tls
+    )
+    sources.closers.append(portainer)
+    sources.deployments.append(portainer_deployment_source(portainer))
+    configured = {entry.name for entry in settings.registries}
+    try:
+        registry_sources = portainer.registry_sources(default_scheme=config.registry_scheme)
+    except RegentError as exc:
+        sources.errors.append(f"Portainer {config.url}: registries: {exc}")
+        return
+    for source in registry_sources:
+        if source.name in configured:
+            continue  # the config's own entry (URL, credentials) wins over Portainer's record
+        if source.access == "portainer-proxy" and source.portainer_id is not None:
+            proxy = portainer.registry_proxy(source.portainer_id, environment_id=source.proxy_environment_id)
+            client = RegistryClient(
+                proxy.base_url, http=http, cache=cache, headers=dict(proxy.headers), params=dict(proxy.params)
+            )
+        else:
+            username, password = _credentials(secrets, source.name)
+            client = RegistryClient(source.url, http=http, cache=cache, username=username, password=password)
+        _add_registry(sources, seen, source, client, store)

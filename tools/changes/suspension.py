@@ -1,0 +1,179 @@
+"""Suspending a Portainer user: Portainer has no disable switch, so a suspension is a list of changes.
+
+Proposing (`build_suspension`, read-only) lists, item by item, what would change: each API key to revoke
+(`DELETE /api/users/{id}/tokens/{keyID}`), each team membership to remove (`DELETE
+/api/team_memberships/{id}`) and, for an administrator, the demotion to a standard user (`PUT
+/api/users/{id}` with `{"Role": 2}`). That list is stored as an Action (tools/changes/actions.py)
+and shown on a card.
+
+Executing (`execute_suspension`, after an approval) re-reads the user, their keys and memberships, and
+acts only on displayed items that still exist: a key created after the proposal is not revoked, a user
+deleted since is skipped with the reason. Every item's outcome is recorded, so a person can review and
+undo it (re-add memberships, restore the role; revoked keys cannot be restored, only re-created).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from tools.changes.actions import (
+    Action,
+    ActionItem,
+    ActionKind,
+    ActionReport,
+    ActionStore,
+    ItemOutcome,
+    ItemStep,
+    new_action,
+)
+from tools.changes.actions import run_action as run_stored_action
+from tools.errors import NotFound, RegentError
+from tools.portainer.client import PortainerClient
+from tools.portainer.models import APIKey, User
+
+KIND: ActionKind = "portainer_user_suspension"
+PRIVILEGED_ROLES = {1: "administrator", 3: "edge administrator"}
+STANDARD_USER = 2
+LIMITS = (
+    "Portainer cannot disable a login: the user can still sign in with their password, as a standard "
+    "user without teams, and a session already open stays valid until it expires. Change their password "
+    "or remove the user in Portainer to lock them out completely."
+)
+
+
+class SuspensionError(RegentError):
+    """The user cannot be suspended as asked (unknown, ambiguous, or Regent's own account)."""
+
+
+def find_user(client: PortainerClient, wanted: str) -> User:
+    """A user by id or exact username (a case-insensitive match if it is the only one)."""
+    text = wanted.strip()
+    if text.isdigit():
+        try:
+            return client.user(int(text))
+        except NotFound:
+            raise SuspensionError(f"Portainer has no user with id {text}") from None
+    users = client.users()
+    exact = [u for u in users if u.username == text]
+    loose = [u for u in users if u.username.casefold() == text.casefold()]
+    found = exact or loose
+    if len(found) != 1:
+        why = "no" if not found else "more than one"
+        raise SuspensionError(f"Portainer has {why} user named {text!r}")
+    return found[0]
+
+
+def build_suspension(client: PortainerClient, *, user: str, reason: str, now: datetime) -> Action:
+    """Read the user's keys, memberships and role, and list every change a suspension makes (no writes)."""
+    target = find_user(client, user)
+    if target.id == client.current_user().id:
+        raise SuspensionError("that is the account Regent itself uses for Portainer; it cannot suspend it")
+    teams = {team.id: team.name for team in client.teams()}
+    items: list[ActionItem] = []
+    if target.role in PRIVILEGED_ROLES:
+        items.append(
+            ActionItem(
+                op="demote_to_standard_user",
+                ref=str(target.id),
+                label=f"Demote {target.username} from {PRIVILEGED_ROLES[target.role]} to standard user",
+                detail={"user_id": target.id, "from_role": target.role, "to_role": STANDARD_USER},
+            )
+        )
+    items.extend(_key_item(target, key) for key in sorted(client.api_keys(target.id), key=lambda k: k.id))
+    for membership in sorted(client.user_memberships(target.id), key=lambda m: m.id):
+        team = teams.get(membership.team_id, f"team {membership.team_id}")
+        role = "leader" if membership.role == 1 else "member"
+        items.append(
+            ActionItem(
+                op="remove_team_membership",
+                ref=str(membership.id),
+                label=f"Remove {target.username} from team {team} ({role})",
+                detail={"user_id": target.id, "team_id": membership.team_id, "team": team},
+            )
+        )
+    if not items:
+        raise SuspensionError(
+            f"{target.username} has no API keys, no team memberships and no admin role: nothing to suspend"
+        )
+    return new_action(
+        kind=KIND,
+        title=f"Suspend Portainer user {target.username}",
+        reason=reason,
+        target={"user_id": target.id, "username": target.username, "role": target.role},
+        items=items,
+        now=now,
+        warnings=[LIMITS],
+    )
+
+
+def _key_item(user: User, key: APIKey) -> ActionItem:
+    created = datetime.fromtimestamp(key.date_created, UTC).strftime("%Y-%m-%d") if key.date_created else "?"
+    used = datetime.fromtimestamp(key.last_used, UTC).strftime("%Y-%m-%d") if key.last_used else "never"
+    name = key.description or "no description"
+    return ActionItem(
+        op="revoke_api_key",
+        ref=str(key.id),
+        label=f"Revoke API key {key.id} `{key.prefix}…` ({name}), created {created}, last used {used}",
+        detail={"user_id": user.id, "prefix": key.prefix, "description": key.description},
+    )
+
+
+def execute_suspension(
+    action_id: str,
+    *,
+    store: ActionStore,
+    client: PortainerClient,
+    now: Callable[[], datetime],
+) -> ActionReport:
+    """Run an approved suspension once: re-validate against Portainer, act on displayed items only."""
+    return run_stored_action(action_id, store=store, step=lambda action: _steps(client, action), now=now)
+
+
+def _steps(client: PortainerClient, action: Action) -> ItemStep:
+    user_id = int(action.target["user_id"])
+    username = str(action.target["username"])
+    try:
+        user: User | None = client.user(user_id)
+    except NotFound:
+        user = None
+    if user is None or user.username != username:
+        why = (
+            f"user {username} (id {user_id}) no longer exists"
+            if user is None
+            else f"user id {user_id} is now {user.username!r}, not {username!r}"
+        )
+        return lambda _index, _item: ("skipped", why)
+    keys = {key.id for key in client.api_keys(user_id)}
+    memberships = {m.id: m for m in client.user_memberships(user_id)}
+
+    def step(_index: int, item: ActionItem) -> tuple[ItemOutcome, str]:
+        if item.op == "revoke_api_key":
+            if int(item.ref) not in keys:
+                return "already_gone", "the key was already revoked"
+            return _gone_ok(lambda: client.delete_api_key(user_id, int(item.ref)), "revoked")
+        if item.op == "remove_team_membership":
+            found = memberships.get(int(item.ref))
+            if found is None or found.user_id != user_id or found.team_id != item.detail.get("team_id"):
+                return "already_gone", f"no longer a member of {item.detail.get('team', 'the team')}"
+            return _gone_ok(lambda: client.delete_team_membership(int(item.ref)), "removed")
+        if item.op == "demote_to_standard_user":
+            current = client.user(user_id).role
+            if current not in PRIVILEGED_ROLES:
+                return "already_gone", f"already role {current} (not an administrator)"
+            client.set_user_role(user_id, STANDARD_USER)
+            return (
+                "done",
+                f"role {current} -> {STANDARD_USER} (standard user); restore it in Portainer to undo",
+            )
+        return "skipped", f"unknown change {item.op!r}"
+
+    return step
+
+
+def _gone_ok(act: Callable[[], None], done: str) -> tuple[ItemOutcome, str]:
+    try:
+        act()
+    except NotFound:
+        return "already_gone", "already gone when Regent got to it"
+    return "done", done
