@@ -1,52 +1,49 @@
-"""The runtime: one composition of stores, toolbox and agent for `regent chat`, `regent serve` and tests.
+"""The one composition root: settings and secrets in, every service out.
 
-Built from Settings, Secrets, the LLM environment and a state directory, explicitly: the snapshot store,
-the latest snapshot (cached until a newer one is saved) and a refresh that runs the inventory, history
-for the clocks, the policies file, the plan store, the audit log, the proposal store, the toolbox
-context and the Agent (None when no LLM is configured). `run_plan` is the one way an approved proposal
-is executed: fresh deployments and registry clients, then tools.changes.retention.
+`app_from_env` is what every command calls (it is the only path from the process environment to a
+running Regent); `build_app` composes from explicit values, for tests and the demo. The App holds the
+stores (snapshots, plans, changes, proposals, audit, events), the toolbox and its context, and the agent
+(None when no LLM is configured); `run_plan` / `run_action` are how an approved proposal is executed.
+Every secret the App holds is redacted before anything reaches the LLM: the list comes from
+`Secrets.values()`, never from a hand-written list.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+from pydantic import SecretStr
 
 from bot.agent.llm import ChatModel, OpenAIChat
-from bot.agent.loop import Agent, AgentLimits, ToolCallEvent
+from bot.agent.loop import Agent, AgentLimits
 from bot.agent.memory import ConversationMemory
 from bot.agent.prompts import Prompts
 from bot.approvals import Authorizer, ProposalStore
 from bot.approvals.audit import AuditLog
-from bot.config.settings import (
-    LLMEnv,
+from bot.config import (
+    PortainerSettings,
     Secrets,
     Settings,
-    configured_prices,
-    load_events_secret,
-    load_llm_env,
     load_secrets,
-    load_slack_env,
-    load_vulns_env,
+    load_settings,
     read_only_reason,
     state_dir,
 )
-from bot.sources import build_sources
+from bot.config.env import Env
+from bot.sources import Sources, build_sources
+from bot.toolbox_context import build_context, tool_audit
 from tools.analysis.history import RegistryHistory, build_history
 from tools.changes.actions import Action, ActionReport, ActionStore
 from tools.changes.retention import ExecutionReport, execute_plan
 from tools.changes.suspension import execute_suspension
 from tools.changes.ticket import execute_ticket
-from tools.errors import RegentError
-from tools.events.access import EventsAccess
-from tools.events.client import DockerHubClient, RateLimit
+from tools.errors import ConfigError, RegentError
 from tools.events.stats import Exclusions, clock_data
 from tools.events.store import EventStore
 from tools.inventory.inventory import resolve_deployments, run_inventory
@@ -57,10 +54,8 @@ from tools.policy.model import PolicyFile
 from tools.policy.plans import Plan
 from tools.policy.store import PlanStore
 from tools.portainer.client import PortainerClient
-from tools.toolbox.context import AuditRecord, ProposalRef, ToolContext
+from tools.toolbox.context import ProposalRef
 from tools.toolbox.dispatch import Toolbox
-from tools.vulns.service import VulnsAccess
-from tools.vulns.tickets import TicketTarget
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +68,8 @@ def _utcnow() -> datetime:
 
 
 @dataclass(slots=True)
-class Runtime:
-    """Everything a front end (CLI chat, Slack, tests) needs, built once per process."""
+class App:
+    """Everything a front end (CLI, Slack, MCP, tests) needs, built once per process."""
 
     settings: Settings
     secrets: Secrets
@@ -90,10 +85,14 @@ class Runtime:
     docker_hosts: list[str] = field(default_factory=list)
     clock: Callable[[], datetime] = _utcnow
     actions: ActionStore | None = None
-    ticket_token: str | None = field(default=None, repr=False)
     _latest: tuple[int, InventorySnapshot] | None = None
     _policies: tuple[float, PolicyFile] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def db_path(self) -> Path:
+        """The state database (snapshots, plans, proposals, events, vulnerability data, audit log)."""
+        return self.state_dir / DB_NAME
 
     def latest_snapshot(self) -> InventorySnapshot | None:
         """The newest saved snapshot, decoded once per snapshot id."""
@@ -112,10 +111,13 @@ class Runtime:
         self, *, progress: Callable[[str, int, int], None] | None = None
     ) -> InventorySnapshot:
         """Crawl every configured registry and environment now, save and return the snapshot."""
-        sources = self._sources()
+        sources = self.sources()
         try:
             if not sources.registries and not sources.deployments:
-                raise RegentError("nothing to inventory: configure registries, Portainer or Docker hosts")
+                raise ConfigError(
+                    "nothing to inventory: give --registry, --portainer, --docker-host or a config file "
+                    "with registries, Portainer or Docker hosts"
+                )
             snapshot = run_inventory(
                 sources.registries,
                 sources.deployments,
@@ -173,7 +175,7 @@ class Runtime:
 
     def current_deployments(self) -> list[Deployment]:
         """Deployments right now, from every environment; raises if any environment cannot be read."""
-        sources = self._sources()
+        sources = self.sources()
         try:
             found: list[Deployment] = []
             for source in sources.deployments:
@@ -189,7 +191,7 @@ class Runtime:
     def run_plan(self, plan_id: str) -> ExecutionReport:
         """Execute a stored plan once (the path every approval takes): re-validated, audited by the caller."""
         self._require_cleanup_mode()
-        sources = self._sources()
+        sources = self.sources()
         try:
             clients = {target.source.name: target.client for target in sources.registries}
             return execute_plan(
@@ -214,7 +216,7 @@ class Runtime:
             action.action_id,
             store=self.actions,
             target=self.toolbox.context.ticket_target,
-            token=self.ticket_token,
+            token=_plain(self.secrets.vulns.ticket_token),
             now=self.clock,
         )
 
@@ -243,61 +245,29 @@ class Runtime:
         if self.actions is not None:
             self.actions.close()
 
-    def _sources(self) -> Any:
+    def sources(self, *, with_docker_hosts: bool = True) -> Sources:
+        """Fresh clients for every configured registry and environment (the caller closes them)."""
         return build_sources(
             self.settings,
             self.secrets,
             registry_urls=self.registry_urls,
-            docker_hosts=self.docker_hosts,
+            docker_hosts=self.docker_hosts if with_docker_hosts else [],
             store=self.snapshots,
             cache_dir=self.state_dir / "cache",
         )
 
 
-def events_access(settings: Settings, store: EventStore, *, clock: Callable[[], datetime]) -> EventsAccess:
-    """What the events tools read: the store, exclusions, anomaly rules, mirrors, a Docker Hub check."""
-
-    def rate_limit() -> RateLimit:
-        # A short-lived client: the check is rare, and an idle pool to Docker Hub is not worth keeping.
-        with httpx.Client(timeout=10.0) as http:
-            return DockerHubClient(http=http).rate_limit(now=clock())
-
-    config = settings.events
-    return EventsAccess(
-        store=store,
-        exclusions=Exclusions(
-            actors=tuple(config.ignore_actors), user_agents=tuple(config.ignore_user_agents)
-        ),
-        anomaly_rules=config.anomalies,
-        mirrors=dict(config.mirrors),
-        rate_limit=rate_limit,
-    )
-
-
-def secret_values(secrets: Secrets, llm_env: LLMEnv, extra: Sequence[str] = ()) -> list[str]:
-    """Every secret string the process knows, for redaction before anything reaches the LLM."""
-    values = [s.get_secret_value() for s in (secrets.portainer_api_key, secrets.registry_password) if s]
-    values += [password.get_secret_value() for _user, password in secrets.registry_credentials.values()]
-    if llm_env.api_key is not None:
-        values.append(llm_env.api_key.get_secret_value())
-    return [v for v in [*values, *extra] if v]
-
-
-def build_runtime(
+def build_app(
     *,
     settings: Settings,
     secrets: Secrets,
     state_dir: Path,
-    llm_env: LLMEnv | None = None,
     registry_urls: Sequence[str] = (),
     docker_hosts: Sequence[str] = (),
-    extra_secrets: Sequence[str] = (),
     clock: Callable[[], datetime] = _utcnow,
     llm: ChatModel | None = None,
-    ticket_token: str | None = None,
-) -> Runtime:
-    """Compose the runtime; the agent exists when an LLM endpoint is configured (or `llm` is given)."""
-    llm_env = llm_env or LLMEnv()
+) -> App:
+    """Compose the app; the agent exists when an LLM endpoint is configured (or `llm` is given)."""
     db = state_dir / DB_NAME
     snapshots = SnapshotStore(db)
     plans = PlanStore(db)
@@ -307,25 +277,17 @@ def build_runtime(
     events = EventStore(db)
     ttl = timedelta(hours=settings.slack.proposal_ttl_hours)
     read_only = read_only_reason(settings)
-    context = ToolContext(
-        snapshot=lambda: None,
+    context = build_context(
+        settings,
+        secrets,
+        db=db,
+        audit=audit,
+        events=events,
+        clock=clock,
         propose=None if read_only else _proposer(proposals, ttl=ttl),
         propose_action=None if read_only else _action_proposer(proposals, ttl=ttl),
-        read_only=read_only,
-        portainer=_portainer_factory(settings, secrets),
-        ticket_target=_ticket_target(settings),
-        audit=_audit_reader(audit),
-        now=clock,
-        production=settings.environments,
-        cost_per_gb_month=configured_prices(settings),
-        events=events_access(settings, events, clock=clock),
-        vulns=VulnsAccess(
-            db_path=db,
-            production_patterns=settings.environments.get("production", []),
-            approved_bases=settings.vulns.approved_bases,
-        ),
     )
-    runtime = Runtime(
+    app = App(
         settings=settings,
         secrets=secrets,
         state_dir=state_dir,
@@ -340,71 +302,91 @@ def build_runtime(
         docker_hosts=list(docker_hosts),
         clock=clock,
         actions=actions,
-        ticket_token=ticket_token,
     )
-    proposals.bind_action_runner(runtime.run_action)
-    context.snapshot = runtime.latest_snapshot
-    context.history = runtime.history
-    context.policies = runtime.policies
-    model = llm or _chat_model(settings, llm_env)
+    proposals.bind_action_runner(app.run_action)
+    context.snapshot = app.latest_snapshot
+    context.history = app.history
+    context.policies = app.policies
+    model = llm or _chat_model(settings, secrets)
     if model is not None:
-        runtime.agent = Agent(
-            llm=model,
-            toolbox=runtime.toolbox,
-            prompts=Prompts(),
-            memory=ConversationMemory(db, keep_turns=max(settings.llm.memory_turns, 1)),
-            audit=_tool_audit(audit),
-            limits=AgentLimits(
-                max_steps=settings.llm.max_steps,
-                tool_timeout_s=settings.llm.tool_timeout_s,
-                memory_turns=settings.llm.memory_turns,
-            ),
-            prompt_values=lambda: {"inventory": inventory_line(runtime.latest_snapshot())},
-            secrets_to_redact=secret_values(
-                secrets, llm_env, [*extra_secrets, *([ticket_token] if ticket_token else [])]
-            ),
-            clock=clock,
-        )
-    return runtime
+        app.agent = _agent(app, model, db=db)
+    return app
 
 
-def runtime_from_env(
-    settings: Settings,
+def app_for_sources(args: Any, *, env: Env | None = None) -> App:
+    """The app of a command that takes the source flags (--config, --portainer, --registry, --docker-host)."""
+    return app_from_env(
+        config=args.config,
+        portainer_url=getattr(args, "portainer", None),
+        registry_urls=list(getattr(args, "registry", []) or []),
+        docker_hosts=list(getattr(args, "docker_host", []) or []),
+        env=env,
+    )
+
+
+def app_from_env(
     *,
+    config: str | None = None,
+    settings: Settings | None = None,
+    portainer_url: str | None = None,
     registry_urls: Sequence[str] = (),
     docker_hosts: Sequence[str] = (),
-    env: Mapping[str, str] | None = None,
-) -> Runtime:
-    """The runtime for a process: secrets, LLM endpoint and state directory from the environment."""
-    slack = load_slack_env(env)
-    events = load_events_secret(settings, env)
-    ticket_token = load_vulns_env(settings, env).ticket_token
-    extra = [
-        s.get_secret_value() for s in (slack.bot_token, slack.app_token, slack.signing_secret, events) if s
-    ]
-    return build_runtime(
+    env: Env | None = None,
+) -> App:
+    """The app of a process: settings from the config file, secrets and state directory from the env.
+
+    `portainer_url` (the `--portainer` flag) overrides the configuration file's Portainer URL.
+    """
+    settings = settings if settings is not None else load_settings(config, env)
+    if portainer_url:
+        current = settings.portainer or PortainerSettings(url=portainer_url)
+        settings = settings.model_copy(
+            update={"portainer": current.model_copy(update={"url": portainer_url})}
+        )
+    return build_app(
         settings=settings,
         secrets=load_secrets(settings, env),
         state_dir=state_dir(env),
-        llm_env=load_llm_env(env),
         registry_urls=registry_urls,
         docker_hosts=docker_hosts,
-        extra_secrets=extra,
-        ticket_token=ticket_token.get_secret_value() if ticket_token else None,
     )
 
 
-def _chat_model(settings: Settings, llm_env: LLMEnv) -> OpenAIChat | None:
+def _agent(app: App, model: ChatModel, *, db: Path) -> Agent:
+    settings = app.settings
+    return Agent(
+        llm=model,
+        toolbox=app.toolbox,
+        prompts=Prompts(),
+        memory=ConversationMemory(db, keep_turns=max(settings.llm.memory_turns, 1)),
+        audit=tool_audit(app.audit),
+        limits=AgentLimits(
+            max_steps=settings.llm.max_steps,
+            tool_timeout_s=settings.llm.tool_timeout_s,
+            memory_turns=settings.llm.memory_turns,
+        ),
+        prompt_values=lambda: {"inventory": inventory_line(app.latest_snapshot())},
+        secrets_to_redact=app.secrets.values(),
+        clock=app.clock,
+    )
+
+
+def _chat_model(settings: Settings, secrets: Secrets) -> OpenAIChat | None:
+    llm_env = secrets.llm
     if not llm_env.configured:
         return None
     return OpenAIChat(
         model=llm_env.model or settings.llm.model,
         base_url=llm_env.base_url,
-        api_key=llm_env.api_key.get_secret_value() if llm_env.api_key else None,
+        api_key=_plain(llm_env.api_key),
         temperature=settings.llm.temperature,
         timeout_s=settings.llm.request_timeout_s,
         stream=settings.llm.stream,
     )
+
+
+def _plain(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
 
 
 def inventory_line(snapshot: InventorySnapshot | None) -> str:
@@ -437,72 +419,3 @@ def _action_proposer(
         return ProposalRef(id=proposal.id, summary=proposal.summary, expires_at=proposal.expires_at)
 
     return propose
-
-
-def _portainer_factory(settings: Settings, secrets: Secrets) -> Callable[[], PortainerClient] | None:
-    config = settings.portainer
-    key = secrets.portainer_api_key
-    if config is None or key is None:
-        return None
-
-    def connect() -> PortainerClient:
-        return PortainerClient(config.url, api_key=key.get_secret_value(), verify=config.verify_tls)
-
-    return connect
-
-
-def _ticket_target(settings: Settings) -> TicketTarget | None:
-    ticket = settings.vulns.ticket
-    if ticket is None:
-        return None
-    return TicketTarget(
-        url=ticket.url,
-        preset=ticket.preset,
-        project=ticket.project,
-        issue_type=ticket.issue_type,
-        assignment_group=ticket.assignment_group,
-    )
-
-
-def _tool_audit(audit: AuditLog) -> Callable[[ToolCallEvent], None]:
-    def record(event: ToolCallEvent) -> None:
-        audit.append(
-            actor=event.user,
-            kind="tool_call",
-            payload={
-                "tool": event.tool,
-                "arguments": event.arguments,
-                "conversation": event.conversation,
-                "reference": event.reference,
-                "step": event.step,
-                "offered": event.offered,
-            },
-        )
-
-    return record
-
-
-def _audit_reader(audit: AuditLog) -> Callable[..., list[AuditRecord]]:
-    def read(
-        *, limit: int, actor: str | None, action: str | None, since: datetime | None
-    ) -> list[AuditRecord]:
-        kind = action.replace(".", "_") if action else None
-        records = []
-        for entry in reversed(audit.entries(kind=kind)):
-            at = datetime.fromisoformat(entry.at)
-            if since is not None and at < since:
-                break
-            if actor is not None and entry.actor != actor:
-                continue
-            payload = entry.payload
-            summary = str(payload.get("summary") or payload.get("tool") or "")
-            if entry.kind == "tool_call":
-                summary = f"{payload.get('tool')} {payload.get('arguments')}"
-            records.append(
-                AuditRecord(at, entry.actor, entry.kind, str(payload.get("conversation", "")), summary)
-            )
-            if len(records) >= limit:
-                break
-        return records
-
-    return read

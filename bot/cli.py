@@ -36,7 +36,7 @@ def _add_sources(parser: argparse.ArgumentParser) -> None:
 
 def record_crash(reference: str) -> str:
     """Write the current exception's traceback to the state directory's log; returns where."""
-    from bot.config.settings import state_dir
+    from bot.config import state_dir
 
     path = state_dir() / "regent.log"
     try:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +105,19 @@ class Authorizer:
         with self._lock:
             self._cache[group] = (now + self._ttl, members)
         return members
+
+
+class ReadOnlyAuthorizer(Authorizer):
+    """In read-only mode nobody may approve (cards from before the switch); rejecting still works."""
+
+    def __init__(self, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._reason = reason
+
+    def authorize(
+        self, *, user: str, requester: str, decision: Literal["approve", "reject"] = "approve"
+    ) -> AuthResult:
+        """Approvals are refused with the reason; rejections are checked as usual."""
+        if decision == "approve":
+            return AuthResult(False, f"Not approved: {self._reason}.")
+        return super().authorize(user=user, requester=requester, decision=decision)

@@ -15,10 +15,10 @@ import sys
 from collections.abc import Callable
 from typing import Literal
 
-from bot.app import Runtime, runtime_from_env
+from bot.app import App, app_from_env
 from bot.approvals import ActionCard, ProposalCard
 from bot.commands.doctor import check_before_chat
-from bot.config.settings import PortainerSettings, load_settings
+from bot.config import PortainerSettings, load_settings
 from tools.changes.actions import ActionReport
 from tools.errors import ConfigError, RegentError
 
@@ -32,7 +32,7 @@ def run_chat_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.portainer:
         settings = settings.model_copy(update={"portainer": PortainerSettings(url=args.portainer)})
-    runtime = runtime_from_env(settings, registry_urls=args.registry, docker_hosts=args.docker_host)
+    runtime = app_from_env(settings=settings, registry_urls=args.registry, docker_hosts=args.docker_host)
     try:
         if runtime.agent is None:
             raise ConfigError(
@@ -50,7 +50,7 @@ def run_chat_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _refresh(runtime: Runtime, *, required: bool) -> None:
+def _refresh(runtime: App, *, required: bool) -> None:
     _print_status("Crawling registries and environments…")
     try:
         snapshot = runtime.refresh_snapshot()
@@ -67,7 +67,7 @@ def _print_status(message: str) -> None:
     print(f"  · {message}", file=sys.stderr, flush=True)
 
 
-def chat(runtime: Runtime, *, user: str, conversation: str, read: Read, write: Write) -> None:
+def chat(runtime: App, *, user: str, conversation: str, read: Read, write: Write) -> None:
     """The read-answer loop; proposals are reviewed inline."""
     assert runtime.agent is not None  # checked by the caller
     write("Regent: ask about your images and registries. Type exit to leave.")
@@ -89,7 +89,7 @@ def chat(runtime: Runtime, *, user: str, conversation: str, read: Read, write: W
             review_proposal(runtime, proposal_id, user=user, read=read, write=write)
 
 
-def review_proposal(runtime: Runtime, proposal_id: str, *, user: str, read: Read, write: Write) -> None:
+def review_proposal(runtime: App, proposal_id: str, *, user: str, read: Read, write: Write) -> None:
     """Show a proposal from its stored plan or action, ask, and decide/execute through the approvals store."""
     proposal = runtime.proposals.get(proposal_id)
     if proposal is None:

@@ -14,11 +14,12 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.commands.inventory import print_summary
-from bot.demo.binaries import MissingBinary, find_binary
+from bot.demo.binaries import find_binary
 from bot.demo.digest_history import print_demo_digest, simulate_history
 from bot.demo.dockerd import DockerDaemon
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder, seed_sample
+from bot.errors import MissingBinary
 from bot.sources import shared_http
 from tools.docker.source import docker_host_source
 from tools.errors import RegentError
@@ -82,15 +83,15 @@ policies:
 
 def _print_sample_plan(snapshot: InventorySnapshot, state: Path) -> None:
     """Evaluate a sample policy on the demo's snapshot and print the plan; nothing is deleted."""
-    from bot.app import build_runtime
+    from bot.app import build_app
     from bot.commands.plan import print_plan
-    from bot.config.settings import Secrets, Settings
+    from bot.config import Secrets, Settings
     from tools.policy.evaluate import evaluate_snapshot
     from tools.policy.loader import parse_policies
 
     console.print("Sample policy:", style="bold")
     console.print(SAMPLE_POLICY, highlight=False, markup=False)
-    runtime = build_runtime(settings=Settings(), secrets=Secrets(), state_dir=state)
+    runtime = build_app(settings=Settings(), secrets=Secrets(), state_dir=state)
     try:
         policies = parse_policies(SAMPLE_POLICY, source="sample-policy.yml")
         plan = evaluate_snapshot(policies, snapshot, now=runtime.clock(), history=runtime.history(snapshot))

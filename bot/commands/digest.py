@@ -9,15 +9,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bot.app import Runtime, build_runtime
-from bot.config.settings import (
-    Settings,
-    load_llm_env,
-    load_secrets,
-    load_settings,
-    load_slack_env,
-    state_dir,
-)
+from bot.app import App, app_from_env
+from bot.config import Settings, SlackEnv, load_settings
 from bot.digest.extensions import extra_providers
 from bot.digest.runner import DigestRunner, Poster
 from bot.digest.summary import summarizer_for
@@ -30,19 +23,16 @@ def run_digest_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.no_chart:
         settings = settings.model_copy(update={"digest": settings.digest.model_copy(update={"chart": False})})
-    llm_env = load_llm_env()
-    runtime = build_runtime(
-        settings=settings, secrets=load_secrets(settings), state_dir=state_dir(), llm_env=llm_env
-    )
+    runtime = app_from_env(settings=settings)
     runner = None
     summarizer = None
     try:
         if args.crawl:
             runtime.refresh_snapshot()
-        summarizer, model = summarizer_for(settings, llm_env, enabled=not args.no_summary)
+        summarizer, model = summarizer_for(settings, runtime.secrets.llm, enabled=not args.no_summary)
         runner = DigestRunner(
             runtime,
-            poster=slack_poster(settings) if args.post else None,
+            poster=slack_poster(settings, runtime.secrets.slack) if args.post else None,
             summarizer=summarizer,
             summary_by=model,
             extra_providers=extra_providers(runtime),
@@ -75,17 +65,16 @@ def _print_or_post(runner: DigestRunner, args: argparse.Namespace, *, console: C
     return 0
 
 
-def default_chart_path(runtime: Runtime, when: datetime) -> Path:
+def default_chart_path(runtime: App, when: datetime) -> Path:
     """`<state dir>/digest/regent-digest-<day>.png`."""
     return runtime.state_dir / "digest" / f"regent-digest-{when.astimezone(UTC).strftime('%Y-%m-%d')}.png"
 
 
-def slack_poster(settings: Settings) -> Poster:
+def slack_poster(settings: Settings, env: SlackEnv) -> Poster:
     """The Slack poster for `--post`: SLACK_BOT_TOKEN and the digest channel are required."""
     from bot.slack.connect import make_web_client
     from bot.slack.digest_post import SlackDigestPoster
 
-    env = load_slack_env()
     channel = settings.digest.channel or settings.slack.digest_channel
     if env.bot_token is None:
         raise ConfigError("set SLACK_BOT_TOKEN to post the digest")

@@ -14,12 +14,9 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
 
-from bot.app import Runtime, build_runtime
-from bot.approvals import Authorizer
-from bot.approvals.authorization import AuthResult
-from bot.config.settings import load_secrets, read_only_reason, state_dir
+from bot.app import App, app_for_sources
+from bot.config import read_only_reason
 from bot.sources import build_sources
 from tools.errors import RegentError
 from tools.portainer.client import PortainerClient
@@ -29,7 +26,7 @@ log = logging.getLogger(__name__)
 _LOG_LEVELS = {"ok": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
-def check_privileges(runtime: Runtime) -> list[Finding]:
+def check_privileges(runtime: App) -> list[Finding]:
     """Every finding for the runtime's configuration: mode, Portainer, then each registry."""
     settings = runtime.settings
     mode = settings.mode
@@ -74,7 +71,7 @@ def check_privileges(runtime: Runtime) -> list[Finding]:
     return found
 
 
-def apply_findings(runtime: Runtime, findings: list[Finding]) -> None:
+def apply_findings(runtime: App, findings: list[Finding]) -> None:
     """Tell the toolbox which registries refused deletes, so proposals for them say why up front."""
     runtime.toolbox.context.delete_refusals = delete_refusals(findings)
 
@@ -85,7 +82,7 @@ def log_findings(findings: list[Finding], *, logger: logging.Logger = log) -> No
         logger.log(_LOG_LEVELS[finding.level], "privileges: %s", finding.line())
 
 
-def start_check(runtime: Runtime, *, write: Callable[[str], None] | None = None) -> threading.Thread | None:
+def start_check(runtime: App, *, write: Callable[[str], None] | None = None) -> threading.Thread | None:
     """Run the check on a thread (a slow registry must not hold up start-up); never blocks or fails start."""
     if not runtime.settings.privileges.on_start:
         return None
@@ -108,7 +105,7 @@ def start_check(runtime: Runtime, *, write: Callable[[str], None] | None = None)
     return thread
 
 
-def check_before_chat(runtime: Runtime, *, write: Callable[[str], None]) -> None:
+def check_before_chat(runtime: App, *, write: Callable[[str], None]) -> None:
     """`regent chat`: the check in the foreground, every finding that is not ok shown before the prompt."""
     if not runtime.settings.privileges.on_start:
         return
@@ -124,34 +121,10 @@ def check_before_chat(runtime: Runtime, *, write: Callable[[str], None]) -> None
             write(finding.line())
 
 
-class ReadOnlyAuthorizer(Authorizer):
-    """In read-only mode nobody may approve (cards from before the switch); rejecting still works."""
-
-    def __init__(self, *, reason: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._reason = reason
-
-    def authorize(
-        self, *, user: str, requester: str, decision: Literal["approve", "reject"] = "approve"
-    ) -> AuthResult:
-        """Approvals are refused with the reason; rejections are checked as usual."""
-        if decision == "approve":
-            return AuthResult(False, f"Not approved: {self._reason}.")
-        return super().authorize(user=user, requester=requester, decision=decision)
-
-
 def run_doctor_command(args: argparse.Namespace) -> int:
     """`regent doctor`: print the findings; exit 0 all ok, 1 warnings, 2 errors."""
-    from bot.commands.inventory import settings_with_flags
-
-    settings = settings_with_flags(args.config, args.portainer)
-    runtime = build_runtime(
-        settings=settings,
-        secrets=load_secrets(settings),
-        state_dir=state_dir(),
-        registry_urls=args.registry,
-        docker_hosts=args.docker_host,
-    )
+    runtime = app_for_sources(args)
+    settings = runtime.settings
     try:
         findings = check_privileges(runtime)
     finally:

@@ -7,57 +7,24 @@ import json
 import sys
 from typing import Any
 
+from bot.app import app_for_sources
 from bot.commands.progress import terminal_progress
-from bot.config.settings import PortainerSettings, Settings, load_secrets, load_settings, state_dir
-from bot.sources import build_sources
-from tools.errors import ConfigError
-from tools.inventory.inventory import run_inventory
 from tools.inventory.models import InventorySnapshot
-from tools.inventory.store import SnapshotStore
 
 
 def run_inventory_command(args: argparse.Namespace) -> int:
     """Run one inventory with the sources from config and flags; exit 1 when any source failed."""
-    settings = settings_with_flags(args.config, args.portainer)
-    secrets = load_secrets(settings)
-    root = state_dir()
-    store = SnapshotStore(root / "regent.db")
-    sources = build_sources(
-        settings,
-        secrets,
-        registry_urls=args.registry,
-        docker_hosts=args.docker_host,
-        store=store,
-        cache_dir=root / "cache",
-    )
+    app = app_for_sources(args)
     try:
-        if not sources.registries and not sources.deployments:
-            raise ConfigError(
-                "nothing to inventory: give --registry, --portainer, --docker-host or a config file"
-            )
         with terminal_progress(enabled=not args.json and not args.no_progress) as progress:
-            snapshot = run_inventory(
-                sources.registries, sources.deployments, workers=settings.crawl_workers, progress=progress
-            )
-        snapshot.errors[:0] = sources.errors
-        store.save(snapshot)
+            snapshot = app.refresh_snapshot(progress=progress)
     finally:
-        sources.close()
-        store.close()
+        app.close()
     if args.json:
         print(json.dumps(inventory_json(snapshot), indent=2))
     else:
         print_summary(snapshot)
     return 1 if snapshot.errors else 0
-
-
-def settings_with_flags(config: str | None, portainer: str | None) -> Settings:
-    """The configuration file's settings, with `--portainer URL` overriding its Portainer URL."""
-    settings = load_settings(config)
-    if not portainer:
-        return settings
-    current = settings.portainer or PortainerSettings(url=portainer)
-    return settings.model_copy(update={"portainer": current.model_copy(update={"url": portainer})})
 
 
 def inventory_json(snapshot: InventorySnapshot) -> dict[str, Any]:

@@ -14,11 +14,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.app import DB_NAME, Runtime, build_runtime
+from bot.app import DB_NAME, App, app_from_env
 from bot.approvals.audit import AuditLog
-from bot.commands.inventory import settings_with_flags
 from bot.commands.progress import terminal_progress
-from bot.config.settings import load_secrets, read_only_reason, state_dir
+from bot.config import read_only_reason, state_dir
 from tools.changes.retention import ExecutionReport
 from tools.errors import ConfigError
 from tools.policy.evaluate import evaluate_snapshot
@@ -46,12 +45,10 @@ def _sources_of(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _runtime(sources: dict[str, Any]) -> Runtime:
-    settings = settings_with_flags(sources["config"], sources["portainer"])
-    return build_runtime(
-        settings=settings,
-        secrets=load_secrets(settings),
-        state_dir=state_dir(),
+def _runtime(sources: dict[str, Any]) -> App:
+    return app_from_env(
+        config=sources["config"],
+        portainer_url=sources["portainer"],
         registry_urls=sources["registry"],
         docker_hosts=sources["docker_host"],
     )

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.config.settings import Settings
+    from bot.config import Settings
+    from tools.inventory.models import InventorySnapshot
     from tools.vulns.service import Analysis
     from tools.vulns.store import VulnStore
     from tools.vulns.triage import FeedAge
@@ -42,54 +43,45 @@ def add_vulns_parser(sub: Any) -> None:
 
 def run_vulns_command(args: argparse.Namespace) -> int:
     """Dispatch `regent vulns ACTION`."""
-    from bot.config.settings import load_settings, state_dir
+    from bot.app import app_from_env
     from tools.vulns.store import VulnStore
 
-    settings = load_settings(args.config)
-    store = VulnStore(state_dir() / "regent.db")
+    app = app_from_env(config=args.config)
+    settings = app.settings
+    store = VulnStore(app.db_path)
     try:
         if args.vulns_command == "ingest":
-            return _ingest(args, settings, store)
+            return _ingest(args, settings, store, app.latest_snapshot())
         if args.vulns_command == "feeds":
             return _feeds(args, settings, store)
-        analysis = analyze_latest(settings, store)
+        analysis = analyze_latest(settings, store, app.latest_snapshot())
         if args.vulns_command == "bases":
             return _bases(args, analysis)
         return _report(args, analysis, store)
     finally:
         store.close()
+        app.close()
 
 
-def latest_snapshot() -> Any:
-    """The latest inventory snapshot from the state directory, or None."""
-    from bot.config.settings import state_dir
-    from tools.inventory.store import SnapshotStore
-
-    snapshots = SnapshotStore(state_dir() / "regent.db")
-    try:
-        return snapshots.latest()
-    finally:
-        snapshots.close()
-
-
-def analyze_latest(settings: Settings, store: VulnStore) -> Analysis:
+def analyze_latest(settings: Settings, store: VulnStore, snapshot: InventorySnapshot | None) -> Analysis:
     """Triage the stored reports against the latest snapshot with the configured production globs."""
     from tools.vulns.service import analyze
 
     return analyze(
         store,
-        latest_snapshot(),
+        snapshot,
         production_patterns=settings.environments.get("production", []),
         approved_bases=settings.vulns.approved_bases,
         now=datetime.now(UTC),
     )
 
 
-def _ingest(args: argparse.Namespace, settings: Settings, store: VulnStore) -> int:
+def _ingest(
+    args: argparse.Namespace, settings: Settings, store: VulnStore, snapshot: InventorySnapshot | None
+) -> int:
     from tools.vulns.images import ImageIndex, build_index
     from tools.vulns.ingest import ingest_paths
 
-    snapshot = latest_snapshot()
     index = build_index(snapshot) if snapshot is not None else ImageIndex()
     results = ingest_paths(
         store, args.paths, index=index, now=datetime.now(UTC), max_bytes=settings.vulns.max_report_bytes

@@ -1,24 +1,17 @@
-"""Configuration: one YAML file plus secrets from the environment. The only module that reads env vars."""
+"""The configuration file's model: one YAML file, validated section by section (secrets: secrets.py)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from tools.errors import ConfigError
 from tools.events.rules import AnomalyRules, PushRules
 from tools.inventory.models import RegistrySource
 
@@ -134,27 +127,6 @@ class VulnsSettings(_Section):
     _check_epss = field_validator("epss")(_feed_source)
 
 
-class VulnsEnv(BaseModel):
-    """Secrets of the vulnerability feature; never logged."""
-
-    model_config = ConfigDict(frozen=True)
-
-    upload_token: SecretStr | None = None
-    ticket_token: SecretStr | None = None
-
-
-def load_vulns_env(settings: Settings, env: Mapping[str, str] | None = None) -> VulnsEnv:
-    """REGENT_VULNS_TOKEN (or the configured variable, or its _FILE twin) and the ticket webhook token."""
-    env = os.environ if env is None else env
-    token = read_env(settings.vulns.token_env, env)
-    ticket = settings.vulns.ticket
-    ticket_token = read_env(ticket.token_env, env) if ticket is not None and ticket.token_env else None
-    return VulnsEnv(
-        upload_token=SecretStr(token) if token else None,
-        ticket_token=SecretStr(ticket_token) if ticket_token else None,
-    )
-
-
 class DigestSettings(_Section):
     """The daily digest: when and where it is posted, prices and quotas, and its thresholds."""
 
@@ -228,150 +200,6 @@ class Settings(_Section):
     events: EventsSettings = Field(default_factory=EventsSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     vulns: VulnsSettings = Field(default_factory=VulnsSettings)
-
-
-class Secrets(BaseModel):
-    """Secrets read from the environment (or from files named by `<NAME>_FILE`); never logged."""
-
-    model_config = ConfigDict(frozen=True)
-
-    portainer_api_key: SecretStr | None = None
-    registry_username: str | None = None
-    registry_password: SecretStr | None = None
-    registry_credentials: dict[str, tuple[str, SecretStr]] = Field(default_factory=dict)
-
-
-class SlackEnv(BaseModel):
-    """Slack credentials and endpoint from the environment; the tokens are never logged."""
-
-    model_config = ConfigDict(frozen=True)
-
-    bot_token: SecretStr | None = None
-    app_token: SecretStr | None = None  # set: Socket Mode; unset: HTTP mode (needs signing_secret)
-    signing_secret: SecretStr | None = None
-    api_url: str = "https://slack.com/api/"
-
-
-def load_slack_env(env: Mapping[str, str] | None = None) -> SlackEnv:
-    """SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_SIGNING_SECRET (or their _FILE twins) and SLACK_API_URL."""
-    env = os.environ if env is None else env
-
-    def secret(name: str) -> SecretStr | None:
-        value = read_env(name, env)
-        return SecretStr(value) if value else None
-
-    api_url = (env.get("SLACK_API_URL") or "https://slack.com/api/").rstrip("/") + "/"
-    return SlackEnv(
-        bot_token=secret("SLACK_BOT_TOKEN"),
-        app_token=secret("SLACK_APP_TOKEN"),
-        signing_secret=secret("SLACK_SIGNING_SECRET"),
-        api_url=api_url,
-    )
-
-
-class LLMEnv(BaseModel):
-    """The OpenAI-compatible endpoint from the environment; the key is never logged or sent to the LLM."""
-
-    model_config = ConfigDict(frozen=True)
-
-    base_url: str | None = None
-    api_key: SecretStr | None = None
-    model: str | None = None  # REGENT_MODEL overrides llm.model
-
-    @property
-    def configured(self) -> bool:
-        """True when an endpoint or a key is set (a local server may need no key)."""
-        return bool(self.base_url or self.api_key)
-
-
-def load_llm_env(env: Mapping[str, str] | None = None) -> LLMEnv:
-    """OPENAI_BASE_URL, OPENAI_API_KEY (or OPENAI_API_KEY_FILE) and REGENT_MODEL."""
-    env = os.environ if env is None else env
-    key = read_env("OPENAI_API_KEY", env)
-    return LLMEnv(
-        base_url=(env.get("OPENAI_BASE_URL") or "").rstrip("/") or None,
-        api_key=SecretStr(key) if key else None,
-        model=env.get("REGENT_MODEL") or None,
-    )
-
-
-def read_env(name: str, env: Mapping[str, str] | None = None) -> str | None:
-    """A variable's value, or the content of the file its `_FILE` twin names (mounted secrets)."""
-    env = os.environ if env is None else env
-    value = env.get(name)
-    if value:
-        return value
-    path = env.get(f"{name}_FILE")
-    if path:
-        try:
-            return Path(path).read_text().strip() or None
-        except OSError as exc:
-            raise ConfigError(
-                f"{name}_FILE points at {path!r}, which cannot be read: {exc.strerror}"
-            ) from None
-    return None
-
-
-def state_dir(env: Mapping[str, str] | None = None) -> Path:
-    """REGENT_STATE_DIR, else the user's state directory (XDG_STATE_HOME or ~/.local/state)/regent."""
-    env = os.environ if env is None else env
-    if env.get("REGENT_STATE_DIR"):
-        return Path(env["REGENT_STATE_DIR"]).expanduser()
-    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "regent"
-
-
-def load_settings(path: str | None, env: Mapping[str, str] | None = None) -> Settings:
-    """Load and validate the config file; a missing default file means an empty configuration."""
-    env = os.environ if env is None else env
-    explicit = path or env.get("REGENT_CONFIG")
-    file = Path(explicit or DEFAULT_CONFIG)
-    if not file.exists():
-        if explicit:
-            raise ConfigError(f"config file {file} does not exist")
-        return Settings()
-    try:
-        data = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{file}: the top level must be a mapping")
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{file}: {field}: {first['msg']}") from None
-
-
-def load_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> Secrets:
-    """Collect the secrets the configuration refers to from the environment."""
-    env = os.environ if env is None else env
-    api_key = read_env("PORTAINER_API_KEY", env)
-    password = read_env("REGENT_REGISTRY_PASSWORD", env)
-    named: dict[str, tuple[str, SecretStr]] = {}
-    for registry in settings.registries:
-        if registry.username_env and registry.password_env:
-            user, secret = read_env(registry.username_env, env), read_env(registry.password_env, env)
-            if user is None or secret is None:
-                raise ConfigError(
-                    f"registry {registry.name}: set {registry.username_env} and {registry.password_env}"
-                )
-            named[registry.name] = (user, SecretStr(secret))
-    return Secrets(
-        portainer_api_key=SecretStr(api_key) if api_key else None,
-        registry_username=read_env("REGENT_REGISTRY_USERNAME", env),
-        registry_password=SecretStr(password) if password else None,
-        registry_credentials=named,
-    )
-
-
-def load_events_secret(settings: Settings, env: Mapping[str, str] | None = None) -> SecretStr | None:
-    """The shared secret registries send with notifications (REGENT_EVENTS_SECRET or its _FILE twin)."""
-    value = read_env(settings.events.secret_env, env)
-    return SecretStr(value) if value else None
 
 
 def configured_prices(settings: Settings) -> dict[str, float]:

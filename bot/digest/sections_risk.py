@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.digest import format as fmt
 from bot.digest.context import DigestContext
 from bot.digest.model import DigestSection, table
-from tools.analysis.drift import (
+from tools.policy.drift import (
     SizeAnomaly,
     UnsignedImage,
     latest_in_production,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from bot.app import Runtime
-from bot.config.settings import LLMEnv, load_llm_env
+from bot.app import App
+from bot.config import LLMEnv
 from bot.digest.context import SectionProvider
 from bot.digest.extensions import extra_providers
 from bot.digest.runner import DigestRunner, DigestScheduler
@@ -26,7 +26,7 @@ class DigestService:
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: App,
         slack: RegentSlack,
         *,
         channel: str,
@@ -68,11 +68,11 @@ class DigestService:
             self.summarizer.close()
 
 
-def digest_service_for(runtime: Runtime, *, slack: RegentSlack) -> DigestService | None:
+def digest_service_for(runtime: App, *, slack: RegentSlack) -> DigestService | None:
     """The digest service from the settings, or None without a digest channel."""
     channel = runtime.settings.digest.channel or runtime.settings.slack.digest_channel
     if not channel:
         return None
     return DigestService(
-        runtime, slack, channel=channel, providers=extra_providers(runtime), llm_env=load_llm_env()
+        runtime, slack, channel=channel, providers=extra_providers(runtime), llm_env=runtime.secrets.llm
     )

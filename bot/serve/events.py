@@ -1,5 +1,5 @@
 """The registry-events feature of `regent serve`, composed from settings: the receiver (mounted on the
-router), the push monitor and the anomaly monitor, with alerts posted through the bot's WebClient.
+router), the push monitor and the anomaly monitor, with alerts posted through the Slack side's alert poster.
 
 `build_events_service` returns None when REGENT_EVENTS_SECRET is not set: an unauthenticated receiver is
 never mounted. Registry clients for push analysis come from the same sources the inventory uses, looked
@@ -15,9 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import SecretStr
-from slack_sdk import WebClient
 
-from bot.config.settings import EventsSettings, Secrets, Settings, load_events_secret
+from bot.config import EventsSettings
 from bot.serve.monitors import AnomalyMonitor, PushMonitor
 from bot.slack.alerts import SlackAlertPoster
 from bot.web.events import EventsEndpoint
@@ -28,7 +27,7 @@ from tools.portainer.client import PortainerClient
 from tools.registry.client import RegistryClient
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.app import App
 
 log = logging.getLogger(__name__)
 REBUILD_SECONDS = 60.0
@@ -96,11 +95,11 @@ class EventsService:
         secret: SecretStr,
         store: EventStore,
         lookup: Callable[[str], RegistryClient | None],
-        slack: WebClient | None,
+        alerts: SlackAlertPoster | None,
         portainer: PortainerClient | None = None,
         anomaly_interval_s: float = 900.0,
     ) -> None:
-        poster = SlackAlertPoster(slack) if slack is not None else None
+        poster = alerts
         self.pushes = PushMonitor(
             store=store, client_for=lookup, rules=settings.push, poster=poster, channel=settings.alert_channel
         )
@@ -145,7 +144,7 @@ def build_events_service(
     secret: SecretStr | None,
     store: EventStore,
     sources: Callable[[], SourcesLike],
-    slack: WebClient | None,
+    alerts: SlackAlertPoster | None,
     portainer: PortainerClient | None = None,
     anomaly_interval_s: float = 900.0,
 ) -> EventsService | None:
@@ -158,44 +157,24 @@ def build_events_service(
         secret=secret,
         store=store,
         lookup=RegistryLookup(sources),
-        slack=slack,
+        alerts=alerts,
         portainer=portainer,
         anomaly_interval_s=anomaly_interval_s,
     )
 
 
-def events_service_for(runtime: Runtime, *, slack: WebClient | None) -> EventsService | None:
+def events_service_for(runtime: App, *, alerts: SlackAlertPoster | None) -> EventsService | None:
     """The events service of a runtime (its store, settings and registries), or None without a secret."""
     settings, secrets = runtime.settings, runtime.secrets
 
     def sources() -> SourcesLike:
-        from bot.sources import build_sources
-
-        return build_sources(
-            settings,
-            secrets,
-            registry_urls=list(runtime.registry_urls),
-            docker_hosts=[],
-            store=runtime.snapshots,
-            cache_dir=runtime.state_dir / "cache",
-        )
+        return runtime.sources(with_docker_hosts=False)
 
     return build_events_service(
         settings.events,
-        secret=load_events_secret(settings),
+        secret=secrets.events_secret,
         store=runtime.events,
         sources=sources,
-        slack=slack,
-        portainer=_portainer(settings, secrets),
-    )
-
-
-def _portainer(settings: Settings, secrets: Secrets) -> PortainerClient | None:
-    """A Portainer client for BE auth logs when Portainer is configured (CE answers 404: skipped)."""
-    if settings.portainer is None or secrets.portainer_api_key is None:
-        return None
-    return PortainerClient(
-        settings.portainer.url,
-        api_key=secrets.portainer_api_key.get_secret_value(),
-        verify=settings.portainer.verify_tls,
+        alerts=alerts,
+        portainer=runtime.portainer_client() if runtime.toolbox.context.portainer else None,
     )

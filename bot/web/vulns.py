@@ -26,7 +26,9 @@ from tools.vulns.ingest import ingest_report
 from tools.vulns.store import VulnStore
 
 if TYPE_CHECKING:
-    from bot.config.settings import Settings
+    from pydantic import SecretStr
+
+from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -180,13 +182,8 @@ def build_vulns_endpoint(*, token: str | None, db_path: Path, max_bytes: int) ->
     )
 
 
-def mount_vulns_endpoint(
-    router: Any, *, settings: Settings, db_path: Path, env: dict[str, str] | None = None
-) -> bool:
+def mount_vulns_endpoint(router: Any, *, settings: Settings, db_path: Path, token: SecretStr | None) -> bool:
     """Mount POST /vulns/reports on `regent serve`'s router when an upload token is set; True if mounted."""
-    from bot.config.settings import load_vulns_env
-
-    token = load_vulns_env(settings, env).upload_token
     app = build_vulns_endpoint(
         token=token.get_secret_value() if token else None,
         db_path=db_path,

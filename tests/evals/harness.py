@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bot.agent.llm import ChatModel
 from bot.agent.loop import AgentReply
-from bot.app import build_runtime
-from bot.config.settings import LLMEnv, LLMSettings, Secrets, Settings
+from bot.app import build_app
+from bot.config import LLMEnv, LLMSettings, Secrets, Settings
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
 from tests.evals.cases import EvalCase, EvalEnv
@@ -75,11 +75,10 @@ def run_case(
     moment = now or dt.datetime.now(dt.UTC)
     case.fixture(seeder, moment)
     settings = Settings(llm=LLMSettings(max_steps=8, request_timeout_s=120.0))
-    runtime = build_runtime(
+    runtime = build_app(
         settings=settings,
-        secrets=Secrets(),
+        secrets=Secrets(llm=llm_env or LLMEnv()),
         state_dir=state,
-        llm_env=llm_env,
         registry_urls=[registry.url],
         llm=llm,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.settings import load_llm_env
+from bot.config import Settings, load_secrets
 from bot.demo.registry_server import RegistryServer
 from tests.conftest import SeederFactory
 from tests.evals.cases import CASES, EvalCase
@@ -40,7 +40,7 @@ def test_eval_case(case: EvalCase, make_seeder: SeederFactory, tmp_path: Path) -
                 registry=registry,
                 seeder=make_seeder(registry),
                 state=tmp_path / f"run{iteration}",
-                llm_env=load_llm_env(),
+                llm_env=load_secrets(Settings()).llm,
             )
         if not result.passed:
             answer = result.reply.text

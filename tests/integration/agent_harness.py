@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.agent.llm import OpenAIChat
-from bot.app import Runtime, build_runtime
-from bot.config.settings import LLMSettings, Secrets, Settings
+from bot.app import App, build_app
+from bot.config import LLMSettings, Secrets, Settings
 from tests.fakes.openai_server import tool_messages
 
 
@@ -25,9 +25,8 @@ def make_runtime(
     tool_timeout_s: float = 20.0,
     request_timeout_s: float = 10.0,
     secrets: Secrets | None = None,
-    extra_secrets: Sequence[str] = (),
     settings: Settings | None = None,
-) -> Runtime:
+) -> App:
     """A runtime whose agent talks to `llm_url` with max_retries=0 (a broken fake fails fast)."""
     llm = LLMSettings(max_steps=max_steps, tool_timeout_s=tool_timeout_s, request_timeout_s=request_timeout_s)
     settings = (settings or Settings()).model_copy(update={"llm": llm})
@@ -39,13 +38,12 @@ def make_runtime(
         stream=stream,
         max_retries=0,
     )
-    return build_runtime(
+    return build_app(
         settings=settings,
         secrets=secrets or Secrets(),
         state_dir=state,
         registry_urls=registry_urls,
         docker_hosts=docker_hosts,
-        extra_secrets=extra_secrets,
         llm=chat,
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.app import Runtime
+from bot.app import App
 from bot.demo.dockerd import DockerDaemon
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder, seed_sample
@@ -46,7 +46,7 @@ def seeded(registry: RegistryServer, seeder: Seeder) -> RegistryServer:
 
 
 @pytest.fixture
-def runtime(seeded: RegistryServer, fake_llm: FakeOpenAI, tmp_path: Path) -> Iterator[Runtime]:
+def runtime(seeded: RegistryServer, fake_llm: FakeOpenAI, tmp_path: Path) -> Iterator[App]:
     rt = make_runtime(tmp_path, llm_url=fake_llm.base_url, registry_urls=[seeded.url], max_steps=5)
     rt.refresh_snapshot()
     yield rt
@@ -115,7 +115,7 @@ def test_a_question_is_answered_from_the_registrys_real_facts(
     rt.close()
 
 
-def test_invalid_arguments_go_back_to_the_model_to_correct(runtime: Runtime, fake_llm: FakeOpenAI) -> None:
+def test_invalid_arguments_go_back_to_the_model_to_correct(runtime: App, fake_llm: FakeOpenAI) -> None:
     fake_llm.push(
         call("search_images", repository="shop/*", limit=500),
         {"tool_calls": [{"name": "get_image", "arguments": '{"image": "shop/web:2.1.0"'}]},
@@ -131,7 +131,7 @@ def test_invalid_arguments_go_back_to_the_model_to_correct(runtime: Runtime, fak
     assert "shop/web:2.1.0" in reply.text and reply.error is None
 
 
-def test_an_unknown_tool_gets_the_list_of_real_ones(runtime: Runtime, fake_llm: FakeOpenAI) -> None:
+def test_an_unknown_tool_gets_the_list_of_real_ones(runtime: App, fake_llm: FakeOpenAI) -> None:
     fake_llm.push(call("delete_registry", name="all"), {"content": "I can only read."})
     assert runtime.agent is not None
     reply = runtime.agent.answer(conversation="cli", user="cli:test", text="What registries are there?")
@@ -142,7 +142,7 @@ def test_an_unknown_tool_gets_the_list_of_real_ones(runtime: Runtime, fake_llm: 
 
 
 def test_a_model_that_never_stops_is_cut_off_with_a_tool_less_last_step(
-    runtime: Runtime, fake_llm: FakeOpenAI
+    runtime: App, fake_llm: FakeOpenAI
 ) -> None:
     fake_llm.push({**call("search_images", repository="shop/*"), "repeat": True})
     assert runtime.agent is not None
@@ -157,7 +157,7 @@ def test_a_model_that_never_stops_is_cut_off_with_a_tool_less_last_step(
     assert len(runtime.audit.entries(kind="tool_call")) == 1
 
 
-def test_parallel_tool_calls_each_get_their_result(runtime: Runtime, fake_llm: FakeOpenAI) -> None:
+def test_parallel_tool_calls_each_get_their_result(runtime: App, fake_llm: FakeOpenAI) -> None:
     both = {
         "tool_calls": [
             {"name": "list_registries", "arguments": {}},

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import Runtime, build_runtime
-from bot.config.settings import Settings, load_llm_env, load_secrets, load_slack_env
+from bot.app import App, build_app
+from bot.config import Settings, load_secrets
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder, seed_sample
 from tests.fakes.openai_server import FakeOpenAI, tool_messages, tool_names
@@ -30,9 +30,7 @@ def fake_llm() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture
-def runtime(
-    registry: RegistryServer, seeder: Seeder, fake_llm: FakeOpenAI, tmp_path: Path
-) -> Iterator[Runtime]:
+def runtime(registry: RegistryServer, seeder: Seeder, fake_llm: FakeOpenAI, tmp_path: Path) -> Iterator[App]:
     seed_sample(seeder, now=NOW, runnable=False)
     seeder.push_image(
         ImageSpec(
@@ -52,7 +50,7 @@ def runtime(
     rt.close()
 
 
-def test_a_prompt_injection_label_cannot_create_a_proposal(runtime: Runtime, fake_llm: FakeOpenAI) -> None:
+def test_a_prompt_injection_label_cannot_create_a_proposal(runtime: App, fake_llm: FakeOpenAI) -> None:
     fake_llm.push(
         call("get_image", image="shop/evil:1.0"),
         # The "model" obeys the label: it tries both proposing tools.
@@ -80,7 +78,7 @@ def test_a_prompt_injection_label_cannot_create_a_proposal(runtime: Runtime, fak
 
 
 def test_a_cleanup_the_user_asks_for_is_proposed_exactly_and_deletes_nothing(
-    runtime: Runtime,
+    runtime: App,
     fake_llm: FakeOpenAI,
     registry: RegistryServer,
     seeder: Seeder,
@@ -147,14 +145,7 @@ def test_secrets_never_reach_the_llm(
     # A registry label that happens to contain a credential must not carry it to the LLM either.
     leak = f"token={canaries['PORTAINER_API_KEY']}"
     seeder.push_image(ImageSpec(repository="ops/leaky", tag="1", created=NOW, labels={"note": leak}))
-    slack = load_slack_env(env)
-    rt = build_runtime(
-        settings=settings,
-        secrets=load_secrets(settings, env),
-        state_dir=tmp_path,
-        llm_env=load_llm_env(env),
-        extra_secrets=[s.get_secret_value() for s in (slack.bot_token, slack.signing_secret) if s],
-    )
+    rt = build_app(settings=settings, secrets=load_secrets(settings, env), state_dir=tmp_path)
     rt.refresh_snapshot()
     fake_llm.push(
         call("list_registries"),

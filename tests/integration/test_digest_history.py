@@ -11,8 +11,8 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.app import DB_NAME, Runtime, build_runtime
-from bot.config.settings import Secrets, Settings
+from bot.app import DB_NAME, App, build_app
+from bot.config import Secrets, Settings
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder
 from bot.digest import format as fmt
@@ -50,7 +50,7 @@ def test_trend_figures_follow_pushes_and_deletions(
     name = registry.url.split("//", 1)[1]
     settings = Settings.model_validate({"digest": {"cost_per_gb_month": {name: PRICE}}})
     clock = Clock()
-    runtime = build_runtime(
+    runtime = build_app(
         settings=settings, secrets=Secrets(), state_dir=tmp_path, registry_urls=[registry.url], clock=clock
     )
     expected: list[int] = []
@@ -85,7 +85,7 @@ def test_trend_figures_follow_pushes_and_deletions(
         runtime.close()
 
 
-def check_not_enough_history(runtime: Runtime, clock: Clock, expected: list[int], *, name: str) -> int:
+def check_not_enough_history(runtime: App, clock: Clock, expected: list[int], *, name: str) -> int:
     """Three days of history: no forecast, and the digest says so instead of inventing numbers."""
     ctx = collect_context(runtime.snapshots, runtime.settings, now=clock.now, history=runtime.history)
     assert ctx is not None
@@ -105,7 +105,7 @@ def check_not_enough_history(runtime: Runtime, clock: Clock, expected: list[int]
 
 
 def check_trends(
-    runtime: Runtime, clock: Clock, expected: list[int], *, previous_snapshot_id: int, app_c_bytes: int
+    runtime: App, clock: Clock, expected: list[int], *, previous_snapshot_id: int, app_c_bytes: int
 ) -> None:
     """Series, change since the previous digest, the Theil-Sen slope (recomputed here) and the drivers."""
     ctx = collect_context(
@@ -137,7 +137,7 @@ def check_trends(
     assert (top.repository, top.before, top.after) == ("app/c", 0, app_c_bytes)
 
 
-def check_digest_figures(runtime: Runtime, clock: Clock, expected: list[int]) -> None:
+def check_digest_figures(runtime: App, clock: Clock, expected: list[int]) -> None:
     """Cost, change since the previous digest, new images and dangling digests, as the digest writes them."""
     with closing(DigestRunner(runtime, clock=clock)) as runner:
         digest, _plan = runner.build()

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.app import Runtime, build_runtime
-from bot.config.settings import Secrets, Settings
+from bot.app import App, build_app
+from bot.config import Secrets, Settings
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder, seed_sample
 from bot.digest.model import PROPOSE_ACTION
@@ -51,7 +51,7 @@ def fake_slack() -> Any:
         yield fake
 
 
-def history(registry: RegistryServer, seeder: Seeder, tmp_path: Path, clock: Clock) -> Runtime:
+def history(registry: RegistryServer, seeder: Seeder, tmp_path: Path, clock: Clock) -> App:
     """Four daily crawls of the sample registry with a push before each: enough for a forecast."""
     (tmp_path / "policies.yml").write_text(POLICIES)
     settings = Settings.model_validate(
@@ -61,7 +61,7 @@ def history(registry: RegistryServer, seeder: Seeder, tmp_path: Path, clock: Clo
         }
     )
     seed_sample(seeder, now=FIRST_CRAWL, runnable=False)
-    runtime = build_runtime(
+    runtime = build_app(
         settings=settings,
         secrets=Secrets(),
         state_dir=tmp_path / "state",
@@ -77,7 +77,7 @@ def history(registry: RegistryServer, seeder: Seeder, tmp_path: Path, clock: Clo
     return runtime
 
 
-def scheduler_for(runtime: Runtime, fake: FakeSlackFilesApi, clock: Clock) -> DigestScheduler:
+def scheduler_for(runtime: App, fake: FakeSlackFilesApi, clock: Clock) -> DigestScheduler:
     client = make_web_client(token="xoxb-test", base_url=fake.api_url)
     poster = SlackDigestPoster(client, channel="#registry")
     return DigestScheduler(DigestRunner(runtime, poster=poster, clock=clock), clock=clock)
@@ -123,7 +123,7 @@ def test_scheduled_digest_posts_once_per_day_with_chart(
         runtime.close()
 
 
-def check_message_posted(fake: FakeSlackFilesApi, runtime: Runtime) -> None:
+def check_message_posted(fake: FakeSlackFilesApi, runtime: App) -> None:
     """One message within Slack's limits, with fallback text and a button whose plan is stored."""
     (post,) = fake.calls("chat.postMessage")
     args = post.args
@@ -170,7 +170,7 @@ def test_scheduler_thread_posts_when_due_and_stops_promptly(
     """The thread `regent serve` runs: started after 09:00 (a restart), it catches up once, then sleeps."""
     settings = Settings.model_validate({"digest": {"cron": "0 9 * * *", "timezone": "Europe/Berlin"}})
     clock = Clock(NINE_BERLIN + timedelta(hours=2))  # 11:00: within the 6-hour catch-up window
-    runtime = build_runtime(settings=settings, secrets=Secrets(), state_dir=tmp_path, clock=clock)
+    runtime = build_app(settings=settings, secrets=Secrets(), state_dir=tmp_path, clock=clock)
     try:
         runtime.snapshots.save(InventorySnapshot(taken_at=clock.now - timedelta(hours=1)))
         scheduler = scheduler_for(runtime, fake_slack, clock)

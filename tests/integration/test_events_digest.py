@@ -10,8 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bot.app import build_runtime
-from bot.config.settings import Secrets, Settings
+from bot.app import build_app
+from bot.config import Secrets, Settings
 from bot.digest.runner import DigestRunner
 from bot.digest.sections_events import events_providers
 from bot.digest.terminal import print_digest
@@ -22,7 +22,7 @@ from tests.fakes.synthetic import NOW, synthetic_snapshot
 
 def test_the_digest_gets_a_registry_activity_section(tmp_path: Path) -> None:
     settings = Settings.model_validate({"events": {"ignore_actors": ["trivy-*"]}})
-    runtime = build_runtime(settings=settings, secrets=Secrets(), state_dir=tmp_path, clock=lambda: NOW)
+    runtime = build_app(settings=settings, secrets=Secrets(), state_dir=tmp_path, clock=lambda: NOW)
     try:
         runtime.snapshots.save(synthetic_snapshot(tags=20, now=NOW - timedelta(hours=1)))
         history = [
@@ -57,7 +57,7 @@ def test_the_digest_gets_a_registry_activity_section(tmp_path: Path) -> None:
 
 
 def test_no_events_no_section(tmp_path: Path) -> None:
-    runtime = build_runtime(settings=Settings(), secrets=Secrets(), state_dir=tmp_path, clock=lambda: NOW)
+    runtime = build_app(settings=Settings(), secrets=Secrets(), state_dir=tmp_path, clock=lambda: NOW)
     try:
         runtime.snapshots.save(synthetic_snapshot(tags=5, now=NOW - timedelta(hours=1)))
         with closing(

@@ -18,11 +18,12 @@ import pytest
 from pydantic import SecretStr
 from slack_sdk import WebClient
 
-from bot.config.settings import EventsSettings
+from bot.config import EventsSettings
 from bot.demo.dockerd import DockerDaemon
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import ALPINE_3_19_0, ALPINE_3_19_1, BaseImage, ImageSpec, PushedImage, Seeder
 from bot.serve.events import EventsService, exclusions_of
+from bot.slack.alerts import SlackAlertPoster
 from bot.web.server import HttpServer, Router
 from tests.conftest import need_binary
 from tests.fakes.slack_api import FakeSlackApi
@@ -105,7 +106,7 @@ def test_notifications_from_the_real_registry(
         secret=SecretStr(SECRET),
         store=store,
         lookup=clients.get,
-        slack=WebClient(token="xoxb-test", base_url=slack.api_url),
+        alerts=SlackAlertPoster(WebClient(token="xoxb-test", base_url=slack.api_url)),
     )
     service.pushes.start()
     router = Router()

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.app import build_runtime
-from bot.config.settings import Secrets, Settings
+from bot.app import build_app
+from bot.config import Secrets, Settings
 from tests.events_factory import event
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
@@ -17,7 +17,7 @@ def test_access_anomalies_reads_the_runtime_event_store(tmp_path: Path) -> None:
     settings = Settings.model_validate(
         {"events": {"ignore_actors": ["trivy-*"], "anomalies": {"window_hours": 12}}}
     )
-    runtime = build_runtime(settings=settings, secrets=Secrets(), state_dir=tmp_path, clock=lambda: NOW)
+    runtime = build_app(settings=settings, secrets=Secrets(), state_dir=tmp_path, clock=lambda: NOW)
     try:
         history = [event("push", tag=f"b{d}", actor="ci", at=NOW - timedelta(days=d)) for d in range(1, 8)]
         runtime.events.add(

@@ -12,11 +12,12 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 
-from bot.app import build_runtime
-from bot.config.settings import Settings, load_secrets
+from bot.app import build_app
+from bot.config import Settings, load_secrets
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import ImageSpec, Seeder
 from bot.serve.events import events_service_for
+from bot.slack.alerts import SlackAlertPoster
 from bot.web.server import HttpServer, Router
 from tests.conftest import need_binary
 from tests.fakes.slack_api import FakeSlackApi
@@ -47,8 +48,10 @@ def test_serve_mounts_the_receiver_and_alerts_on_an_unusual_push(
                     "events": {"alert_channel": "#alerts", "push": {"min_size_delta_bytes": 0}},
                 }
             )
-            runtime = build_runtime(settings=settings, secrets=load_secrets(settings), state_dir=tmp_path)
-            service = events_service_for(runtime, slack=WebClient(token="xoxb-test", base_url=slack.api_url))
+            runtime = build_app(settings=settings, secrets=load_secrets(settings), state_dir=tmp_path)
+            service = events_service_for(
+                runtime, alerts=SlackAlertPoster(WebClient(token="xoxb-test", base_url=slack.api_url))
+            )
             assert service is not None
             service.mount(router)
             service.start()
@@ -76,8 +79,8 @@ def test_serve_mounts_the_receiver_and_alerts_on_an_unusual_push(
 
 def test_without_a_secret_nothing_is_mounted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REGENT_EVENTS_SECRET", raising=False)
-    runtime = build_runtime(settings=Settings(), secrets=load_secrets(Settings()), state_dir=tmp_path)
+    runtime = build_app(settings=Settings(), secrets=load_secrets(Settings()), state_dir=tmp_path)
     try:
-        assert events_service_for(runtime, slack=None) is None
+        assert events_service_for(runtime, alerts=None) is None
     finally:
         runtime.close()

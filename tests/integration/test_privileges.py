@@ -21,9 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import Runtime, build_runtime
+from bot.app import App, build_app
 from bot.commands.doctor import apply_findings, check_privileges
-from bot.config.settings import Secrets, Settings
+from bot.config import Secrets, Settings
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import BearerAuth, ImageSpec
 from tests.cli import run_regent
@@ -31,10 +31,10 @@ from tests.conftest import TEST_USERS, SeederFactory, need_binary
 from tests.fakes.portainer import FakePortainer, FakeRegistry, FakeUser
 from tests.fakes.portainer_records import FakeEnvironment
 from tests.fakes.token_server import TokenServer
+from tools.errors import ImageReferenceError
 from tools.inventory.models import RegistrySource
 from tools.privileges.checks import Finding, check_registry, exit_code
 from tools.registry.client import PROBE_DIGEST, RegistryClient
-from tools.registry.reference import ReferenceError
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
 STANDARD = 2
@@ -47,8 +47,8 @@ def _push(make_seeder: SeederFactory, server: RegistryServer, auth: httpx.Auth |
         seeder.push_image(ImageSpec(repository="shop/api", tag=tag, created=created, extra_layer_seed=tag))
 
 
-def _runtime(tmp_path: Path, settings: dict[str, object], secrets: Secrets | None = None) -> Runtime:
-    return build_runtime(
+def _runtime(tmp_path: Path, settings: dict[str, object], secrets: Secrets | None = None) -> App:
+    return build_app(
         settings=Settings.model_validate(settings), secrets=secrets or Secrets(), state_dir=tmp_path / "state"
     )
 
@@ -78,7 +78,7 @@ def test_the_probe_sends_only_the_all_zero_digest() -> None:
     with httpx.Client(transport=httpx.MockTransport(answer)) as http:
         client = RegistryClient("http://registry.test", http=http)
         probe = client.probe_delete("shop/api")
-        with pytest.raises(ReferenceError):  # a crafted name never reaches the wire
+        with pytest.raises(ImageReferenceError):  # a crafted name never reaches the wire
             client.probe_delete("../../api/users?x=")
     assert PROBE_DIGEST == "sha256:" + "0" * 64
     assert seen == [("DELETE", f"/v2/shop/api/manifests/{PROBE_DIGEST}")]

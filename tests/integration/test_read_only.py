@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Runtime
-from bot.config.settings import Settings
+from bot.app import App
+from bot.config import Settings
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder, seed_sample
 from tests.cli import run_regent
@@ -42,7 +42,7 @@ def fake_llm() -> Iterator[FakeOpenAI]:
         yield server
 
 
-def _runtime(tmp_path: Path, llm: FakeOpenAI, registry: RegistryServer, mode: str) -> Runtime:
+def _runtime(tmp_path: Path, llm: FakeOpenAI, registry: RegistryServer, mode: str) -> App:
     settings = Settings.model_validate({"mode": mode})
     runtime = make_runtime(tmp_path, llm_url=llm.base_url, registry_urls=[registry.url], settings=settings)
     runtime.refresh_snapshot()

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from bot.app import Runtime, build_runtime
+from bot.app import App, build_app
 from bot.approvals import ActionCard, Authorizer
-from bot.config.settings import Secrets, Settings
+from bot.config import Secrets, Settings, VulnsEnv
 from tests.fakes.http_server import BackgroundServer, QuietHandler
 from tools.changes.actions import ActionReport
 from tools.changes.ticket import build_ticket_action
@@ -69,24 +70,26 @@ def group() -> CveGroup:
     )
 
 
-def make(tmp_path: Path, receiver: Receiver, preset: str, **extra: str) -> Runtime:
+def make(tmp_path: Path, receiver: Receiver, preset: str, **extra: str) -> App:
     ticket = {"url": f"{receiver.url}/hooks/tickets", "preset": preset, "token_env": "T"} | extra
     settings = Settings.model_validate(
         {"vulns": {"ticket": ticket}, "slack": {"approvers": {"users": [APPROVER]}}}
     )
-    return build_runtime(
-        settings=settings, secrets=Secrets(), state_dir=tmp_path / "state", ticket_token=TOKEN
+    return build_app(
+        settings=settings,
+        secrets=Secrets(vulns=VulnsEnv(ticket_token=SecretStr(TOKEN))),
+        state_dir=tmp_path / "state",
     )
 
 
-def propose(runtime: Runtime) -> str:
+def propose(runtime: App) -> str:
     target = runtime.toolbox.context.ticket_target
     assert target is not None
     action = build_ticket_action(group(), target, reason="P1 in prod", now=runtime.clock())
     return runtime.proposals.create_action(action=action, requester=REQUESTER, conversation="c").id
 
 
-def decide(runtime: Runtime, proposal_id: str, decision: str) -> Any:
+def decide(runtime: App, proposal_id: str, decision: str) -> Any:
     return runtime.proposals.decide(
         proposal_id=proposal_id,
         user=APPROVER,
@@ -177,7 +180,7 @@ def test_a_webhook_changed_since_the_proposal_is_not_posted_to(tmp_path: Path, r
 
 
 def test_propose_ticket_needs_the_user_to_ask_and_a_configured_tracker(tmp_path: Path) -> None:
-    runtime = build_runtime(settings=Settings(), secrets=Secrets(), state_dir=tmp_path / "s")
+    runtime = build_app(settings=Settings(), secrets=Secrets(), state_dir=tmp_path / "s")
     try:
         args = json.dumps({"cve": "CVE-2026-1234", "reason": "x"})
         kwargs: dict[str, Any] = {"user": REQUESTER, "conversation": "c"}

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.app import Runtime, build_runtime
+from bot.app import App, build_app
 from bot.approvals import ActionCard, Authorizer, ProposalStore
-from bot.config.settings import Secrets, Settings
+from bot.config import Secrets, Settings
 from tests.fakes.openai_server import FakeOpenAI, tool_messages, tool_names
 from tests.fakes.portainer import FakeMembership, FakePortainer, FakeTeam, FakeUser
 from tests.fakes.portainer_records import ADMIN, STANDARD_USER, TEAM_LEADER
@@ -60,8 +60,8 @@ def portainer() -> Iterator[FakePortainer]:
 
 
 @pytest.fixture
-def runtime(portainer: FakePortainer, tmp_path: Path) -> Iterator[Runtime]:
-    rt = build_runtime(
+def runtime(portainer: FakePortainer, tmp_path: Path) -> Iterator[App]:
+    rt = build_app(
         settings=settings_for(portainer),
         secrets=Secrets(portainer_api_key=SecretStr(portainer.admin.api_keys[0])),
         state_dir=tmp_path / "state",
@@ -74,7 +74,7 @@ def writes(portainer: FakePortainer) -> list[tuple[str, str]]:
     return [(m, p) for m, p in portainer.log if m in WRITES]
 
 
-def propose(runtime: Runtime, user: str = "bob") -> str:
+def propose(runtime: App, user: str = "bob") -> str:
     outcome = runtime.toolbox.call(
         "propose_user_suspension",
         json.dumps({"user": user, "reason": "left the company"}),
@@ -91,7 +91,7 @@ def approvers() -> Authorizer:
     return Authorizer(users=[APPROVER])
 
 
-def approve_and_run(runtime: Runtime, proposal_id: str, user: str = APPROVER) -> Any:
+def approve_and_run(runtime: App, proposal_id: str, user: str = APPROVER) -> Any:
     decision = runtime.proposals.decide(
         proposal_id=proposal_id, user=user, decision="approve", authorizer=approvers()
     )
@@ -104,7 +104,7 @@ def bob(portainer: FakePortainer) -> FakeUser:
     return next(u for u in portainer.users if u.username == "bob")
 
 
-def test_proposing_lists_every_change_and_writes_nothing(runtime: Runtime, portainer: FakePortainer) -> None:
+def test_proposing_lists_every_change_and_writes_nothing(runtime: App, portainer: FakePortainer) -> None:
     proposal_id = propose(runtime)
     proposal = runtime.proposals.get(proposal_id)
     assert proposal is not None and proposal.kind == "portainer_user_suspension"
@@ -127,7 +127,7 @@ def test_proposing_lists_every_change_and_writes_nothing(runtime: Runtime, porta
 
 
 def test_only_an_approver_runs_it_and_exactly_the_displayed_items_change(
-    runtime: Runtime, portainer: FakePortainer
+    runtime: App, portainer: FakePortainer
 ) -> None:
     proposal_id = propose(runtime)
     for user in (OUTSIDER, REQUESTER):
@@ -169,9 +169,7 @@ def test_only_an_approver_runs_it_and_exactly_the_displayed_items_change(
     assert isinstance(card, ActionCard) and [o.status for o in card.outcomes] == ["done"] * 5
 
 
-def test_two_concurrent_clicks_change_everything_exactly_once(
-    runtime: Runtime, portainer: FakePortainer
-) -> None:
+def test_two_concurrent_clicks_change_everything_exactly_once(runtime: App, portainer: FakePortainer) -> None:
     proposal_id = propose(runtime)
     barrier = threading.Barrier(2)
     outcomes: list[Any] = []
@@ -200,7 +198,7 @@ def test_two_concurrent_clicks_change_everything_exactly_once(
 
 
 def test_a_user_deleted_before_the_click_is_skipped_with_the_reason(
-    runtime: Runtime, portainer: FakePortainer
+    runtime: App, portainer: FakePortainer
 ) -> None:
     proposal_id = propose(runtime)
     portainer.users.remove(bob(portainer))
@@ -212,9 +210,7 @@ def test_a_user_deleted_before_the_click_is_skipped_with_the_reason(
     assert writes(portainer) == []
 
 
-def test_changes_made_meanwhile_are_reported_as_already_gone(
-    runtime: Runtime, portainer: FakePortainer
-) -> None:
+def test_changes_made_meanwhile_are_reported_as_already_gone(runtime: App, portainer: FakePortainer) -> None:
     proposal_id = propose(runtime)
     target = bob(portainer)
     target.api_keys = target.api_keys[1:]  # someone revoked key 1 by hand
@@ -229,7 +225,7 @@ def test_changes_made_meanwhile_are_reported_as_already_gone(
     ]
 
 
-def test_suspending_regent_own_account_or_an_unknown_user_is_refused(runtime: Runtime) -> None:
+def test_suspending_regent_own_account_or_an_unknown_user_is_refused(runtime: App) -> None:
     for user, message in (("admin", "Regent itself uses"), ("nobody", "no user named")):
         outcome = runtime.toolbox.call(
             "propose_user_suspension",
@@ -303,9 +299,7 @@ def test_the_agent_cannot_propose_a_suspension_the_user_did_not_ask_for(
             rt.close()
 
 
-def test_regent_chat_shows_every_change_and_runs_it_on_yes(
-    runtime: Runtime, portainer: FakePortainer
-) -> None:
+def test_regent_chat_shows_every_change_and_runs_it_on_yes(runtime: App, portainer: FakePortainer) -> None:
     from bot.commands.chat import review_proposal
 
     proposal_id = propose(runtime)

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from tools.changes.retention import new_runner_id, runner_is_gone
+from tools.state import new_runner_id, runner_is_gone
 
 
 def test_runner_liveness() -> None:

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.app import build_runtime
-from bot.commands.serve import SlackService
-from bot.config.settings import LLMEnv, Secrets, Settings, SlackEnv
+from bot.app import build_app
+from bot.config import LLMEnv, Secrets, Settings, SlackEnv
+from bot.serve.slack import SlackService
 from tests.fakes.fault_proxy import FaultProxy
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import Call, FakeSlackApi
@@ -97,11 +97,10 @@ def serve(tmp_path: Path) -> Iterator[Served]:
         settings = Settings.model_validate(
             {"slack": {"approvers": {"users": ["U0APP"]}}, "llm": {"request_timeout_s": LLM_TIMEOUT_S}}
         )
-        runtime = build_runtime(
+        runtime = build_app(
             settings=settings,
-            secrets=Secrets(),
+            secrets=Secrets(llm=LLMEnv(base_url=llm_proxy.url + "/v1", api_key=SecretStr("sk-test"))),
             state_dir=tmp_path / "state",
-            llm_env=LLMEnv(base_url=llm_proxy.url + "/v1", api_key=SecretStr("sk-test")),
         )
         stack.callback(runtime.close)
         env = SlackEnv(

@@ -10,12 +10,11 @@ import httpx
 import pytest
 
 from tests.security.fake_registry import Answer, FakeRegistry, image_manifest, index_manifest
-from tools.errors import BadResponse
+from tools.errors import BadResponse, ImageReferenceError
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import RegistryInventory, RegistrySource
 from tools.inventory.parse import parse_manifest
 from tools.registry.client import RegistryClient
-from tools.registry.reference import ReferenceError
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
 CONFIG = json.dumps({"os": "linux", "architecture": "amd64", "config": {"Labels": {"a": "b"}}}).encode()
@@ -148,10 +147,10 @@ def test_direct_calls_with_crafted_names_raise_before_any_request(
         ("ok?", "1"),
         ("ok", "sha256:zz"),
     ]:
-        with pytest.raises(ReferenceError):
+        with pytest.raises(ImageReferenceError):
             client.get_manifest(repository, reference)
-    with pytest.raises(ReferenceError):
+    with pytest.raises(ImageReferenceError):
         client.delete_manifest("../../api/endpoints/1", "sha256:" + "a" * 64)
-    with pytest.raises(ReferenceError):
+    with pytest.raises(ImageReferenceError):
         client.get_blob_json("ok", "sha256:../x")
     assert fake.paths() == []

@@ -24,12 +24,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.app import build_runtime
-from bot.commands.serve import SlackService
-from bot.config.settings import LLMEnv, Secrets, Settings, SlackEnv
+from bot.app import build_app
+from bot.config import LLMEnv, Secrets, Settings, SlackEnv, VulnsEnv
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder
 from bot.serve.digest import DigestService
+from bot.serve.slack import SlackService
 from bot.web.events import EventsEndpoint
 from bot.web.server import HttpServer, Router
 from bot.web.vulns import build_vulns_endpoint
@@ -112,12 +112,15 @@ def test_no_secret_reaches_the_llm_slack_logs_answers_or_state(
                 "slack": {"approvers": {"users": [APPROVER]}},
             }
         )
-        runtime = build_runtime(
+        runtime = build_app(
             settings=settings,
-            secrets=Secrets(portainer_api_key=SecretStr(CANARIES["portainer_api_key"])),
+            secrets=Secrets(
+                portainer_api_key=SecretStr(CANARIES["portainer_api_key"]),
+                llm=LLMEnv(base_url=llm.base_url, api_key=SecretStr(CANARIES["llm_api_key"])),
+                events_secret=SecretStr(CANARIES["events_token"]),
+                vulns=VulnsEnv(upload_token=SecretStr(CANARIES["vulns_token"])),
+            ),
             state_dir=state,
-            llm_env=LLMEnv(base_url=llm.base_url, api_key=SecretStr(CANARIES["llm_api_key"])),
-            extra_secrets=[CANARIES["events_token"], CANARIES["vulns_token"]],
         )
         stack.callback(runtime.close)
         runtime.refresh_snapshot()

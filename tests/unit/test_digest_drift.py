@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from tools.analysis.changes import image_bytes, new_images
 from tools.analysis.clocks import ClockData
-from tools.analysis.drift import latest_in_production, size_anomalies, unsigned_images
 from tools.inventory.models import Deployment, Descriptor, Manifest, RegistryInventory, RegistrySource
+from tools.policy.drift import latest_in_production, size_anomalies, unsigned_images
 
 MIB = 1024**2
 DAY0 = datetime(2026, 11, 1, tzinfo=UTC)

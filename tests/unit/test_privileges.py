@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot.commands.doctor import ReadOnlyAuthorizer
-from bot.config.settings import READ_ONLY_REASON, Settings, read_only_reason
+from bot.approvals.authorization import ReadOnlyAuthorizer
+from bot.config import READ_ONLY_REASON, Settings, read_only_reason
 from tests.fakes.synthetic import NOW, synthetic_snapshot
 from tools.errors import ConfigError
 from tools.policy.plans import Plan

@@ -11,11 +11,12 @@ from fnmatch import fnmatchcase
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.analysis.text import clean_text
 from tools.changes.actions import Action
 from tools.changes.suspension import build_suspension
 from tools.changes.ticket import build_ticket_action
 from tools.toolbox.context import Call, ToolFailure, require_writable
-from tools.toolbox.results import ToolResult, clean_text
+from tools.toolbox.results import ToolResult
 from tools.toolbox.vulns import analysis_of
 from tools.vulns.views import group_by_cve
 

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.analysis.text import clean_text
 from tools.toolbox.context import Call, ToolFailure
-from tools.toolbox.results import ToolResult, clean_text
+from tools.toolbox.results import ToolResult
 
 
 class AuditLogArgs(BaseModel):

@@ -16,13 +16,14 @@ from dataclasses import replace
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.analysis.history import RegistryHistory
+from tools.analysis.text import clean_text
+from tools.analysis.view import RegistryView
 from tools.inventory.models import Digest
 from tools.policy.model import DeleteRule, Policy, PolicyFile
 from tools.policy.plans import Plan
-from tools.toolbox.catalog import RegistryView, catalog_of, history_of, resolve_image
+from tools.toolbox.catalog import catalog_of, history_of, resolve_image
 from tools.toolbox.context import Call, ToolFailure
 from tools.toolbox.plan_view import run_plan
-from tools.toolbox.results import clean_text
 from tools.toolbox.retention import ProposalResult, configured_policies, propose_plan
 
 NEVER = "re:(?!)"  # a tag pattern that matches nothing: only the named untagged digests are in scope

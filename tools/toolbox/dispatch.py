@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from tools.analysis.text import clean_text
 from tools.errors import RegentError
 from tools.toolbox.actions import (
     ProposeTicketArgs,
@@ -46,7 +47,7 @@ from tools.toolbox.overview import (
     list_registries,
     registry_usage,
 )
-from tools.toolbox.results import ToolResult, clean_text
+from tools.toolbox.results import ToolResult
 from tools.toolbox.retention import (
     FindStaleImagesArgs,
     PreviewRetentionPolicyArgs,

@@ -7,13 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.analysis.text import clean_text
 from tools.errors import RegentError
 from tools.events.access import EventsAccess
 from tools.events.cache_advice import advise_caches
 from tools.events.client import RateLimit
 from tools.events.reports import detect_anomalies
 from tools.toolbox.context import Call, ToolFailure
-from tools.toolbox.results import ToolResult, clean_text, cut_note
+from tools.toolbox.results import ToolResult, cut_note
 
 MIRROR_PULL_DAYS = 30
 _SEVERITIES = {"low": 2, "medium": 1, "high": 0}

@@ -8,14 +8,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.analysis.base_image import BaseImageInfo, find_base_image, image_layers
 from tools.analysis.clocks import Clocks, age_days
 from tools.analysis.history import RegistryHistory
+from tools.analysis.text import clean_text
+from tools.analysis.view import RegistryView, image_blobs
 from tools.inventory.models import Deployment, Digest, Manifest
 from tools.policy.plans import format_bytes
-from tools.toolbox.catalog import RegistryView, catalog_of, history_of, image_blobs, resolve_image
+from tools.toolbox.catalog import catalog_of, history_of, resolve_image
 from tools.toolbox.context import Call, ToolFailure
-from tools.toolbox.layers import BaseImageInfo, LayerRow, find_base_image, image_layers, layer_rows
-from tools.toolbox.results import Label, ToolResult, clean_text, compile_glob, cut_note, day, labels_of
+from tools.toolbox.layers import LayerRow, layer_rows
+from tools.toolbox.results import Label, ToolResult, compile_glob, cut_note, day, labels_of
 
 SearchClock = Literal["created", "first_seen"]
 

@@ -10,13 +10,15 @@ from tools.analysis.cost import monthly_cost, storage_price
 from tools.analysis.graph import repository_digest_sets
 from tools.analysis.reclaim import compute_reclaim
 from tools.analysis.storage import repository_bytes
+from tools.analysis.text import clean_text
 from tools.analysis.usage import STOPPED_STATES
+from tools.analysis.view import RegistryView
 from tools.inventory.models import Deployment, Digest
 from tools.policy.patterns import compile_pattern
 from tools.policy.plans import format_bytes
-from tools.toolbox.catalog import RegistryView, catalog_of
+from tools.toolbox.catalog import catalog_of
 from tools.toolbox.context import Call
-from tools.toolbox.results import ToolResult, clean_text, compile_glob, cut_note, public_url
+from tools.toolbox.results import ToolResult, compile_glob, cut_note, public_url
 
 
 class _Args(BaseModel):

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from pydantic import BaseModel
 
 from tools.analysis.history import RegistryHistory
+from tools.analysis.text import clean_text
 from tools.errors import ConfigError
 from tools.inventory.models import InventorySnapshot
 from tools.policy.evaluate import evaluate_snapshot
 from tools.policy.model import PolicyFile
 from tools.policy.plans import Plan, PlanItem, format_bytes
 from tools.toolbox.context import Call, ToolFailure
-from tools.toolbox.results import clean_text
 
 SAMPLE_ITEMS = 12
 TOP_REPOSITORIES = 10

@@ -15,11 +15,10 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict
 
 from tools.analysis.clocks import as_utc
-from tools.policy.patterns import PatternError, compile_pattern
+from tools.analysis.text import clean_text
+from tools.errors import PatternError
+from tools.policy.patterns import compile_pattern
 from tools.toolbox.context import ToolFailure
-
-MAX_TEXT = 200
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2064]")
 
 
 class ToolResult(BaseModel):
@@ -36,12 +35,6 @@ class Label(BaseModel):
 
     key: str
     value: str
-
-
-def clean_text(value: str, *, limit: int = MAX_TEXT) -> str:
-    """Registry text made safe to show: no control or bidi characters, at most `limit` characters."""
-    text = _CONTROL.sub("", value).replace("\n", " ").strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def labels_of(values: Mapping[str, str], *, limit: int = 25) -> tuple[list[Label], int]:

@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.analysis.text import clean_text
 from tools.toolbox.context import Call, ToolFailure
-from tools.toolbox.results import ToolResult, clean_text, cut_note
+from tools.toolbox.results import ToolResult, cut_note
 from tools.vulns.service import Analysis
 from tools.vulns.triage import FeedAge, TriagedFinding
 from tools.vulns.views import CveGroup, ImageGroup, group_by_cve, group_by_image

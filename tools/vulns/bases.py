@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from tools.analysis.base_image import BaseImageInfo, find_base_image
 from tools.analysis.layers import detect_base_images, iter_images
 from tools.analysis.usage import ImageReference, parse_reference
+from tools.analysis.view import RegistryView, build_view
 from tools.inventory.models import Digest, InventorySnapshot
-from tools.toolbox.catalog import RegistryView, build_view
-from tools.toolbox.layers import BaseImageInfo, find_base_image
 from tools.vulns.images import ImageIndex
 from tools.vulns.reports import Finding
 from tools.vulns.triage import ImageFindings, Triage

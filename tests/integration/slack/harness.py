@@ -20,11 +20,11 @@ import httpx
 from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import build_runtime
+from bot.app import build_app
 from bot.approvals import ProposalStore
 from bot.approvals.audit import AuditLog
-from bot.commands.serve import SlackService
-from bot.config.settings import LLMEnv, Secrets, Settings, SlackEnv
+from bot.config import LLMEnv, Secrets, Settings, SlackEnv
+from bot.serve.slack import SlackService
 from bot.slack.app import RegentSlack
 from bot.slack.connect import EVENTS_PATH
 from tests.fakes.slack_api import TEAM, FakeSlackApi
@@ -208,10 +208,11 @@ def start_slack(
                 **dict(settings_extra or {}),
             }
         )
-        llm_env = LLMEnv(base_url=llm_url, api_key=SecretStr("sk-test")) if llm_url else None
-        runtime = build_runtime(
-            settings=settings, secrets=secrets or Secrets(), state_dir=tmp_path / "state", llm_env=llm_env
-        )
+        secrets = secrets or Secrets()
+        if llm_url:
+            llm_env = LLMEnv(base_url=llm_url, api_key=SecretStr("sk-test"))
+            secrets = secrets.model_copy(update={"llm": llm_env})
+        runtime = build_app(settings=settings, secrets=secrets, state_dir=tmp_path / "state")
         stack.callback(runtime.close)
         if registry_url:
             runtime.refresh_snapshot()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.config.settings import Secrets
+from bot.config import Secrets
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import check_message
 from tests.integration.slack.harness import APPROVER, OUTSIDER, REQUESTER, SlackHarness, start_slack

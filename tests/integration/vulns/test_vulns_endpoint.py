@@ -14,7 +14,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import httpx
 import pytest
 
-from bot.config.settings import load_settings
+from bot.config import load_settings
 from bot.web.server import HttpServer, Router
 from bot.web.vulns import PATH, build_vulns_endpoint, mount_vulns_endpoint
 from tests.vulns.estate import UPLOAD_TOKEN, Estate

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.app import build_runtime
-from bot.commands.serve import SlackService
-from bot.config.settings import Secrets, Settings, SlackEnv
+from bot.app import build_app
+from bot.config import Secrets, Settings, SlackEnv
+from bot.serve.slack import SlackService
 from tests.fakes.slack_api import FakeSlackApi
 from tests.integration.slack.harness import BOT_TOKEN, SECRET, SlackHarness
 from tests.vulns.estate import Estate, regent
@@ -29,7 +29,7 @@ def harness(estate: Estate, state: Path) -> Iterator[SlackHarness]:
         }
     )
     with FakeSlackApi() as fake, httpx.Client(timeout=10) as http:
-        runtime = build_runtime(settings=settings, secrets=Secrets(), state_dir=state)
+        runtime = build_app(settings=settings, secrets=Secrets(), state_dir=state)
         env = SlackEnv(bot_token=SecretStr(BOT_TOKEN), signing_secret=SecretStr(SECRET), api_url=fake.api_url)
         service = SlackService(runtime, env)
         service.start()

@@ -1,0 +1,1 @@
+"""Prompt text files (system and task prompts), shipped inside the package as `bot.prompts`."""
