@@ -47,6 +47,7 @@ run_tests() {
   .venv/bin/ruff check bot tools tests bench
   .venv/bin/ruff format --check bot tools tests bench
   .venv/bin/mypy
+  .venv/bin/lint-imports --no-cache
   .venv/bin/pytest -q -p no:cacheprovider "$@"
 }
 
