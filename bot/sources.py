@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 from diskcache import Cache
 
-from bot.config.settings import Secrets, Settings
+from bot.config import Secrets, Settings
 from tools.errors import ConfigError, RegentError
 from tools.inventory.inventory import DeploymentSource, RegistryTarget
 from tools.inventory.models import RegistrySource

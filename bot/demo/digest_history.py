@@ -13,8 +13,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bot.app import DB_NAME, build_runtime
-from bot.config.settings import Secrets, Settings
+from bot.app import DB_NAME, build_app
+from bot.config import Secrets, Settings
 from bot.demo.seed import ALPINE_3_19_1, ImageSpec, Seeder
 from bot.digest.runner import DigestRunner
 from bot.digest.terminal import print_digest
@@ -86,7 +86,7 @@ def print_demo_digest(state: Path, *, registry_name: str, console: Console) -> P
             "digest": {"cost_per_gb_month": {registry_name: 0.10}},
         }
     )
-    runtime = build_runtime(settings=settings, secrets=Secrets(), state_dir=state)
+    runtime = build_app(settings=settings, secrets=Secrets(), state_dir=state)
     runner = DigestRunner(runtime)
     try:
         digest, _plan = runner.build()

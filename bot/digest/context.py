@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.approvals.store import Proposal
-from bot.config.settings import DigestSettings, Settings, configured_prices, configured_quota
+from bot.config import DigestSettings, Settings, configured_prices, configured_quota
 from bot.digest.model import DigestSection
 from tools.analysis.clocks import as_utc
 from tools.analysis.cost import Price, storage_price
@@ -98,7 +98,7 @@ def collect_context(
 ) -> DigestContext | None:
     """Read the latest snapshot, its history and forecasts; None before the first inventory.
 
-    `history` gives each registry's RegistryHistory (bot.app.Runtime.history: first sightings, push
+    `history` gives each registry's RegistryHistory (bot.app.App.history: first sightings, push
     and pull clocks from registry events, dangling digests); without it only first sightings are used.
     """
     options = settings.digest

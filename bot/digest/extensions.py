@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from bot.digest.context import SectionProvider
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.app import App
 
 
-def extra_providers(runtime: Runtime) -> list[SectionProvider]:
+def extra_providers(runtime: App) -> list[SectionProvider]:
     """Registry activity (bot/digest/sections_events.py) and the vulnerabilities "fix first"
     (bot/digest/sections_vulns.py)."""
     from bot.digest.sections_events import events_providers

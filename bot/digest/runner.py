@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.app import DB_NAME, Runtime
+from bot.app import DB_NAME, App
 from bot.digest.build import Summarizer, build_digest, default_providers, empty_digest
 from bot.digest.context import DigestContext, RetentionView, SectionProvider, collect_context
 from bot.digest.log import DigestLog, SendKind
@@ -65,7 +65,7 @@ class DigestRunner:
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: App,
         *,
         poster: Poster | None = None,
         summarizer: Summarizer | None = None,

@@ -16,7 +16,7 @@ from tools.events.stats import Exclusions
 from tools.events.store import EventStore
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.app import App
 
 
 def events_section_provider(
@@ -69,7 +69,7 @@ def events_section_provider(
     return events_section
 
 
-def events_providers(runtime: Runtime) -> list[Callable[[DigestContext], DigestSection | None]]:
+def events_providers(runtime: App) -> list[Callable[[DigestContext], DigestSection | None]]:
     """The digest providers of the events feature for a runtime (its store and configured rules)."""
     config = runtime.settings.events
     exclusions = Exclusions(actors=tuple(config.ignore_actors), user_agents=tuple(config.ignore_user_agents))

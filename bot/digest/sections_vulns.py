@@ -15,7 +15,7 @@ from tools.vulns.service import VulnsAccess
 from tools.vulns.views import group_by_cve
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.app import App
 
 MAX_LINES = 10
 
@@ -77,7 +77,7 @@ def _age(name: str, loaded: bool, age_days: float | None) -> str:
     return f"{label} data is {age_days:g} days old."
 
 
-def vulns_providers(runtime: Runtime) -> list[Callable[[DigestContext], DigestSection | None]]:
+def vulns_providers(runtime: App) -> list[Callable[[DigestContext], DigestSection | None]]:
     """The digest providers of the vulnerability feature for a runtime (none when it is not wired)."""
     access = runtime.toolbox.context.vulns
     return [vulns_section_provider(access)] if access is not None else []

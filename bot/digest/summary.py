@@ -10,7 +10,7 @@ import re
 
 from bot.agent.llm import ChatModel
 from bot.agent.prompts import Prompts
-from bot.config.settings import LLMEnv, Settings
+from bot.config import LLMEnv, Settings
 
 PROMPT = "digest_summary"
 MAX_INPUT_CHARS = 12_000
