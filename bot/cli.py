@@ -125,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sources(doctor)
     doctor.add_argument("--json", action="store_true", help="print the findings as one JSON object")
 
+    mcp = sub.add_parser("mcp", help="serve the read-only toolbox to MCP clients (stdio, or --http PORT)")
+    mcp.add_argument("--config", help="configuration file (default: $REGENT_CONFIG or ./regent.yml)")
+    mcp.add_argument(
+        "--http", type=int, metavar="PORT", help="streamable HTTP on PORT (needs REGENT_MCP_TOKEN)"
+    )
+    mcp.add_argument("--host", default="127.0.0.1", help="address for --http (default: loopback)")
+
     from bot.commands.vulns import add_vulns_parser
 
     add_vulns_parser(sub)
@@ -144,13 +151,13 @@ def _run_plan(args: argparse.Namespace) -> int:
 
 
 def _run_apply(args: argparse.Namespace) -> int:
-    from bot.commands.plan import run_apply_command
+    from bot.commands.apply import run_apply_command
 
     return run_apply_command(args)
 
 
 def _run_audit(args: argparse.Namespace) -> int:
-    from bot.commands.plan import run_audit_command
+    from bot.commands.audit import run_audit_command
 
     return run_audit_command(args)
 
@@ -185,6 +192,12 @@ def _run_doctor(args: argparse.Namespace) -> int:
     return run_doctor_command(args)
 
 
+def _run_mcp(args: argparse.Namespace) -> int:
+    from bot.commands.mcp import run_mcp_command
+
+    return run_mcp_command(args)
+
+
 def _run_vulns(args: argparse.Namespace) -> int:
     from bot.commands.vulns import run_vulns_command
 
@@ -202,6 +215,7 @@ COMMANDS: dict[str, Command] = {
     "chat": _run_chat,
     "digest": _run_digest,
     "doctor": _run_doctor,
+    "mcp": _run_mcp,
 }
 
 

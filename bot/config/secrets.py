@@ -59,6 +59,7 @@ class Secrets(_Frozen):
     registry_password: SecretStr | None = None
     registry_credentials: dict[str, tuple[str, SecretStr]] = Field(default_factory=dict)
     events_secret: SecretStr | None = None
+    mcp_token: SecretStr | None = None
     slack: SlackEnv = Field(default_factory=SlackEnv)
     llm: LLMEnv = Field(default_factory=LLMEnv)
     vulns: VulnsEnv = Field(default_factory=VulnsEnv)
@@ -97,6 +98,7 @@ def load_secrets(settings: Settings, env: Env | None = None) -> Secrets:
         registry_password=_secret("REGENT_REGISTRY_PASSWORD", env),
         registry_credentials=_registry_credentials(settings, env),
         events_secret=_secret(settings.events.secret_env, env),
+        mcp_token=_secret("REGENT_MCP_TOKEN", env),
         slack=SlackEnv(
             bot_token=_secret("SLACK_BOT_TOKEN", env),
             app_token=_secret("SLACK_APP_TOKEN", env),

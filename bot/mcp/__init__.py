@@ -1,0 +1,1 @@
+"""`regent mcp`: the read-only toolbox over the Model Context Protocol (stdio and streamable HTTP)."""
