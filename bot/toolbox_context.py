@@ -49,6 +49,7 @@ def build_context(
         audit=_audit_reader(audit),
         now=clock,
         production=settings.environments,
+        base_catalog=settings.bases,
         cost_per_gb_month=configured_prices(settings),
         events=events_access(settings, events, clock=clock),
         vulns=VulnsAccess(

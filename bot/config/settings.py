@@ -12,6 +12,7 @@ from pydantic import (
     model_validator,
 )
 
+from tools.bases.catalog import BaseCatalog
 from tools.events.rules import AnomalyRules, PushRules
 from tools.inventory.models import RegistrySource
 
@@ -23,11 +24,24 @@ class _Section(BaseModel):
 
 
 class PortainerSettings(_Section):
-    """Where Portainer is; the API key comes from PORTAINER_API_KEY."""
+    """Where Portainer is; the API key comes from PORTAINER_API_KEY.
+
+    `registry_proxy_auth` says how requests through BE's registry proxy authenticate. BE strips only the
+    `Authorization` header before forwarding to the registry, so an `X-API-Key` header may reach the
+    registry (a third party: Docker Hub, ECR, ...). "login" (the default) sends a JWT from a service
+    account's login (PORTAINER_PROXY_USERNAME / PORTAINER_PROXY_PASSWORD), which sits in `Authorization`
+    and is stripped; "direct" never uses the proxy (registries need entries under `registries:`);
+    "api-key" sends PORTAINER_API_KEY through the proxy, an explicit choice `regent doctor` warns about.
+    """
 
     url: str
     verify_tls: bool | str = Field(default=True, description="false, true or a CA bundle path")
     registry_scheme: str = Field(default="https", description="scheme for registries reached directly (CE)")
+    registry_proxy_auth: Literal["login", "direct", "api-key"] = Field(
+        default="login",
+        description="BE registry proxy: a service account's JWT (login), never the proxy (direct), or the "
+        "API key (api-key: it may be forwarded to the registry)",
+    )
 
 
 class RegistrySettings(_Section):
@@ -200,6 +214,9 @@ class Settings(_Section):
     events: EventsSettings = Field(default_factory=EventsSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     vulns: VulnsSettings = Field(default_factory=VulnsSettings)
+    bases: BaseCatalog = Field(
+        default_factory=dict, description="approved base images per language (docs/bases.md)"
+    )
 
 
 def configured_prices(settings: Settings) -> dict[str, float]:

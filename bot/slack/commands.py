@@ -31,6 +31,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "POLICY",
         "dry-run a retention policy: what it deletes and keeps, exact bytes, an approval card",
     ),
+    "base": (
+        "LANGUAGE [FRAMEWORK]",
+        "the approved base image to build on (python, node, java, go, dotnet, static), with a Dockerfile",
+    ),
     "vulns": (
         "[IMAGE|CVE]",
         "what to fix first (known exploited, EPSS, severity, where it runs); one image's findings and base "

@@ -29,3 +29,4 @@ class Report:
     notes: tuple[str, ...] = ()
     proposal_ids: tuple[str, ...] = field(default=())
     error: bool = False  # the command could not answer; `lines` say why and what to do
+    code: str = ""  # shown verbatim in a code block (a Dockerfile snippet)

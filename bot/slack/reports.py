@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.slack.bases_report import base_report
 from bot.slack.report import Report, Table
 from bot.slack.vulns_report import vulns_report
 from tools.policy.plans import format_bytes
@@ -68,6 +69,7 @@ class ToolboxCommands:
             "usage": usage_report,
             "plan": plan_report,
             "vulns": vulns_report,
+            "base": base_report,
         }
         try:
             return handlers[name](call, argument)

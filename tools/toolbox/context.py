@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tools.analysis.history import RegistryHistory
+from tools.bases.catalog import BaseCatalog
 from tools.errors import RegentError
 from tools.events.access import EventsAccess
 from tools.inventory.models import InventorySnapshot
@@ -44,10 +45,10 @@ class ProposalRef:
     expires_at: datetime
 
 
-# (plan, requester, conversation) -> the stored proposal. bot/runtime wires it to bot.approvals'
-# ProposalStore.create, which stores the plan in the plan store too (plans are immutable, keyed by id).
+# (plan, requester, conversation) -> the stored proposal. bot/app.py wires both to bot.approvals'
+# ProposalStore.create, which stores the change too (changes are immutable, keyed by kind and id).
 ProposeFn = Callable[[Plan, str, str], ProposalRef]
-# (action, requester, conversation) -> the stored proposal (bot.approvals' ProposalStore.create_action).
+# (action, requester, conversation) -> the stored proposal (the same ProposalStore.create).
 ProposeActionFn = Callable[["Action", str, str], ProposalRef]
 
 
@@ -97,6 +98,7 @@ class ToolContext:
     ticket_target: TicketTarget | None = None  # the configured ticket webhook (vulns.ticket); no token
     read_only: str | None = None  # why nothing may be proposed (mode: read-only); None: proposals allowed
     delete_refusals: Mapping[str, str] = field(default_factory=dict)  # registry -> why deletes will fail
+    base_catalog: BaseCatalog = field(default_factory=dict)  # approved bases per language (`bases:`)
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

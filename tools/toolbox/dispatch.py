@@ -27,6 +27,7 @@ from tools.toolbox.actions import (
     propose_user_suspension,
 )
 from tools.toolbox.audit import AuditLogArgs, audit_log
+from tools.toolbox.bases import RecommendBaseImageArgs, recommend_base_image
 from tools.toolbox.context import Call, ToolContext, ToolFailure
 from tools.toolbox.deletion import ProposeDeletionArgs, propose_deletion
 from tools.toolbox.events import (
@@ -135,6 +136,12 @@ def default_tools() -> tuple[ToolSpec, ...]:
             SuggestBaseUpgradeArgs,
             suggest_base_upgrade,
             _say("Checking base images {}…", "image"),
+        ),
+        ToolSpec(
+            "recommend_base_image",
+            RecommendBaseImageArgs,
+            recommend_base_image,
+            _say("Choosing a {} base image…", "language"),
         ),
         ToolSpec(
             "propose_deletion",

@@ -1,0 +1,1 @@
+"""Base-image recommendations for developers: an approved catalog ranked by inventory facts."""
