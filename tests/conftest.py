@@ -13,10 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.demo.binaries import MissingBinary, require_binary
+from bot.demo.binaries import require_binary
 from bot.demo.dockerd import DockerDaemon
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
+from bot.errors import MissingBinary
 
 REQUIRE_REAL_ENV = "REGENT_REQUIRE_REAL"
 TEST_USERS = {"alice": "s3cret"}

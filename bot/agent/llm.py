@@ -15,16 +15,9 @@ from typing import Any, Protocol
 import openai
 from openai import OpenAI
 
+from bot.errors import LLMError
+
 log = logging.getLogger(__name__)
-
-
-class LLMError(Exception):
-    """The LLM endpoint failed; `message` is safe to show a user."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.agent.intent import asked_intents
-from bot.agent.llm import ChatModel, Completion, LLMError, ToolCallRequest
+from bot.agent.llm import ChatModel, Completion, ToolCallRequest
 from bot.agent.memory import ConversationMemory
 from bot.agent.prompts import Prompts
+from bot.errors import LLMError
 from tools.toolbox.dispatch import Toolbox, dumps
 
 log = logging.getLogger(__name__)

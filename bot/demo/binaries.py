@@ -8,17 +8,10 @@ import signal
 import subprocess
 from pathlib import Path
 
+from bot.errors import MissingBinary
+
 # Debian puts dockerd and runc in /usr/sbin, which a non-root PATH often lacks.
 _EXTRA_DIRS = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
-
-
-class MissingBinary(RuntimeError):
-    """A binary the sandbox needs is not installed; the message says which apt package provides it."""
-
-    def __init__(self, name: str, apt_package: str) -> None:
-        super().__init__(f"{name} not found: apt-get install {apt_package}")
-        self.name = name
-        self.apt_package = apt_package
 
 
 def find_binary(name: str) -> str | None:

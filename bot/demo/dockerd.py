@@ -23,12 +23,9 @@ from typing import Any, Self
 import httpx
 
 from bot.demo.binaries import require_binary, tail_of, terminate
+from bot.errors import EngineError
 
 API_VERSION = "v1.41"
-
-
-class EngineError(RuntimeError):
-    """The Docker Engine API refused a request; the message has the status and body."""
 
 
 def split_reference(reference: str) -> tuple[str, str]:

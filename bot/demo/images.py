@@ -19,7 +19,7 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.demo.binaries import MissingBinary
+from bot.errors import MissingBinary
 from tools.registry.media_types import (
     DOCKER_CONFIG,
     DOCKER_MANIFEST,

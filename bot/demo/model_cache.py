@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.errors import DemoError
+
 # The version of the llama-cpp-python sdist whose vendored llama.cpp builds llama-server; the binary's
 # cache directory is keyed by it, so a new pin builds anew instead of reusing a stale binary.
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
@@ -19,7 +21,7 @@ CACHE_ENV = "REGENT_MODEL_CACHE"
 Progress = Callable[[str], None]
 
 
-class ModelSetupError(RuntimeError):
+class ModelSetupError(DemoError):
     """The local model cannot be set up or started; the message says why and what to do."""
 
 

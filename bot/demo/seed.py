@@ -24,9 +24,9 @@ from bot.demo.seeder import (
     PushedImage,
     PushedIndex,
     Seeder,
-    SeedError,
     SeedSummary,
 )
+from bot.errors import SeedError
 
 __all__ = [
     "ALPINE_3_19_0",

@@ -26,10 +26,7 @@ from bot.demo.images import (
     sha256_digest,
     signature_tag,
 )
-
-
-class SeedError(RuntimeError):
-    """The registry refused part of a push; the message has the status and body."""
+from bot.errors import SeedError
 
 
 class BearerAuth(httpx.Auth):

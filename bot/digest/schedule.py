@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tools.errors import ConfigError
+from bot.errors import CronError
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -29,10 +29,6 @@ _MACROS = {
     "@hourly": "0 * * * *",
 }
 _SEARCH_DAYS = 366 * 8  # leap days on a given weekday recur within 28 years, but OR-ed days are found sooner
-
-
-class CronError(ConfigError, ValueError):
-    """A cron expression or time zone that cannot be used; the message says which part and why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from tools.errors import InvalidInput
 from tools.events.models import RegistryEvent
-from tools.events.parse import PARSERS, InvalidPayload
+from tools.events.parse import PARSERS
 from tools.events.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class EventsEndpoint:
             return "400 Bad Request", {"error": "body shorter than Content-Length"}, [], []
         try:
             parsed = PARSERS[fmt](body)
-        except InvalidPayload as exc:
+        except InvalidInput as exc:  # InvalidJson or InvalidPayload
             log.info("events: refused a %s body: %s", fmt, exc)
             return "400 Bad Request", {"error": str(exc)}, [], []
         try:

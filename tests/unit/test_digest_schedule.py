@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.digest.schedule import CronError, parse_cron
+from bot.digest.schedule import parse_cron
+from bot.errors import CronError
 
 
 def fires(expression: str, start: datetime, count: int, *, tz: str = "UTC") -> list[str]:

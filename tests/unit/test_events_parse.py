@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.events_factory import digest_of, envelope, harbor_payload, wire_event
-from tools.events.parse import InvalidPayload, client_address, parse_distribution, parse_harbor
+from tools.errors import InvalidInput, InvalidPayload
+from tools.events.parse import client_address, parse_distribution, parse_harbor
 
 LAYER = "application/octet-stream"
 
@@ -65,17 +66,19 @@ def test_anonymous_actor_and_missing_request_are_empty() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"not json", "not JSON"),
+        (b"not json", "not valid JSON at line 1 column 1"),
         (b"[1, 2]", "not a JSON object"),
         (b'{"events": 5}', "events"),
         (b'{"nothing": []}', "events"),
         (json.dumps({"events": [{"id": "x", "action": "push"}]}).encode(), "events.0"),
         (envelope({**wire_event(), "timestamp": "yesterday"}), "timestamp"),
-        (b"\xff\xfe", "not JSON"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than"),
+        (b'{"events": [], "n": NaN}', "NaN is not a JSON number"),
     ],
 )
 def test_malformed_bodies_are_refused(body: bytes, message: str) -> None:
-    with pytest.raises(InvalidPayload, match=message):
+    with pytest.raises(InvalidInput, match=message):  # InvalidJson or InvalidPayload
         parse_distribution(body)
 
 

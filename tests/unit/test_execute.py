@@ -18,12 +18,12 @@ import pytest
 from tests.unit.registry_strategies import NOW, SOURCE, fake_digest
 from tests.unit.test_policy_evaluate import DELETE_ALL, image
 from tools.changes.retention import execute_plan
-from tools.errors import Unreachable
+from tools.errors import PlanStoreError, Unreachable
 from tools.inventory.models import Deployment, Descriptor, Manifest, RegistryInventory
 from tools.policy.evaluate import evaluate_policies
 from tools.policy.loader import parse_policies
 from tools.policy.plans import Plan, hash_items
-from tools.policy.store import ItemResult, PlanStore, PlanStoreError
+from tools.policy.store import ItemResult, PlanStore
 from tools.registry.client import ManifestHead, RawManifest
 from tools.registry.media_types import OCI_INDEX
 

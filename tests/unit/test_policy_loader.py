@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.errors import ConfigError
-from tools.policy.loader import PolicyFileError, load_policies, parse_policies
+from tools.errors import ConfigError, PolicyFileError
+from tools.policy.loader import load_policies, parse_policies
 
 GOOD = """\
 protected_tags: ["prod"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tools.policy.patterns import PatternError, compile_pattern
+from tools.errors import PatternError
+from tools.policy.patterns import compile_pattern
 
 CASES = [
     ("team-x/*", "team-x/api", True),

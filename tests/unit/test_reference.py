@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tools.registry.reference import ReferenceError, parse_reference
+from tools.errors import ImageReferenceError
+from tools.registry.reference import parse_reference
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,7 @@ def test_parse_reference(
     "text", ["", "UPPER", "repo/Upper", "repo:bad tag", "repo@sha256:xyz", "a//b", "-lead", "r:" + "t" * 129]
 )
 def test_parse_reference_rejects(text: str) -> None:
-    with pytest.raises(ReferenceError):
+    with pytest.raises(ImageReferenceError):
         parse_reference(text)
 
 

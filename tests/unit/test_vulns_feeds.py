@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.errors import ConfigError
-from tools.vulns.feeds import FeedError, parse_epss, parse_kev, read_source
+from tools.errors import ConfigError, FeedError
+from tools.vulns.feeds import parse_epss, parse_kev, read_source
 
 EPSS = (
     "#model_version:v2025.03.14,score_date:2026-11-26T00:00:00+0000\n"

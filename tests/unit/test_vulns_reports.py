@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tools.vulns.reports import ReportError, parse_report
+from tools.errors import ReportError
+from tools.vulns.reports import parse_report
 
 LAYER = {"Digest": "sha256:" + "a" * 64, "DiffID": "sha256:" + "b" * 64}
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.errors import RegentError
+from tools.errors import ActionStoreError, RegentError
 from tools.policy.plans import hash_items
 from tools.state import RunOnceStore
 
@@ -61,10 +61,6 @@ CREATE TABLE IF NOT EXISTS action_attempts (
     PRIMARY KEY (action_id, item_index)
 );
 """
-
-
-class ActionStoreError(RegentError):
-    """An action is unknown, or its stored body no longer matches its hash."""
 
 
 class _Frozen(BaseModel):

@@ -28,7 +28,7 @@ from tools.changes.actions import (
     new_action,
 )
 from tools.changes.actions import run_action as run_stored_action
-from tools.errors import NotFound, RegentError
+from tools.errors import NotFound, SuspensionError
 from tools.portainer.client import PortainerClient
 from tools.portainer.models import APIKey, User
 
@@ -40,10 +40,6 @@ LIMITS = (
     "user without teams, and a session already open stays valid until it expires. Change their password "
     "or remove the user in Portainer to lock them out completely."
 )
-
-
-class SuspensionError(RegentError):
-    """The user cannot be suspended as asked (unknown, ambiguous, or Regent's own account)."""
 
 
 def find_user(client: PortainerClient, wanted: str) -> User:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tools.docker.models import Container, Image
+from tools.errors import ImageReferenceError
 from tools.inventory.models import Deployment, Environment
-from tools.registry.reference import ReferenceError as _ReferenceError
 from tools.registry.reference import parse_reference
 
 
@@ -32,7 +32,7 @@ def digest_from_repo_digests(image: str, repo_digests: list[str]) -> str | None:
     """The manifest digest of `image` among an engine image's `RepoDigests` (`repo@sha256:…`)."""
     try:
         wanted = parse_reference(image)
-    except _ReferenceError:
+    except ImageReferenceError:
         return None
     if wanted.digest:
         return wanted.digest
@@ -43,7 +43,7 @@ def digest_from_repo_digests(image: str, repo_digests: list[str]) -> str | None:
             continue
         try:
             candidate = parse_reference(name)
-        except _ReferenceError:
+        except ImageReferenceError:
             continue
         if candidate.name == wanted.name:
             return digest

@@ -17,9 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 import yaml
 from pydantic import BaseModel, Field
 
+from tools.errors import ImageReferenceError
 from tools.events.models import RegistryEvent
 from tools.inventory.models import Deployment
-from tools.registry.reference import DOCKER_HUB, ReferenceError, parse_reference
+from tools.registry.reference import DOCKER_HUB, parse_reference
 
 REMOTE_URLS = {DOCKER_HUB: "https://registry-1.docker.io"}
 DEFAULT_TTL = "168h"
@@ -72,7 +73,7 @@ def upstream_of(image: str, *, own_hosts: Iterable[str]) -> tuple[str, str] | No
     """(upstream registry, repository) of an image reference, or None for own registries and bad refs."""
     try:
         ref = parse_reference(image, default_tag=None)
-    except ReferenceError:
+    except ImageReferenceError:
         return None
     own = {host.lower() for host in own_hosts}
     if ref.registry.lower() in own or ref.registry.startswith(("127.", "localhost")):

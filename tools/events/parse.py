@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from tools.errors import RegentError
+from tools.errors import InvalidPayload
 from tools.events.models import (
     ACTIONS,
     DistributionEnvelope,
@@ -28,6 +28,7 @@ from tools.events.models import (
     HarborPayload,
     RegistryEvent,
 )
+from tools.json_input import load_json
 from tools.registry.media_types import MANIFEST_TYPES
 from tools.registry.reference import is_valid_repository
 
@@ -43,10 +44,6 @@ HARBOR_ACTIONS: dict[str, EventAction] = {
 }
 
 
-class InvalidPayload(RegentError):
-    """A posted body is not a notification Regent understands; nothing of it was stored."""
-
-
 class ParsedBody(BaseModel):
     """Events from one body, and how many of its entries were deliberately skipped."""
 
@@ -54,8 +51,8 @@ class ParsedBody(BaseModel):
     ignored: int = 0
 
 
-def parse_distribution(body: bytes) -> ParsedBody:
-    """Parse a distribution notification envelope (events v1 or v2 media type)."""
+def parse_distribution(body: object) -> ParsedBody:
+    """Parse a distribution notification envelope (events v1 or v2 media type): raw bytes or decoded JSON."""
     envelope = _validate(DistributionEnvelope, _json_object(body), "distribution envelope")
     events: list[RegistryEvent] = []
     ignored = 0
@@ -100,8 +97,8 @@ def _distribution_kind(action: str, media_type: str, url: str) -> EventKind:
     return "manifest" if action == "delete" and not media_type else "blob"
 
 
-def parse_harbor(body: bytes) -> ParsedBody:
-    """Parse a Harbor webhook body, default or CloudEvents format."""
+def parse_harbor(body: object) -> ParsedBody:
+    """Parse a Harbor webhook body, default or CloudEvents format: raw bytes or decoded JSON."""
     document = _json_object(body)
     if "specversion" in document:
         cloud = _validate(HarborCloudEvent, document, "Harbor CloudEvent")
@@ -170,11 +167,9 @@ def _check_repository(name: str, where: str) -> None:
         raise InvalidPayload(f"{where}: {name[:100]!r} is not a valid repository name")
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidPayload("body is not JSON") from None
+def _json_object(body: object) -> dict[str, Any]:
+    # bot/web decodes bodies itself (load_json's 4xx); raw bytes come from tests and replays.
+    document = load_json(body, expected="a registry notification") if isinstance(body, bytes) else body
     if not isinstance(document, dict):
         raise InvalidPayload("body is not a JSON object")
     return document
@@ -189,5 +184,5 @@ def _validate(model: type[M], document: dict[str, Any], what: str) -> M:
         raise InvalidPayload(f"{what}: {where}: {first['msg']}") from None
 
 
-Parser = Callable[[bytes], ParsedBody]
+Parser = Callable[[object], ParsedBody]
 PARSERS: dict[str, Parser] = {"distribution": parse_distribution, "harbor": parse_harbor}

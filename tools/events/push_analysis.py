@@ -13,14 +13,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tools.errors import RegentError
+from tools.errors import ImageReferenceError, RegentError
 from tools.events.models import RegistryEvent
 from tools.events.rules import PushRules
 from tools.events.store import EventStore
 from tools.inventory.models import Manifest
 from tools.inventory.parse import is_image_config, parse_manifest, with_config
 from tools.registry.client import RegistryClient
-from tools.registry.reference import ReferenceError, parse_reference
+from tools.registry.reference import parse_reference
 
 BASE_NAME = "org.opencontainers.image.base.name"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
@@ -185,7 +185,7 @@ def _base_findings(current: ImageFacts, previous: ImageFacts, rules: PushRules) 
         return []
     try:
         new, old = parse_reference(current.base_name), parse_reference(previous.base_name)
-    except ReferenceError:
+    except ImageReferenceError:
         return [PushFinding(rule="base_changed", severity="info", message="base image changed")]
     if new.name != old.name:
         severity: Severity = "alert" if rules.base_changed else "info"

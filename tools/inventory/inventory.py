@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from tools.errors import RegentError
+from tools.errors import ImageReferenceError, RegentError
 from tools.inventory.crawl import DEFAULT_WORKERS, Progress, TagMap, crawl_registry
 from tools.inventory.models import (
     Deployment,
@@ -18,7 +18,6 @@ from tools.inventory.models import (
     RegistrySource,
 )
 from tools.registry.client import RegistryClient
-from tools.registry.reference import ReferenceError as _ReferenceError
 from tools.registry.reference import parse_reference
 
 
@@ -105,7 +104,7 @@ def resolve_deployments(
 def _digest_for(image: str, by_host: dict[str, RegistryInventory]) -> str | None:
     try:
         ref = parse_reference(image)
-    except _ReferenceError:
+    except ImageReferenceError:
         return None
     if ref.digest:
         return ref.digest

@@ -19,7 +19,7 @@ from tools.analysis.graph import RepositoryGraph, build_graph, repository_digest
 from tools.analysis.history import RegistryHistory
 from tools.analysis.reclaim import compute_reclaim
 from tools.analysis.usage import resolve_usage
-from tools.errors import ConfigError, RegentError
+from tools.errors import ConfigError
 from tools.inventory.models import Deployment, Digest, InventorySnapshot, Manifest, RegistryInventory
 from tools.policy.model import PolicyFile
 from tools.policy.patterns import compile_pattern
@@ -42,10 +42,6 @@ from tools.policy.rules import (
     policy_deletes,
     policy_keeps,
 )
-
-
-class PlanError(RegentError):
-    """A plan cannot be made from these inputs; the message says why and what to do."""
 
 
 @dataclass(slots=True)

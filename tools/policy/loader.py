@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from tools.errors import ConfigError
+from tools.errors import PolicyFileError
 from tools.policy.model import PolicyFile
 
 
@@ -33,14 +33,6 @@ class PolicyIssue:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}"
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class PolicyFileError(ConfigError):
-    """A policies file that cannot be used; `issues` holds each located problem."""
-
-    def __init__(self, issues: list[PolicyIssue]) -> None:
-        super().__init__("\n".join(str(issue) for issue in issues))
-        self.issues = issues
 
 
 def load_policies(path: str | Path) -> PolicyFile:

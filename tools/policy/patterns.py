@@ -7,11 +7,9 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from tools.errors import PatternError
+
 REGEX_PREFIX = "re:"
-
-
-class PatternError(ValueError):
-    """A glob or regular expression that cannot be compiled; the message says why."""
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:

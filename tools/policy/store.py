@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.errors import RegentError
+from tools.errors import PlanStoreError
 from tools.policy.plans import Plan
 from tools.state import RunOnceStore
 
@@ -44,10 +44,6 @@ CREATE TABLE IF NOT EXISTS plan_results (
     PRIMARY KEY (plan_id, item_index)
 );
 """
-
-
-class PlanStoreError(RegentError):
-    """A plan is unknown, or its stored body no longer matches its hash."""
 
 
 class ItemResult(BaseModel):

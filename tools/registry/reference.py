@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tools.errors import RegentError
+from tools.errors import ImageReferenceError
 
 DOCKER_HUB = "docker.io"
 _DOCKER_HUB_ALIASES = frozenset(
@@ -18,10 +18,6 @@ _NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)  # the spec: [A-Za-z0-9_.-], no Unicode
 _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")
 _SHA256_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-
-
-class ReferenceError(RegentError):
-    """An image reference does not follow the distribution reference grammar."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +51,17 @@ def parse_reference(text: str, *, default_tag: str | None = "latest") -> ImageRe
     """Parse `[host[:port]/]path[:tag][@digest]`, normalizing Docker Hub names."""
     raw = text.strip()
     if not raw:
-        raise ReferenceError("empty image reference")
+        raise ImageReferenceError("empty image reference")
     name, _, digest = raw.partition("@")
     if digest and not _DIGEST_RE.match(digest):
-        raise ReferenceError(f"invalid digest in {text!r}")
+        raise ImageReferenceError(f"invalid digest in {text!r}")
     tag: str | None = None
     last_slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > last_slash:
         name, tag = name[:colon], name[colon + 1 :]
         if not _TAG_RE.match(tag):
-            raise ReferenceError(f"invalid tag {tag!r} in {text!r}")
+            raise ImageReferenceError(f"invalid tag {tag!r} in {text!r}")
     first, _, rest = name.partition("/")
     if rest and _looks_like_host(first):
         registry, repository = first, rest
@@ -76,7 +72,7 @@ def parse_reference(text: str, *, default_tag: str | None = "latest") -> ImageRe
         if "/" not in repository:
             repository = f"library/{repository}"
     if not _NAME_RE.match(repository):
-        raise ReferenceError(f"invalid repository name {repository!r} in {text!r}")
+        raise ImageReferenceError(f"invalid repository name {repository!r} in {text!r}")
     if tag is None and not digest:
         tag = default_tag
     return ImageReference(registry=registry, repository=repository, tag=tag, digest=digest or None)

@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from tools.errors import BadResponse, Unreachable
-from tools.registry.reference import ReferenceError, is_sha256_digest, is_valid_repository, is_valid_tag
+from tools.errors import BadResponse, ImageReferenceError, Unreachable
+from tools.registry.reference import is_sha256_digest, is_valid_repository, is_valid_tag
 
 
 def safe_repository(repository: str) -> str:
@@ -23,7 +23,7 @@ def safe_repository(repository: str) -> str:
     `../../../users?` would otherwise turn a registry GET into a Portainer API call with our key.
     """
     if not is_valid_repository(repository) or len(repository) > 255:
-        raise ReferenceError(f"refusing invalid repository name {repository[:80]!r}")
+        raise ImageReferenceError(f"refusing invalid repository name {repository[:80]!r}")
     return repository
 
 
@@ -31,13 +31,13 @@ def safe_reference(reference: str) -> str:
     """A tag or digest safe to put in a path."""
     if is_sha256_digest(reference) or is_valid_tag(reference):
         return reference
-    raise ReferenceError(f"refusing invalid tag or digest {reference[:80]!r}")
+    raise ImageReferenceError(f"refusing invalid tag or digest {reference[:80]!r}")
 
 
 def safe_digest(digest: str) -> str:
     """A digest safe to put in a path."""
     if not is_sha256_digest(digest):
-        raise ReferenceError(f"refusing invalid digest {digest[:80]!r}")
+        raise ImageReferenceError(f"refusing invalid digest {digest[:80]!r}")
     return digest
 
 

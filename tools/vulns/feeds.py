@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,7 +16,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tools.errors import ConfigError
+from tools.errors import FeedError, InvalidJson
+from tools.json_input import load_json
 from tools.vulns.client import fetch_bytes
 
 MAX_FEED_BYTES = 256 * 1024 * 1024  # the full EPSS CSV is ~10 MB uncompressed; leave ample room
@@ -25,10 +25,6 @@ _CVE = re.compile(r"^CVE-\d{4}-\d{4,}$", re.IGNORECASE)
 _EPSS_META = re.compile(r"(model_version|score_date)\s*:\s*([^,\s]+)")
 
 Fetch = Callable[[str], bytes]
-
-
-class FeedError(ConfigError):
-    """A feed file or URL cannot be used; the message names it and the problem."""
 
 
 class KevEntry(BaseModel):
@@ -91,8 +87,8 @@ def _default_fetch(url: str) -> bytes:
 def parse_kev(data: bytes, *, source: str) -> KevFeed:
     """Validate a KEV catalog JSON document."""
     try:
-        document = json.loads(_maybe_gunzip(data, source=source))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        document = load_json(_maybe_gunzip(data, source=source), what="catalog", expected="a KEV catalog")
+    except InvalidJson as exc:
         raise FeedError(f"{source}: KEV catalog is not valid JSON ({exc})") from None
     try:
         catalog = _KevCatalog.model_validate(document)
@@ -159,9 +155,13 @@ def _maybe_gunzip(data: bytes, *, source: str) -> bytes:
     if data[:2] != b"\x1f\x8b":
         return data
     try:
-        return gzip.GzipFile(fileobj=io.BytesIO(data)).read()
+        # Bounded: a few kilobytes of gzip can expand to gigabytes.
+        plain = gzip.GzipFile(fileobj=io.BytesIO(data)).read(MAX_FEED_BYTES + 1)
     except (OSError, EOFError) as exc:
         raise FeedError(f"{source}: corrupt gzip data ({exc})") from None
+    if len(plain) > MAX_FEED_BYTES:
+        raise FeedError(f"{source}: more than {MAX_FEED_BYTES} bytes once decompressed")
+    return plain
 
 
 def _parse_date(value: str) -> datetime | None:

@@ -14,10 +14,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from tools.errors import ConfigError
+from tools.errors import ConfigError, ReportError
 from tools.vulns.images import ImageIndex
 from tools.vulns.matching import match_target
-from tools.vulns.reports import ReportError, parse_report
+from tools.vulns.reports import parse_report
 from tools.vulns.store import VulnStore
 
 DEFAULT_MAX_REPORT_BYTES = 64 * 1024 * 1024
@@ -40,10 +40,10 @@ class IngestedReport(BaseModel):
 
 
 def ingest_report(
-    store: VulnStore, data: bytes, *, source: str, index: ImageIndex, now: datetime, max_bytes: int
+    store: VulnStore, data: object, *, source: str, index: ImageIndex, now: datetime, max_bytes: int
 ) -> IngestedReport:
-    """Validate, match and store one report; ReportError (nothing written) when it is unusable."""
-    if len(data) > max_bytes:
+    """Validate, match and store one report (bytes or decoded JSON); ReportError, nothing written, if not."""
+    if isinstance(data, bytes) and len(data) > max_bytes:  # decoded JSON was measured as a request body
         raise ReportError(f"{source}: {len(data)} bytes is more than the limit of {max_bytes}")
     report = parse_report(data, source=source)
     match = match_target(report.target, index)

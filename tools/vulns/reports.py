@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from tools.errors import ConfigError
+from tools.errors import InvalidJson, ReportError
+from tools.json_input import load_json
 from tools.vulns.schemas import (
     GrypeCvss,
     GrypeImageTarget,
@@ -34,10 +35,6 @@ _SEVERITY_ALIASES = {"MODERATE": "MEDIUM", "IMPORTANT": "HIGH", "NONE": "NEGLIGI
 _TRIVY_WONT_FIX = frozenset({"will_not_fix", "end_of_life"})
 _TRIVY_NOT_FIXED = frozenset({"affected", "fix_deferred", "under_investigation"})
 _GRYPE_FIX_STATES: tuple[FixState, ...] = ("fixed", "not-fixed", "wont-fix", "unknown")
-
-
-class ReportError(ConfigError):
-    """A report cannot be used; the message names the file and what is wrong with it."""
 
 
 class Finding(BaseModel):
@@ -89,8 +86,8 @@ class ParsedReport(BaseModel):
     sha256: str  # of the canonical JSON, so re-posting a re-formatted copy is still the same report
 
 
-def parse_report(data: bytes, *, source: str) -> ParsedReport:
-    """Validate and normalize one Trivy or Grype JSON report; ReportError says what is wrong and where."""
+def parse_report(data: object, *, source: str) -> ParsedReport:
+    """Validate and normalize one Trivy or Grype report (bytes or decoded JSON); ReportError says why not."""
     document = _load_json(data, source=source)
     digest = hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     try:
@@ -114,37 +111,13 @@ def parse_report(data: bytes, *, source: str) -> ParsedReport:
     )
 
 
-def _load_json(data: bytes, *, source: str) -> Any:
-    if not data.strip():
-        raise ReportError(f"{source}: empty file; expected a Trivy or Grype JSON report")
+def _load_json(data: object, *, source: str) -> Any:
+    if not isinstance(data, bytes):
+        return data  # already decoded (bot/web's request check)
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ReportError(f"{source}: not UTF-8 text (byte {exc.start})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        hint = " — the file looks truncated" if _unclosed(text) else ""
-        raise ReportError(
-            f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}"
-        ) from None
-
-
-def _unclosed(text: str) -> bool:
-    """Whether brackets or a string are still open at the end: the mark of a cut-off upload or copy."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if escaped:
-            escaped = False
-        elif in_string:
-            escaped, in_string = char == "\\", char != '"'
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-    return in_string or depth > 0
+        return load_json(data, what="file", expected="a Trivy or Grype JSON report")
+    except InvalidJson as exc:
+        raise ReportError(f"{source}: {exc}") from None
 
 
 def _validate_trivy(document: dict[str, Any], *, source: str) -> TrivyReport:
