@@ -1,17 +1,14 @@
 """The registry notification receiver: a WSGI app for `POST /events/registry` (CNCF distribution) and
 `POST /events/harbor` (Harbor webhooks), mounted on `regent serve`'s router.
 
-Order of checks, cheapest first and before any byte of the body is read: path and method, the shared
-secret (`Authorization: Bearer <secret>`, compared in constant time), the declared length (411 without
-one, 413 above the limit), the media type. Then the whole body is parsed and stored in one transaction:
-a 4xx changes nothing, a replay stores nothing new, and a storage failure answers 503 so the registry
-retries. New events go to `on_stored` (push analysis) after the response is decided, never before.
+bot/web/requests checks the request (method, `Authorization: Bearer <secret>`, length, media type, JSON)
+before anything is used. Then the whole body is parsed and stored in one transaction: a 4xx changes
+nothing, a replay stores nothing new, and a storage failure answers 503 so the registry retries. New
+events go to `on_stored` (push analysis) after the response is decided, never before.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -20,18 +17,18 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from tools.errors import InvalidInput
+from bot.errors import RequestRefused
+from bot.web.requests import ANY_JSON_TYPES, Environ, Reply, RequestCheck, StartResponse, serve_json
+from tools.errors import InvalidPayload
 from tools.events.models import RegistryEvent
 from tools.events.parse import PARSERS
 from tools.events.store import EventStore
 
 log = logging.getLogger(__name__)
 
-StartResponse = Callable[..., Any]
 OnStored = Callable[[Sequence[RegistryEvent]], None]
 PATHS = {"/events/registry": "distribution", "/events/harbor": "harbor"}
-# distribution 2.x sends events.v1, 3.x events.v2; Harbor sends application/json (or cloudevents+json).
-_JSON_TYPES = ("application/json", "application/cloudevents+json")
+_STORE_BUSY = Reply(503, {"error": "storage unavailable; retry"}, (("Retry-After", "5"),))
 
 
 def _utc_now() -> datetime:
@@ -52,93 +49,51 @@ class EventsEndpoint:
     ) -> None:
         if not secret.get_secret_value():
             raise ValueError("the events endpoint needs a non-empty shared secret")
+        # distribution 2.x sends events.v1+json, 3.x events.v2+json; Harbor application/json or
+        # cloudevents+json.
+        self._check = RequestCheck(
+            token=secret.get_secret_value(),
+            realm="regent-events",
+            max_bytes=max_body_bytes,
+            usage="a registry notification",
+            media_types=ANY_JSON_TYPES,
+        )
         self._store = store
-        self._expected = f"Bearer {secret.get_secret_value()}".encode()
-        self._max = max_body_bytes
         self._on_stored = on_stored
         self._now = now
 
     def mount(self, router: Any) -> None:
-        """Mount both paths on a router that has `mount(path, app)` (bot/server.Router)."""
+        """Mount both paths on a router that has `mount(path, app, max_body_bytes=…)` (bot.web.server)."""
         for path in PATHS:
-            router.mount(path, self)
+            router.mount(path, self, max_body_bytes=self._check.max_bytes)
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        status, payload, headers, stored = self._handle(environ)
-        body = json.dumps(payload).encode()
-        start_response(
-            status,
-            [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers],
-        )
-        if stored and self._on_stored is not None:
-            try:
-                self._on_stored(stored)
-            except Exception:  # a broken consumer must not make the registry resend stored events
-                log.exception("events: handing %d new events to the push monitor failed", len(stored))
-        return [body]
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return serve_json(environ, start_response, self._handle)
 
-    def _handle(
-        self, environ: dict[str, Any]
-    ) -> tuple[str, dict[str, Any], list[tuple[str, str]], list[RegistryEvent]]:
+    def _handle(self, environ: Environ) -> Reply:
         fmt = PATHS.get(environ.get("PATH_INFO") or "")
         if fmt is None:
-            return "404 Not Found", {"error": "not found"}, [], []
-        if environ.get("REQUEST_METHOD") != "POST":
-            return "405 Method Not Allowed", {"error": "use POST"}, [("Allow", "POST")], []
-        if not self._authorized(environ):
-            challenge = [("WWW-Authenticate", 'Bearer realm="regent-events"')]
-            return "401 Unauthorized", {"error": "missing or wrong shared secret"}, challenge, []
-        length, problem = self._length(environ)
-        if problem is not None:
-            return problem, {"error": _LENGTH_ERRORS[problem].format(limit=self._max)}, [], []
-        if not _json_media_type(environ.get("CONTENT_TYPE") or ""):
-            return "415 Unsupported Media Type", {"error": "send JSON"}, [], []
-        body = environ["wsgi.input"].read(length)
-        if len(body) != length:
-            return "400 Bad Request", {"error": "body shorter than Content-Length"}, [], []
+            return Reply(404, {"error": "not found"})
+        document = self._check.read_json(environ, expected=f"a {fmt} notification")
         try:
-            parsed = PARSERS[fmt](body)
-        except InvalidInput as exc:  # InvalidJson or InvalidPayload
+            parsed = PARSERS[fmt](document)
+        except InvalidPayload as exc:
             log.info("events: refused a %s body: %s", fmt, exc)
-            return "400 Bad Request", {"error": str(exc)}, [], []
+            raise RequestRefused(400, str(exc)) from None
         try:
             result = self._store.add(parsed.events, ignored=parsed.ignored, now=self._now())
         except (sqlite3.Error, OSError) as exc:
             log.error("events: storing %d events failed: %s", len(parsed.events), exc)
-            return (
-                "503 Service Unavailable",
-                {"error": "storage unavailable; retry"},
-                [("Retry-After", "5")],
-                [],
-            )
+            return _STORE_BUSY
         new = set(result.event_ids)
-        stored = [event for event in parsed.events if event.id in new]
-        summary = result.model_dump(exclude={"event_ids"})
-        return "200 OK", summary, [], stored
+        self._hand_on([event for event in parsed.events if event.id in new])
+        return Reply(200, result.model_dump(exclude={"event_ids"}))
 
-    def _authorized(self, environ: dict[str, Any]) -> bool:
-        sent = (environ.get("HTTP_AUTHORIZATION") or "").strip().encode()
-        return hmac.compare_digest(sent, self._expected)
-
-    def _length(self, environ: dict[str, Any]) -> tuple[int, str | None]:
-        raw = environ.get("CONTENT_LENGTH") or ""
+    def _hand_on(self, stored: list[RegistryEvent]) -> None:
+        """Give newly stored events to `on_stored`; the answer is already decided (200)."""
+        if not stored or self._on_stored is None:
+            return
         try:
-            length = int(raw)
-        except ValueError:
-            return 0, "411 Length Required"
-        if length < 0:
-            return 0, "411 Length Required"
-        if length > self._max:
-            return 0, "413 Content Too Large"
-        return length, None
-
-
-_LENGTH_ERRORS = {
-    "411 Length Required": "send a Content-Length",
-    "413 Content Too Large": "body larger than {limit} bytes",
-}
-
-
-def _json_media_type(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media in _JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
+            self._on_stored(stored)
+        except Exception:  # a broken consumer must not make the registry resend stored events
+            log.exception("events: handing %d new events to the push monitor failed", len(stored))

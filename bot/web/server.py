@@ -1,26 +1,31 @@
-"""Regent's HTTP server: a tiny WSGI router on a threading server, so features mount their own paths.
+"""Regent's HTTP server: a small path router served by waitress, so features mount their own WSGI apps.
 
-`regent serve` mounts Bolt's handler at /slack/events (HTTP mode) and always serves /healthz; later
-features (the registry-notification webhook) mount theirs next to it. Each request runs on its own
-thread, so a slow one never holds up Slack's 3-second ack of another.
+`regent serve` mounts Bolt's handler at /slack/events (HTTP mode) and always serves /healthz; the
+registry-notification and report-upload endpoints mount next to it. waitress reads each request fully on
+its I/O thread (a slow client holds no worker) and runs the app on a pool of worker threads, so a slow
+request never holds up Slack's 3-second ack of another.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from types import TracebackType
 from typing import Any, Self
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from waitress import wasyncore
+from waitress.server import create_server
+
+from bot.web.requests import Reply, StartResponse, respond
 
 log = logging.getLogger(__name__)
 
-StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 HealthCheck = Callable[[], dict[str, Any]]
+DEFAULT_MAX_BODY = 1 << 20  # Slack's payloads, /healthz, /metrics: a megabyte is plenty
+WORKER_THREADS = 16  # a burst of webhooks must leave a worker free for Slack's 3-second ack
+_STOP_GRACE_SECONDS = 3.0
 
 
 class Router:
@@ -28,61 +33,63 @@ class Router:
 
     def __init__(self, *, health: HealthCheck | None = None) -> None:
         self._routes: dict[str, WsgiApp] = {}
+        self._limits: dict[str, int] = {}
         self._health = health or (lambda: {"ok": True})
+        self._watchers: list[Callable[[int], None]] = []
 
-    def mount(self, path: str, app: WsgiApp) -> None:
-        """Serve `path` (exactly) with a WSGI app."""
+    def mount(self, path: str, app: WsgiApp, *, max_body_bytes: int = DEFAULT_MAX_BODY) -> None:
+        """Serve `path` (exactly) with a WSGI app that reads bodies of at most `max_body_bytes`."""
         if path in self._routes or path == "/healthz":
             raise ValueError(f"{path} is already mounted")
         self._routes[path] = app
+        self._limits[path] = max_body_bytes
+        for watcher in self._watchers:
+            watcher(self.max_body_bytes)
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest body any mounted app accepts."""
+        return max([DEFAULT_MAX_BODY, *self._limits.values()])
+
+    def watch_body_limit(self, watcher: Callable[[int], None]) -> None:
+        """Call `watcher` with the largest body limit now and after every mount (mounts may follow start)."""
+        self._watchers.append(watcher)
+        watcher(self.max_body_bytes)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
         if path == "/healthz":
             state = self._health()
-            status = "200 OK" if state.get("ok") else "503 Service Unavailable"
-            return _reply(start_response, status, json.dumps(state).encode(), "application/json")
+            return respond(start_response, Reply(200 if state.get("ok") else 503, state))
         app = self._routes.get(path)
         if app is None:
-            return _reply(start_response, "404 Not Found", b"not found\n", "text/plain")
+            return respond(start_response, Reply(404, {"error": f"nothing is served at {path[:100]}"}))
         return app(environ, start_response)
 
 
-def _reply(start_response: StartResponse, status: str, body: bytes, content_type: str) -> list[bytes]:
-    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
-    return [body]
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    # The default backlog of 5 drops connections in a burst (50 events at once): the kernel then retries the
-    # SYN after a second, which alone breaks Slack's 3-second budget.
-    request_queue_size = 128
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """Access log lines at debug level instead of stderr."""
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
 class HttpServer:
-    """The router on a threading WSGI server; a context manager that serves on a background thread."""
+    """The router on waitress; a context manager that serves on a background thread."""
 
-    def __init__(self, router: Router, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = make_server(
-            host, port, router, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    def __init__(
+        self, router: Router, *, host: str = "127.0.0.1", port: int = 0, threads: int = WORKER_THREADS
+    ) -> None:
+        self._map: dict[int, Any] = {}  # our own socket map, so stop() can close every connection
+        self._server = create_server(
+            router,
+            map=self._map,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="regent",
         )
-        # A short poll interval makes stop() quick; the cost is a select() wake-up every 50 ms.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="regent-http", daemon=True
-        )
+        router.watch_body_limit(self._set_body_limit)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="regent-http", daemon=True)
 
     @property
     def port(self) -> int:
         """The bound port (useful with port 0)."""
-        return int(self._server.server_address[1])
+        return int(self._server.effective_port)
 
     @property
     def url(self) -> str:
@@ -94,10 +101,32 @@ class HttpServer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        """Let running requests finish (a few seconds at most), then close every socket."""
+        self._server.task_dispatcher.shutdown(timeout=_STOP_GRACE_SECONDS)
+        self._stopping.set()
+        self._server.pull_trigger()  # wakes the I/O loop, which then sees _stopping
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        else:
+            self._close_sockets()
+
+    def _set_body_limit(self, route_limit: int) -> None:
+        # waitress buffers a whole body before the app sees it, so it must refuse oversized ones itself.
+        # Twice the largest route limit: a body up to that gets the route's own JSON 413; a larger one is
+        # cut off by waitress while it arrives, so nothing unbounded is ever buffered.
+        self._server.adj.max_request_body_size = 2 * route_limit
+
+    def _serve(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                # poll(), not select(), which cannot watch file descriptors above 1023
+                wasyncore.loop(timeout=1.0, map=self._map, use_poll=True, count=1)
+        finally:
+            self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for channel in list(self._map.values()):  # the listening socket, its trigger and every connection
+            channel.close()
 
     def __enter__(self) -> Self:
         self.start()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -143,6 +145,44 @@ def test_unauthenticated_posts_get_401_and_store_nothing(receiver: Receiver, hea
     assert receiver.store.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 20_000 + b"]" * 20_000, "nested deeper than"),  # RecursionError in a plain json.loads
+        (b'{"events": [], "x": NaN}', "NaN is not a JSON number"),
+        (b'{"events": [], "x": 1e999}', "out of range"),
+        (b'{"events": [], "x": "\\ud800"}', "unpaired surrogate"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b"", "empty body"),
+    ],
+    ids=["deep", "nan", "huge-float", "surrogate", "not-utf8", "empty"],
+)
+def test_hostile_json_gets_a_clear_400_and_stores_nothing(
+    receiver: Receiver, body: bytes, message: str
+) -> None:
+    response = receiver.post(body)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]
+    assert receiver.store.count() == 0
+
+
+def test_the_bearer_scheme_is_case_insensitive(receiver: Receiver) -> None:
+    for scheme in ("bearer", "BEARER", "Bearer"):
+        response = receiver.post(
+            envelope(wire_event(event_id=scheme)), headers={"Authorization": f"{scheme} {SECRET}"}
+        )
+        assert response.status_code == 200, scheme
+    assert receiver.store.count() == 3
+
+
+def test_a_body_shorter_than_its_length_is_never_used(receiver: Receiver) -> None:
+    answer = _raw_post(
+        receiver.url, "/events/registry", headers="Content-Length: 1000\r\n", body=b'{"events": ['
+    )
+    assert answer == b""  # the server waits for the rest, then drops the connection: nothing stored
+    assert receiver.store.count() == 0
+
+
 def test_oversized_posts_get_413_and_store_nothing(receiver: Receiver) -> None:
     body = envelope(*(wire_event(event_id=f"o{i}") for i in range(200)))  # > 64 KiB
     assert len(body) > 64 * 1024
@@ -157,12 +197,33 @@ def test_method_media_type_and_length_are_checked(receiver: Receiver) -> None:
         envelope(wire_event()), headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
     assert form.status_code == 415
-    # A chunked body has no Content-Length: refused before reading.
-    chunked = receiver.http.post(
-        receiver.url + "/events/registry", content=iter([envelope(wire_event())]), headers={**AUTH, **V1}
-    )
-    assert chunked.status_code == 411
+    # No length and no chunked body: refused before reading.
+    assert _raw_post(receiver.url, "/events/registry").startswith(b"HTTP/1.1 411")
     assert receiver.store.count() == 0
+    # A chunked body is collected by the server (within its own cap) and then checked like any other.
+    big = envelope(*(wire_event(event_id=f"k{i}") for i in range(200)))
+    chunked = receiver.http.post(
+        receiver.url + "/events/registry", content=iter([big]), headers={**AUTH, **V1}
+    )
+    assert chunked.status_code == 413
+    small = envelope(wire_event(event_id="chunked"))
+    chunked = receiver.http.post(
+        receiver.url + "/events/registry", content=iter([small]), headers={**AUTH, **V1}
+    )
+    assert chunked.status_code == 200 and receiver.store.count() == 1
+
+
+def _raw_post(url: str, path: str, *, headers: str = "", body: bytes = b"") -> bytes:
+    """A hand-written request, for what httpx will not send (no length at all, a lying length)."""
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    with socket.create_connection((host, port), timeout=10) as raw:
+        raw.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SECRET}\r\n"
+            f"Content-Type: application/json\r\nConnection: close\r\n{headers}\r\n".encode()
+            + body
+        )
+        raw.shutdown(socket.SHUT_WR)  # and send nothing more
+        return raw.makefile("rb").read()
 
 
 def test_distribution_v2_media_type_and_plain_json_are_accepted(receiver: Receiver) -> None:

@@ -13,6 +13,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from bot.config import load_settings
 from bot.web.server import HttpServer, Router
@@ -140,14 +141,13 @@ def test_mounted_on_the_serve_router_next_to_healthz(estate: Estate, state: Path
     config.write_text("vulns:\n  token_env: CI_UPLOAD_TOKEN\n  max_report_bytes: 100000\n")
     settings = load_settings(str(config), env={})
     router = Router()
-    assert not mount_vulns_endpoint(router, settings=settings, db_path=state / "regent.db", env={})
-    assert mount_vulns_endpoint(
-        router, settings=settings, db_path=state / "regent.db", env={"CI_UPLOAD_TOKEN": "t0k"}
-    )
+    db_path = state / "regent.db"
+    assert not mount_vulns_endpoint(router, settings=settings, db_path=db_path, token=None)
+    assert mount_vulns_endpoint(router, settings=settings, db_path=db_path, token=SecretStr("t0k"))
     with HttpServer(router) as server:
         assert httpx.get(f"{server.url}/healthz").status_code == 200
         body = (estate.reports / "shop-web-2.1.0.trivy.json").read_bytes()
         response = _post(server.url + PATH, body, token="t0k")
         assert response.status_code == 201 and response.json()["matched"] == ["shop/web:2.1.0"]
         too_big = _post(server.url + PATH, b"{" + b" " * 100_000 + b"}", token="t0k")
-        assert too_big.status_code == 413
+        assert too_big.status_code == 413 and "the limit is 100000" in too_big.json()["error"]
