@@ -1,7 +1,8 @@
-"""The cron evaluator: fields, ranges, steps, lists, names, day rules, time zones and daylight saving."""
+"""The digest schedule (cronsim underneath): fields, ranges, steps, names, day rules, time zones, DST."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -66,7 +67,7 @@ def test_both_day_fields_restricted_means_either() -> None:
 def test_daylight_saving_gap_and_repeat() -> None:
     spring = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
     assert fires("30 2 * * *", spring, 2, tz="Europe/Berlin") == [
-        "Sun 2026-03-29 03:30 +0200",  # 02:30 does not exist that night: once, shifted by the gap
+        "Sun 2026-03-29 03:00 +0200",  # 02:30 does not exist that night: once, right after the gap
         "Mon 2026-03-30 02:30 +0200",
     ]
     autumn = datetime(2026, 10, 24, 12, 0, tzinfo=UTC)
@@ -80,18 +81,21 @@ def test_daylight_saving_gap_and_repeat() -> None:
     ("expression", "message"),
     [
         ("0 9 * *", "expected 5 fields"),
-        ("60 9 * * *", "minute: 60 is outside 0-59"),
-        ("0 9 * * 1-8", "day of week: 8 is outside 0-7"),
-        ("0 9 * foo *", "month: 'foo' is not a number or a name"),
-        ("0 9 5-1 * *", "runs backwards"),
-        ("*/0 9 * * *", "step '0' must be a positive number"),
-        ("0 9 1,,2 * *", "empty list item"),
-        ("0 0 31 2 *", "never fires"),
+        ("0 9 * * * *", "expected 5 fields"),
+        ("", "expected 5 fields"),
+        ("60 9 * * *", "minute '60' is not valid (0-59)"),
+        ("0 24 * * *", "hour '24' is not valid (0-23)"),
+        ("0 9 * * 1-8", "day-of-week '1-8' is not valid (0-7 or sun-sat"),
+        ("0 9 * foo *", "month 'foo' is not valid (1-12 or jan-dec)"),
+        ("0 9 5-1 * *", "day-of-month '5-1' is not valid"),
+        ("*/0 9 * * *", "minute '*/0' is not valid"),
+        ("0 9 1,,2 * *", "day-of-month '1,,2' is not valid"),
+        ("0 0 31 2 *", "day-of-month '31' is not valid (1-31, and a day some month has)"),
     ],
 )
 def test_bad_expressions_say_which_field(expression: str, message: str) -> None:
-    with pytest.raises(CronError, match=message):
-        parse_cron(expression).next_after(FRIDAY)
+    with pytest.raises(CronError, match=re.escape(message)):
+        parse_cron(expression)
 
 
 def test_unknown_time_zone() -> None:
@@ -99,3 +103,15 @@ def test_unknown_time_zone() -> None:
         parse_cron("0 9 * * *", timezone="Mars/Olympus")
     with pytest.raises(ValueError, match="aware"):
         parse_cron("0 9 * * *").next_after(datetime(2026, 1, 1))
+
+
+def test_last_day_and_nth_weekday_work_too() -> None:
+    assert fires("0 9 L * *", FRIDAY, 1) == ["Mon 2026-11-30 09:00 +0000"]
+    assert fires("0 9 * * mon#2", FRIDAY, 1) == ["Mon 2026-12-14 09:00 +0000"]
+    assert fires("@weekly", FRIDAY, 1) == fires("0 0 * * sun", FRIDAY, 1)
+
+
+def test_a_schedule_that_never_fires_is_refused() -> None:
+    # The 31st of months that have 30 days: refused when the settings load, not at the first digest.
+    with pytest.raises(CronError, match="day-of-month '31' is not valid"):
+        parse_cron("0 0 31 4,6,9,11 *")
