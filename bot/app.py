@@ -3,7 +3,7 @@
 `app_from_env` is what every command calls (it is the only path from the process environment to a
 running Regent); `build_app` composes from explicit values, for tests and the demo. The App holds the
 stores (snapshots, plans, changes, proposals, audit, events), the toolbox and its context, and the agent
-(None when no LLM is configured); `run_plan` / `run_action` are how an approved proposal is executed.
+(None when no LLM is configured); `run_change` is how an approved proposal of any kind is executed.
 Every secret the App holds is redacted before anything reaches the LLM: the list comes from
 `Secrets.values()`, never from a hand-written list.
 """
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,10 +40,10 @@ from bot.config.env import Env
 from bot.sources import Sources, build_sources
 from bot.toolbox_context import build_context, tool_audit
 from tools.analysis.history import RegistryHistory, build_history
-from tools.changes.actions import Action, ActionReport, ActionStore
-from tools.changes.retention import ExecutionReport, execute_plan
-from tools.changes.suspension import execute_suspension
-from tools.changes.ticket import execute_ticket
+from tools.changes.actions import ActionStore
+from tools.changes.base import Change, ChangeReport, ChangeServices
+from tools.changes.revalidate import RegistryDeleter
+from tools.changes.store import ChangeStore
 from tools.errors import ConfigError, RegentError
 from tools.events.stats import Exclusions, clock_data
 from tools.events.store import EventStore
@@ -51,7 +52,6 @@ from tools.inventory.models import Deployment, InventorySnapshot
 from tools.inventory.store import SnapshotStore
 from tools.policy.loader import load_policies
 from tools.policy.model import PolicyFile
-from tools.policy.plans import Plan
 from tools.policy.store import PlanStore
 from tools.portainer.client import PortainerClient
 from tools.toolbox.context import ProposalRef
@@ -188,37 +188,26 @@ class App:
         latest = self.latest_snapshot()
         return resolve_deployments(found, latest.registries if latest else [])
 
-    def run_plan(self, plan_id: str) -> ExecutionReport:
-        """Execute a stored plan once (the path every approval takes): re-validated, audited by the caller."""
+    def run_change(self, change: Change) -> ChangeReport:
+        """Run an approved change once through its kind (the path every approval takes), re-validated."""
         self._require_cleanup_mode()
+        services = ChangeServices(
+            now=self.clock,
+            registry_clients=self._registry_clients,
+            current_deployments=self.current_deployments,
+            portainer_client=self.portainer_client,
+            ticket_target=lambda: self.toolbox.context.ticket_target,  # read at click time
+            ticket_token=_plain(self.secrets.vulns.ticket_token),
+        )
+        return self.proposals.changes.run(change, services=services)
+
+    @contextmanager
+    def _registry_clients(self) -> Iterator[Mapping[str, RegistryDeleter]]:
         sources = self.sources()
         try:
-            clients = {target.source.name: target.client for target in sources.registries}
-            return execute_plan(
-                plan_id,
-                store=self.plans,
-                clients=clients,
-                current_deployments=self.current_deployments,
-                now=self.clock,
-                resume_stale_after=timedelta(minutes=10),
-            )
+            yield {target.source.name: target.client for target in sources.registries}
         finally:
             sources.close()
-
-    def run_action(self, action: Action) -> ActionReport:
-        """Execute an approved action once (suspension through Portainer, ticket through its webhook)."""
-        self._require_cleanup_mode()
-        assert self.actions is not None
-        if action.kind == "portainer_user_suspension":
-            with self.portainer_client() as client:
-                return execute_suspension(action.action_id, store=self.actions, client=client, now=self.clock)
-        return execute_ticket(
-            action.action_id,
-            store=self.actions,
-            target=self.toolbox.context.ticket_target,
-            token=_plain(self.secrets.vulns.ticket_token),
-            now=self.clock,
-        )
 
     def _require_cleanup_mode(self) -> None:
         reason = read_only_reason(self.settings)
@@ -273,7 +262,8 @@ def build_app(
     plans = PlanStore(db)
     actions = ActionStore(db)
     audit = AuditLog(db, clock=clock)
-    proposals = ProposalStore(db, plans=plans, actions=actions, audit=audit, clock=clock)
+    changes = ChangeStore(plans=plans, actions=actions)
+    proposals = ProposalStore(db, changes=changes, audit=audit, clock=clock)
     events = EventStore(db)
     ttl = timedelta(hours=settings.slack.proposal_ttl_hours)
     read_only = read_only_reason(settings)
@@ -285,7 +275,7 @@ def build_app(
         events=events,
         clock=clock,
         propose=None if read_only else _proposer(proposals, ttl=ttl),
-        propose_action=None if read_only else _action_proposer(proposals, ttl=ttl),
+        propose_action=None if read_only else _proposer(proposals, ttl=ttl),
     )
     app = App(
         settings=settings,
@@ -303,7 +293,7 @@ def build_app(
         clock=clock,
         actions=actions,
     )
-    proposals.bind_action_runner(app.run_action)
+    proposals.bind_runner(app.run_change)
     context.snapshot = app.latest_snapshot
     context.history = app.history
     context.policies = app.policies
@@ -401,21 +391,11 @@ def inventory_line(snapshot: InventorySnapshot | None) -> str:
     )
 
 
-def _proposer(proposals: ProposalStore, *, ttl: timedelta) -> Callable[[Plan, str, str], ProposalRef]:
-    def propose(plan: Plan, requester: str, conversation: str) -> ProposalRef:
-        proposal = proposals.create(plan=plan, requester=requester, conversation=conversation, ttl=ttl)
-        return ProposalRef(id=proposal.id, summary=proposal.summary, expires_at=proposal.expires_at)
+def _proposer(proposals: ProposalStore, *, ttl: timedelta) -> Callable[[Change, str, str], ProposalRef]:
+    """What a proposing tool calls, for any kind of change: store it and a pending proposal."""
 
-    return propose
-
-
-def _action_proposer(
-    proposals: ProposalStore, *, ttl: timedelta
-) -> Callable[[Action, str, str], ProposalRef]:
-    def propose(action: Action, requester: str, conversation: str) -> ProposalRef:
-        proposal = proposals.create_action(
-            action=action, requester=requester, conversation=conversation, ttl=ttl
-        )
+    def propose(change: Change, requester: str, conversation: str) -> ProposalRef:
+        proposal = proposals.create(change=change, requester=requester, conversation=conversation, ttl=ttl)
         return ProposalRef(id=proposal.id, summary=proposal.summary, expires_at=proposal.expires_at)
 
     return propose

@@ -7,11 +7,15 @@ serialize writers across processes.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -118,3 +122,34 @@ class RunOnceStore(StateStore):
                 f"({self.key_column}, item_index, status, reason, at) VALUES (?, ?, ?, ?, ?)",
                 (row_id, index, status, reason, now.isoformat()),
             )
+
+
+# -- who runs a claimed record: a run is taken over at once when its process is known to be gone --------
+
+
+@cache
+def _process_token() -> str:
+    """Random per process: tells this process apart from an earlier one that had the same pid."""
+    return secrets.token_hex(4)
+
+
+def new_runner_id() -> str:
+    """Identifies one run: host, process id, process token and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_token()}.{secrets.token_hex(4)}"
+
+
+def runner_is_gone(runner: str | None) -> bool:
+    """True only when `runner` was a process on this host that no longer runs; unknown means alive."""
+    host, _, rest = (runner or "").partition(":")
+    pid_text, _, token = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    if int(pid_text) == os.getpid():  # our pid: an earlier process of ours if its token is not ours
+        return not token.startswith(f"{_process_token()}.")
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists but is not ours to signal
+        return False
+    return False

@@ -1,9 +1,11 @@
-"""Approvals: proposals stored server-side, authorized decisions made once, plans executed once."""
+"""Approvals: proposals for every kind of change stored server-side, authorized decisions made once,
+changes run once, one card model, and the hash-chained audit log."""
 
 from bot.approvals.authorization import Authorizer, AuthResult
-from bot.approvals.card import ActionCard, CardItem, ProposalCard, build_action_card, build_card
+from bot.approvals.card import Card, CardItem, Fact, ItemOutcome, OutcomeView, Wording, build_card
 from bot.approvals.store import (
     DEFAULT_TTL,
+    ChangeRunner,
     Decision,
     Execution,
     Proposal,
@@ -13,16 +15,19 @@ from bot.approvals.store import (
 
 __all__ = [
     "DEFAULT_TTL",
-    "ActionCard",
     "AuthResult",
     "Authorizer",
+    "Card",
     "CardItem",
+    "ChangeRunner",
     "Decision",
     "Execution",
+    "Fact",
+    "ItemOutcome",
+    "OutcomeView",
     "Proposal",
-    "ProposalCard",
     "ProposalStatus",
     "ProposalStore",
-    "build_action_card",
+    "Wording",
     "build_card",
 ]

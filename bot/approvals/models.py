@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from tools.changes.actions import Action, ActionReport
-from tools.changes.retention import ExecutionReport
+from tools.changes.base import Change, ChangeReport
 from tools.policy.plans import Plan
 
 ProposalStatus = Literal["pending", "approved", "rejected", "expired", "executing", "done", "failed"]
@@ -30,22 +29,13 @@ class AuditAppender(Protocol):
     def append(self, *, actor: str, kind: str, payload: Mapping[str, Any]) -> object: ...
 
 
-class ActionLookup(Protocol):
-    """Loads and saves stored actions (tools.changes.actions.ActionStore); get raises if unknown or
-    tampered."""
-
-    def get(self, action_id: str) -> Action: ...
-
-    def save(self, action: Action) -> str: ...
-
-
-PlanRunner = Callable[[str], ExecutionReport]  # plan id -> report; tools.changes.retention.execute_plan bound
-ActionRunner = Callable[[Action], ActionReport]  # an approved action -> report (bot.app.run_action)
+# An approved change -> its report: re-validates and runs it once (bot.app's App.run_change, bound at start).
+ChangeRunner = Callable[[Change], ChangeReport]
 
 
 @dataclass(frozen=True, slots=True)
 class Proposal:
-    """A plan awaiting (or past) a decision."""
+    """A stored change awaiting (or past) a decision; `kind` names its kind (tools/changes/kinds.py)."""
 
     id: str
     plan_id: str
@@ -60,19 +50,14 @@ class Proposal:
     decided_at: datetime | None = None
     channel: str | None = None
     message_ts: str | None = None
-    result: dict[str, Any] | None = None  # the ExecutionReport (or ActionReport) as JSON, once executed
-    kind: str = "plan"  # "plan", or the kind of the stored action (tools.changes.actions.ActionKind)
-    action_id: str | None = None
+    result: dict[str, Any] | None = None  # the change's run report as JSON, once executed
+    kind: str = "plan"  # the kind of change; rows made before kinds existed are plans
+    action_id: str | None = None  # changes stored as actions are named here, plans in plan_id
 
     @property
-    def is_action(self) -> bool:
-        """True when the proposal is for a stored action rather than a deletion plan."""
-        return self.kind != "plan"
-
-    @property
-    def subject_id(self) -> str:
-        """The id of what was proposed: the plan or the action."""
-        return self.action_id if self.is_action and self.action_id else self.plan_id
+    def change_id(self) -> str:
+        """The id of the proposed change, whichever table it is stored in."""
+        return self.action_id or self.plan_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +80,7 @@ class Execution:
 
     ran: bool
     proposal: Proposal
-    report: ExecutionReport | ActionReport | None
+    report: ChangeReport | None
     message: str
 
 

@@ -1,20 +1,20 @@
-"""Proposals: a stored plan waiting for an authorized Approve, decided exactly once, executed exactly once.
+"""Proposals: a stored change waiting for an authorized Approve, decided exactly once, run exactly once.
+
+One store for every kind of change (tools/changes/kinds.py: a retention plan, a Portainer user
+suspension, a ticket, ...), and one audit vocabulary for all of them, whoever decides (a Slack click,
+`regent chat`, `regent apply`): `proposal_created`, `proposal_approved|rejected|expired`,
+`decision_refused`, `execution_started`, `execution_done|failed|error`.
 
 Exactly-once rests on two conditional UPDATEs in the state database, so it holds across threads, Slack
 retries, two approvers clicking together, several replicas and restarts:
 - deciding: `status pending -> approved|rejected WHERE status='pending' AND expires_at > now`; the one
   statement that changes a row wins, every other click is told who decided first;
-- executing: `status approved -> executing WHERE status='approved'`; only that claimant calls the plan
-  runner, which itself claims the plan once in the plan store (tools/changes/retention.py), so even a second
-  process that somehow got here would delete nothing.
-The card shows the stored plan (`card()` loads it by id and checks its items hash), and the button carries
-only the proposal id: what was displayed is what runs (design invariants 1 and 3).
-
-A proposal references either a plan (`kind='plan'`, a registry cleanup) or a stored action
-(tools/changes/actions.py: a Portainer user suspension, a ticket): same decide(), same claim;
-`execute` runs the
-plan through `run_plan` and an action through the action runner bound at startup (`bind_action_runner`),
-which claims the action once and records each item's outcome.
+- executing: `status approved -> executing WHERE status='approved'`; only that claimant calls the
+  runner, and the change's own claim (tools/changes: plans and actions run once) means even a second
+  process that somehow got here would change nothing.
+The card shows the stored change (`card()` loads it by kind and id and checks its items hash against the
+proposal's), and the button carries only the proposal id: what was displayed is what runs (design
+invariants 1 and 3).
 """
 
 from __future__ import annotations
@@ -30,37 +30,32 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.approvals.authorization import Authorizer
-from bot.approvals.card import ActionCard, ProposalCard, build_action_card, build_card
+from bot.approvals.card import Card, build_card
 from bot.approvals.models import (
-    ActionLookup,
-    ActionRunner,
     AuditAppender,
+    ChangeRunner,
     Decision,
     DecisionOutcome,
     Execution,
     PlanLookup,
-    PlanRunner,
     Proposal,
     ProposalStatus,
     human_time,
     iso_time,
     proposal_from_row,
 )
-from tools.changes.actions import Action, ActionReport
-from tools.changes.retention import ExecutionReport
-from tools.policy.plans import Plan
+from tools.changes.base import Change, ChangeReport
+from tools.changes.store import ChangeStore
 from tools.state import connect
 
 __all__ = [
     "DEFAULT_TTL",
-    "ActionLookup",
-    "ActionRunner",
     "AuditAppender",
+    "ChangeRunner",
     "Decision",
     "DecisionOutcome",
     "Execution",
     "PlanLookup",
-    "PlanRunner",
     "Proposal",
     "ProposalStatus",
     "ProposalStore",
@@ -106,99 +101,55 @@ class ProposalStore:
         self,
         db_path: Path,
         *,
-        plans: PlanLookup,
-        actions: ActionLookup | None = None,
+        changes: ChangeStore,
         audit: AuditAppender | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        run: ChangeRunner | None = None,
     ) -> None:
         self._conn = connect(db_path)
         self._conn.executescript(_SCHEMA)
         _add_missing_columns(self._conn)
         self._lock = threading.Lock()  # one connection shared by threads: one statement at a time
-        self._plans = plans
-        self._actions = actions
-        self._run_action: ActionRunner | None = None
+        self._changes = changes
+        self._run_change = run
         self._audit = audit
         self._clock = clock
 
-    def bind_action_runner(self, run_action: ActionRunner) -> None:
-        """Set how approved actions run (the runtime binds it once its clients exist)."""
-        self._run_action = run_action
+    @property
+    def changes(self) -> ChangeStore:
+        """The stored changes the proposals are about."""
+        return self._changes
+
+    def bind_runner(self, run: ChangeRunner) -> None:
+        """Set how approved changes run (the composition root binds it once its clients exist)."""
+        self._run_change = run
 
     def close(self) -> None:
         """Close the database connection."""
         self._conn.close()
 
     def create(
-        self, *, plan: Plan, requester: str, conversation: str, ttl: timedelta = DEFAULT_TTL
+        self, *, change: Change, requester: str, conversation: str, ttl: timedelta = DEFAULT_TTL
     ) -> Proposal:
-        """Store the plan (if not yet) and a pending proposal for it; audited."""
-        _check_ttl(ttl)
-        self._plans.save(plan)
-        audit = {"plan_id": plan.plan_id, "items_hash": plan.items_hash}
-        return self._insert_pending(
-            plan_id=plan.plan_id,
-            items_hash=plan.items_hash,
-            summary=plan.summary(),
-            requester=requester,
-            conversation=conversation,
-            ttl=ttl,
-            audit=audit,
-        )
-
-    def create_action(
-        self, *, action: Action, requester: str, conversation: str, ttl: timedelta = DEFAULT_TTL
-    ) -> Proposal:
-        """Store the action (if not yet) and a pending proposal for it; audited."""
-        if self._actions is None:
-            raise ValueError("this proposal store has no action store")
-        _check_ttl(ttl)
-        self._actions.save(action)
-        audit = {
-            "action_id": action.action_id,
-            "action_kind": action.kind,
-            "items_hash": action.items_hash,
-            "items": [item.label for item in action.items[:200]],
-            "reason": action.reason,
-        }
-        return self._insert_pending(
-            plan_id="",
-            items_hash=action.items_hash,
-            summary=action.summary(),
-            requester=requester,
-            conversation=conversation,
-            ttl=ttl,
-            audit=audit,
-            kind=action.kind,
-            action_id=action.action_id,
-        )
-
-    def _insert_pending(
-        self,
-        *,
-        plan_id: str,
-        items_hash: str,
-        summary: str,
-        requester: str,
-        conversation: str,
-        ttl: timedelta,
-        audit: dict[str, Any],
-        kind: str = "plan",
-        action_id: str | None = None,
-    ) -> Proposal:
+        """Store the change (if not yet) and a pending proposal for it; audited."""
+        if ttl <= timedelta(0):
+            raise ValueError("a proposal's ttl must be positive")
+        self._changes.save(change)
         now = self._clock()
+        # Rows made before the change pipeline name a plan in plan_id and an action in action_id: keep that.
+        in_plans = self._changes.table(change.kind) == "plans"
         proposal = Proposal(
             id=f"prop-{secrets.token_hex(6)}",
-            plan_id=plan_id,
-            items_hash=items_hash,
-            summary=summary,
+            plan_id=change.change_id if in_plans else "",
+            items_hash=change.items_hash,
+            summary=change.summary(),
             requester=requester,
             conversation=conversation,
             created_at=now,
             expires_at=now + ttl,
             status="pending",
-            kind=kind,
-            action_id=action_id,
+            kind=change.kind,
+            action_id=None if in_plans else change.change_id,
         )
         with self._lock:
             self._conn.execute(
@@ -206,34 +157,27 @@ class ProposalStore:
                 "created_at, expires_at, kind, action_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     proposal.id,
-                    plan_id,
-                    items_hash,
-                    summary,
+                    proposal.plan_id,
+                    proposal.items_hash,
+                    proposal.summary,
                     requester,
                     conversation,
                     iso_time(now),
                     iso_time(proposal.expires_at),
-                    kind,
-                    action_id,
+                    proposal.kind,
+                    proposal.action_id,
                 ),
             )
+        data = {**self._changes.created_audit(change), "expires_at": iso_time(proposal.expires_at)}
         self._write_audit(
-            proposal,
-            actor=requester,
-            kind="proposal_created",
-            summary=summary,
-            data={**audit, "expires_at": iso_time(proposal.expires_at)},
+            proposal, actor=requester, kind="proposal_created", summary=proposal.summary, data=data
         )
         return proposal
 
-    def action(self, proposal: Proposal) -> Action:
-        """The stored action of an action proposal, checked against the proposal's hash."""
-        if self._actions is None or not proposal.is_action or not proposal.action_id:
-            raise ValueError(f"proposal {proposal.id} is not an action proposal")
-        action = self._actions.get(proposal.action_id)
-        if action.items_hash != proposal.items_hash or action.kind != proposal.kind:
-            raise ValueError(f"proposal {proposal.id}: stored action {action.action_id} has other items")
-        return action
+    def change(self, proposal: Proposal) -> Change:
+        """The proposal's stored change, checked against its own hash and the one the proposal showed."""
+        found: Change = self._changes.get(proposal.kind, proposal.change_id, items_hash=proposal.items_hash)
+        return found
 
     def get(self, proposal_id: str) -> Proposal | None:
         """A proposal by id, or None."""
@@ -252,6 +196,11 @@ class ProposalStore:
         marks = ", ".join("?" for _ in statuses)
         return self._where(f"status IN ({marks})", tuple(statuses))
 
+    def for_change(self, kind: str, change_id: str) -> list[Proposal]:
+        """Every proposal of one stored change, oldest first."""
+        column = "plan_id" if self._changes.table(kind) == "plans" else "action_id"
+        return self._where(f"kind = ? AND {column} = ?", (kind, change_id))
+
     def _where(self, condition: str, args: tuple[str, ...] = ()) -> list[Proposal]:
         with self._lock:
             rows = self._conn.execute(
@@ -266,14 +215,10 @@ class ProposalStore:
                 "UPDATE proposals SET channel = ?, message_ts = ? WHERE id = ?", (channel, ts, proposal_id)
             )
 
-    def card(self, proposal: Proposal) -> ProposalCard | ActionCard:
-        """What the approval card shows, from the stored plan or action (raises if it no longer matches)."""
-        if proposal.is_action:
-            return build_action_card(proposal, self.action(proposal))
-        plan = self._plans.get(proposal.plan_id)
-        if plan.items_hash != proposal.items_hash:
-            raise ValueError(f"proposal {proposal.id}: stored plan {plan.plan_id} has other items")
-        return build_card(proposal, plan)
+    def card(self, proposal: Proposal) -> Card:
+        """What the approval card shows, from the stored change (raises if it no longer matches)."""
+        change = self.change(proposal)
+        return build_card(proposal, change, self._changes.kind(proposal.kind))
 
     def decide(
         self,
@@ -294,13 +239,8 @@ class ProposalStore:
             return self._expire(proposal, user=user, now=now)
         auth = authorizer.authorize(user=user, requester=proposal.requester, decision=decision)
         if not auth.allowed:
-            self._write_audit(
-                proposal,
-                actor=user,
-                kind="decision_refused",
-                summary=auth.reason,
-                data={"decision": decision},
-            )
+            data = {"decision": decision}
+            self._write_audit(proposal, actor=user, kind="decision_refused", summary=auth.reason, data=data)
             return Decision("forbidden", proposal, auth.reason)
         status: Literal["approved", "rejected"] = "approved" if decision == "approve" else "rejected"
         with self._lock:
@@ -317,12 +257,7 @@ class ProposalStore:
             actor=user,
             kind=f"proposal_{status}",
             summary=f"{status} by {user} ({auth.reason})",
-            data={
-                "plan_id": current.plan_id,
-                **({"action_id": current.action_id} if current.is_action else {}),
-                "items_hash": current.items_hash,
-                "at": iso_time(now),
-            },
+            data={"items_hash": current.items_hash, "at": iso_time(now)},
         )
         return Decision(status, current, f"{status.capitalize()}.")
 
@@ -349,8 +284,8 @@ class ProposalStore:
                 expired.append(decision.proposal)
         return expired
 
-    def execute(self, *, proposal_id: str, run_plan: PlanRunner) -> Execution:
-        """Run an approved proposal's plan; only the caller that moves it to executing runs it."""
+    def execute(self, *, proposal_id: str, run: ChangeRunner | None = None) -> Execution:
+        """Run an approved proposal's change; only the caller that moves it to executing runs it."""
         with self._lock:
             claimed = self._conn.execute(
                 "UPDATE proposals SET status = 'executing' WHERE id = ? AND status = 'approved'",
@@ -361,61 +296,46 @@ class ProposalStore:
             raise KeyError(proposal_id)
         if claimed != 1:
             return Execution(False, proposal, None, f"Not run: the proposal is {proposal.status}.")
-        return self._run(proposal, run_plan)
+        return self._drive(proposal, run)
 
-    def resume(self, *, run_plan: PlanRunner) -> list[Execution]:
-        """After a restart: run approved proposals nobody claimed, and re-drive interrupted ones."""
-        done = [self.execute(proposal_id=p.id, run_plan=run_plan) for p in self.in_status("approved")]
-        for proposal in self.in_status("executing"):
-            # The plan store's claim and per-item results make this safe: a live runner elsewhere answers
-            # "already_running"; a crashed one is taken over after its heartbeat went stale.
-            done.append(self._run(proposal, run_plan))
+    def resume(self, *, proposal_id: str | None = None, run: ChangeRunner | None = None) -> list[Execution]:
+        """After a restart: run approved proposals nobody claimed, and re-drive interrupted ones.
+
+        With `proposal_id`, only that proposal (`regent apply` picking up its own interrupted run).
+        """
+        wanted = [p for p in self.in_status("approved", "executing") if proposal_id in (None, p.id)]
+        done = []
+        for proposal in wanted:
+            if proposal.status == "approved":
+                done.append(self.execute(proposal_id=proposal.id, run=run))
+            else:
+                # The change's claim and per-item results make this safe: a live runner elsewhere answers
+                # "already_running"; a crashed one is taken over (at once if its process is known gone).
+                done.append(self._drive(proposal, run))
         return done
 
-    def _run(self, proposal: Proposal, run_plan: PlanRunner) -> Execution:
-        if not proposal.is_action:
-            return self._drive(
-                proposal,
-                lambda: run_plan(proposal.plan_id),
-                started={},
-                busy="Another run of this plan is in progress.",
-                details=_plan_details,
-            )
-        if self._run_action is None:
-            raise RuntimeError("no action runner is bound; approved actions cannot run here")
-        action = self.action(proposal)  # re-checked against the hash the approver saw
-        run_action = self._run_action
-        return self._drive(
-            proposal,
-            lambda: run_action(action),
-            started={"action_id": action.action_id},
-            busy=None,
-            details=lambda report: _action_details(action, report),
-        )
-
-    def _drive(
-        self,
-        proposal: Proposal,
-        run: Callable[[], ExecutionReport | ActionReport],
-        *,
-        started: dict[str, Any],
-        busy: str | None,
-        details: Callable[[Any], dict[str, Any]],
-    ) -> Execution:
-        """Run a claimed proposal's plan or action, record its final status, audit start and end."""
+    def _drive(self, proposal: Proposal, run: ChangeRunner | None) -> Execution:
+        """Run a claimed proposal's change, record its final status, audit start and end."""
+        run = run or self._run_change
+        if run is None:
+            raise RuntimeError("no change runner is bound; approved changes cannot run here")
         self._write_audit(
-            proposal, actor="regent", kind="execution_started", summary=proposal.summary, data=started
+            proposal, actor="regent", kind="execution_started", summary=proposal.summary, data={}
         )
         try:
-            report = run()
+            change = self.change(proposal)  # re-checked against the hash the approver saw
+            report = run(change)
         except Exception as exc:
-            # Left executing: the plan/action claim and per-item results say what ran; resume() re-drives it.
+            # Left executing: the change's claim and per-item results say what ran; resume() re-drives it.
             self._write_audit(
                 proposal, actor="regent", kind="execution_error", summary=type(exc).__name__, data={}
             )
             raise
         if report.status == "already_running":
-            return Execution(False, proposal, report, busy or report.message)
+            return Execution(False, proposal, report, report.message)
+        return self._finish(proposal, change, report)
+
+    def _finish(self, proposal: Proposal, change: Change, report: ChangeReport) -> Execution:
         final: ProposalStatus = "failed" if report.failed else "done"
         body = report.model_dump(mode="json")
         with self._lock:
@@ -424,8 +344,9 @@ class ProposalStore:
                 (final, json.dumps(body), proposal.id),
             )
         current = self.get(proposal.id) or replace(proposal, status=final, result=body)
+        details = self._changes.done_audit(change, report)
         self._write_audit(
-            current, actor="regent", kind=f"execution_{final}", summary=report.message, data=details(report)
+            current, actor="regent", kind=f"execution_{final}", summary=report.message, data=details
         )
         return Execution(True, current, report, report.message)
 
@@ -433,35 +354,14 @@ class ProposalStore:
         self, proposal: Proposal, *, actor: str, kind: str, summary: str, data: Mapping[str, Any]
     ) -> None:
         if self._audit is not None:
-            payload = {"proposal_id": proposal.id, "conversation": proposal.conversation, "summary": summary}
+            payload = {
+                "proposal_id": proposal.id,
+                "conversation": proposal.conversation,
+                "summary": summary,
+                "change_kind": proposal.kind,
+                "change_id": proposal.change_id,
+            }
             self._audit.append(actor=actor, kind=kind, payload={**payload, **data})
-
-
-def _check_ttl(ttl: timedelta) -> None:
-    if ttl <= timedelta(0):
-        raise ValueError("a proposal's ttl must be positive")
-
-
-def _plan_details(report: ExecutionReport) -> dict[str, Any]:
-    return {
-        "plan_id": report.plan_id,
-        "deleted": report.deleted,
-        "already_gone": report.already_gone,
-        "skipped": report.skipped,
-        "failed": report.failed,
-        "freed_bytes_at_least": report.freed_bytes_at_least,
-    }
-
-
-def _action_details(action: Action, report: ActionReport) -> dict[str, Any]:
-    return {
-        "action_id": action.action_id,
-        "action_kind": action.kind,
-        # Item by item, so a person can review and undo what was done.
-        "results": [
-            {"op": r.op, "ref": r.ref, "status": r.status, "reason": r.reason} for r in report.results[:200]
-        ],
-    }
 
 
 def _already(proposal: Proposal) -> str:

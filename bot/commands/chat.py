@@ -16,15 +16,13 @@ from collections.abc import Callable
 from typing import Literal
 
 from bot.app import App, app_from_env
-from bot.approvals import ActionCard, ProposalCard
+from bot.approvals import Card
 from bot.commands.doctor import check_before_chat
 from bot.config import PortainerSettings, load_settings
-from tools.changes.actions import ActionReport
 from tools.errors import ConfigError, RegentError
 
 Read = Callable[[str], str]
 Write = Callable[[str], None]
-CARD_LINES = 10
 
 
 def run_chat_command(args: argparse.Namespace) -> int:
@@ -90,17 +88,14 @@ def chat(runtime: App, *, user: str, conversation: str, read: Read, write: Write
 
 
 def review_proposal(runtime: App, proposal_id: str, *, user: str, read: Read, write: Write) -> None:
-    """Show a proposal from its stored plan or action, ask, and decide/execute through the approvals store."""
+    """Show a proposal from its stored change, ask, and decide/execute through the approvals store."""
     proposal = runtime.proposals.get(proposal_id)
     if proposal is None:
         write(f"Proposal {proposal_id} does not exist.")
         return
     card = runtime.proposals.card(proposal)
     write(f"\nProposal {proposal.id}: {proposal.summary}")
-    if isinstance(card, ActionCard):
-        _show_action(card, write)
-    else:
-        _show_plan(card, write)
+    _show(card, write)
     try:
         answer = read("Approve? [y/N] ").strip().lower()
     except EOFError:
@@ -110,39 +105,30 @@ def review_proposal(runtime: App, proposal_id: str, *, user: str, read: Read, wr
     decision = runtime.proposals.decide(
         proposal_id=proposal.id, user=user, decision=decision_kind, authorizer=runtime.cli_authorizer(user)
     )
-    nothing = "Nothing was changed." if proposal.is_action else "Nothing was deleted."
+    nothing = card.wording.nothing_done
     write(decision.message if decision_kind == "approve" else f"{decision.message} {nothing}")
     if decision.outcome != "approved":
         return
-    execution = runtime.proposals.execute(proposal_id=proposal.id, run_plan=runtime.run_plan)
+    execution = runtime.proposals.execute(proposal_id=proposal.id)
     write(execution.message)
-    if isinstance(execution.report, ActionReport):
-        for result in execution.report.results:
-            write(f"  - {result.label}: {result.status.replace('_', ' ')} ({result.reason})")
-    elif execution.report is not None:
-        for note in execution.report.after_delete:
+    outcome = runtime.proposals.card(execution.proposal).outcome if execution.ran else None
+    if outcome is not None:
+        for item in outcome.items:
+            write(f"  - {item.label}: {item.status.replace('_', ' ')} ({item.reason})")
+        for note in outcome.notes:
             write(f"  next: {note}")
 
 
-def _show_action(card: ActionCard, write: Write) -> None:
-    """Every item of an action proposal (they are few, and all of them are what is approved)."""
-    for name, value in card.target:
-        write(f"  {name}: {value}")
-    write(f"  reason: {card.reason or '(none given)'}")
-    for label in card.items:
-        write(f"  - {label}")
-    for warning in card.warnings:
-        write(f"  note: {warning}")
-
-
-def _show_plan(card: ProposalCard, write: Write) -> None:
-    """The largest items of a deletion plan, then how many more."""
-    for item in card.top_items[:CARD_LINES]:
-        tags = ", ".join(item.tags) or "untagged"
-        write(
-            f"  - {item.registry}/{item.repository}@{item.digest[:19]}… [{tags}] {item.size}: {item.reason}"
-        )
-    if card.item_count > CARD_LINES:
-        write(f"  … and {card.item_count - CARD_LINES} more")
+def _show(card: Card, write: Write) -> None:
+    """A card in the terminal, for any kind of change: what it is, its items (as many as the card
+    lists; the rest are counted), and what the approver should know."""
+    for fact in (*card.facts, *card.view.lines):
+        write(f"  {fact.name.rstrip(':')}: {fact.value}")
+    for item in card.shown:
+        write(f"  - {item.label}")
+    if card.item_count > len(card.shown):
+        write(f"  … and {card.item_count - len(card.shown)} more")
     for warning in card.warnings:
         write(f"  warning: {warning}")
+    for note in card.view.notes:
+        write(f"  note: {note}")

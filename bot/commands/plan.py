@@ -1,4 +1,8 @@
-"""`regent plan`, `regent apply`, `regent audit`: dry-run plans, their one-time execution, the audit log."""
+"""`regent plan`: crawl, evaluate a policy file, store the dry-run plan and print it; deletes nothing.
+
+`regent apply` (bot/commands/apply.py) runs a stored plan; the sources a plan was made from are remembered
+here so it re-validates against the same registries and environments.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import argparse
 import getpass
 import json
 import re
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.app import DB_NAME, App, app_from_env
-from bot.approvals.audit import AuditLog
 from bot.commands.progress import terminal_progress
-from bot.config import read_only_reason, state_dir
-from tools.changes.retention import ExecutionReport
-from tools.errors import ConfigError
+from bot.config import read_only_reason
 from tools.policy.evaluate import evaluate_snapshot
 from tools.policy.loader import load_policies
 from tools.policy.plans import Plan, format_bytes
@@ -36,7 +35,8 @@ CREATE TABLE IF NOT EXISTS plan_sources (plan_id TEXT PRIMARY KEY, sources TEXT 
 """
 
 
-def _sources_of(args: argparse.Namespace) -> dict[str, Any]:
+def plan_sources(args: argparse.Namespace) -> dict[str, Any]:
+    """The sources given on the command line (config, registries, Portainer, Docker hosts)."""
     return {
         "config": args.config,
         "registry": list(args.registry),
@@ -45,7 +45,8 @@ def _sources_of(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _runtime(sources: dict[str, Any]) -> App:
+def open_app(sources: dict[str, Any]) -> App:
+    """The app for these sources (the caller closes it)."""
     return app_from_env(
         config=sources["config"],
         portainer_url=sources["portainer"],
@@ -63,7 +64,8 @@ def _remember_sources(db: Path, plan_id: str, sources: dict[str, Any]) -> None:
         conn.close()
 
 
-def _recall_sources(db: Path, plan_id: str) -> dict[str, Any] | None:
+def recall_sources(db: Path, plan_id: str) -> dict[str, Any] | None:
+    """The sources a plan was made from, if `regent plan` made it here."""
     conn = connect(db)
     try:
         conn.execute(_SOURCES_SCHEMA)
@@ -76,8 +78,8 @@ def _recall_sources(db: Path, plan_id: str) -> dict[str, Any] | None:
 def run_plan_command(args: argparse.Namespace) -> int:
     """Crawl the sources, evaluate the policy file, store the plan, print it; deletes nothing."""
     policies = load_policies(args.policy)
-    sources = _sources_of(args)
-    runtime = _runtime(sources)
+    sources = plan_sources(args)
+    runtime = open_app(sources)
     try:
         with terminal_progress(enabled=not args.json) as progress:
             snapshot = runtime.refresh_snapshot(progress=progress)
@@ -184,102 +186,3 @@ def kept_reason_kind(reason: str) -> str:
     for pattern, replacement in _PARTICULARS:
         reason = pattern.sub(replacement, reason)
     return reason.split(": ", 1)[0] if reason.startswith("policy ") else reason
-
-
-def run_apply_command(args: argparse.Namespace) -> int:
-    """Execute a stored plan once, after re-validating every item; the operator is the recorded approver."""
-    db = state_dir() / DB_NAME
-    remembered = _recall_sources(db, args.plan_id)
-    given = _sources_of(args)
-    sources = remembered if remembered is not None and not _any_source(given) else given
-    runtime = _runtime(sources)
-    try:
-        reason = read_only_reason(runtime.settings)
-        if reason is not None:  # before anything else: read-only never deletes, --yes or not
-            raise ConfigError(f"cannot apply {args.plan_id}: {reason}")
-        plan = runtime.plans.get(args.plan_id)
-        if not args.yes:
-            raise ConfigError(
-                f"{plan.summary()}; add --yes to delete these {len(plan.items)} manifests "
-                "(every tag on each digest goes with it)"
-            )
-        operator = f"cli:{getpass.getuser()}"
-        runtime.audit.append(
-            actor=operator,
-            kind="decision",
-            payload={
-                "plan_id": plan.plan_id,
-                "decision": "approve",
-                "via": "regent apply --yes",
-                "items_hash": plan.items_hash,
-                "at": datetime.now(UTC).isoformat(),
-            },
-        )
-        report = runtime.run_plan(plan.plan_id)
-        runtime.audit.append(actor=operator, kind="execution", payload=_report_payload(report))
-    finally:
-        runtime.close()
-    print_report(report, console=Console())
-    return 0 if report.failed == 0 and report.status != "already_running" else 1
-
-
-def _any_source(sources: dict[str, Any]) -> bool:
-    return bool(sources["registry"] or sources["portainer"] or sources["docker_host"] or sources["config"])
-
-
-def _report_payload(report: ExecutionReport) -> dict[str, Any]:
-    return {
-        "plan_id": report.plan_id,
-        "status": report.status,
-        "deleted": report.deleted,
-        "already_gone": report.already_gone,
-        "skipped": report.skipped,
-        "failed": report.failed,
-        "freed_bytes_at_least": report.freed_bytes_at_least,
-        "results": [r.model_dump(mode="json") for r in report.results],
-    }
-
-
-def print_report(report: ExecutionReport, *, console: Console) -> None:
-    """Per-item results and what is still needed to free the disk."""
-    table = Table(title=f"Plan {report.plan_id}: {report.status}", title_justify="left")
-    for column in ("repository", "digest", "result", "reason"):
-        table.add_column(column, overflow="fold")
-    for result in report.results:
-        table.add_row(result.repository, result.digest[:19], result.status, result.reason)
-    console.print(table)
-    console.print(report.message, highlight=False, markup=False)
-    for note in report.after_delete:
-        console.print(note, highlight=False, markup=False)
-
-
-def run_audit_command(args: argparse.Namespace) -> int:
-    """List the audit log, or verify its hash chain (exit 1 when broken)."""
-    log = AuditLog(state_dir() / DB_NAME)
-    try:
-        if args.action == "verify":
-            result = log.verify()
-            if result.ok:
-                print(f"audit log intact: {result.checked} entries, hash chain verified")
-                return 0
-            print(f"audit log BROKEN at entry {result.first_bad_seq}: {result.reason}", file=sys.stderr)
-            return 1
-        entries = log.entries()[-args.limit :]
-    finally:
-        log.close()
-    if args.json:
-        print(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
-        return 0
-    table = Table(title="Audit log", title_justify="left")
-    for column in ("seq", "at", "actor", "kind", "payload"):
-        table.add_column(column, overflow="fold")
-    for entry in entries:
-        table.add_row(
-            str(entry.seq),
-            str(entry.at),
-            entry.actor,
-            entry.kind,
-            json.dumps(entry.payload, sort_keys=True)[:300],
-        )
-    Console().print(table)
-    return 0

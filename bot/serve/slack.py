@@ -128,7 +128,6 @@ def slack_services(
     return SlackServices(
         proposals=runtime.proposals,
         authorizer=authorizer,
-        run_plan=runtime.run_plan,
         deduper=EventDeduper(connect(runtime.state_dir / DB_NAME)),
         agent=runtime.agent,
         commands=ToolboxCommands(runtime.toolbox.context, audit=AuditSink(runtime.audit.append)),

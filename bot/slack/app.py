@@ -18,10 +18,10 @@ from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from bot.approvals import Authorizer, ProposalStore
-from bot.approvals.store import PlanRunner
 from bot.slack.approval_flow import ApprovalDesk, click_from_body
 from bot.slack.assistant import greet_thread, set_thread_title
-from bot.slack.blocks import APPROVE_ACTION, REJECT_ACTION, notice_message, report_message
+from bot.slack.blocks import notice_message, report_message
+from bot.slack.cards import APPROVE_ACTION, REJECT_ACTION
 from bot.slack.commands import (
     SUBCOMMANDS,
     CommandBackend,
@@ -52,7 +52,6 @@ class SlackServices:
 
     proposals: ProposalStore
     authorizer: Authorizer
-    run_plan: PlanRunner
     deduper: EventDeduper
     agent: Answerer | None = None
     commands: CommandBackend | None = None
@@ -74,7 +73,6 @@ class RegentSlack:
             client=client,
             proposals=services.proposals,
             authorizer=services.authorizer,
-            run_plan=services.run_plan,
         )
         bolt_log = logging.getLogger("slack_bolt.App")
         if not any(isinstance(f, _NoTokenWarning) for f in bolt_log.filters):

@@ -16,9 +16,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.approvals import Authorizer, Proposal, ProposalStore
-from bot.approvals.store import PlanRunner
-from bot.slack.action_blocks import any_card_message, any_item_list_messages
 from bot.slack.blocks import notice_message
+from bot.slack.cards import card_message, item_list_messages
 from bot.slack.conversation import new_reference
 
 log = logging.getLogger(__name__)
@@ -53,16 +52,13 @@ def click_from_body(body: dict[str, Any], *, decision: Literal["approve", "rejec
 class ApprovalDesk:
     """Posts approval cards and turns clicks into decisions, executions and card updates."""
 
-    def __init__(
-        self, *, client: WebClient, proposals: ProposalStore, authorizer: Authorizer, run_plan: PlanRunner
-    ) -> None:
+    def __init__(self, *, client: WebClient, proposals: ProposalStore, authorizer: Authorizer) -> None:
         self._client = client
         self._proposals = proposals
         self._authorizer = authorizer
-        self._run_plan = run_plan
 
     def post_cards(self, proposal_ids: list[str], channel: str, thread_ts: str | None) -> None:
-        """Post one card per proposal (from the stored plan); the full item list goes in its thread."""
+        """Post one card per proposal (from the stored change); the full item list goes in its thread."""
         for proposal_id in proposal_ids:
             proposal = self._proposals.get(proposal_id)
             if proposal is None:
@@ -70,15 +66,15 @@ class ApprovalDesk:
                 continue
             card = self._proposals.card(proposal)
             posted = self._client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, **any_card_message(card).payload()
+                channel=channel, thread_ts=thread_ts, **card_message(card).payload()
             )
             ts = str(posted["ts"])
             self._proposals.attach_message(proposal_id=proposal_id, channel=str(posted["channel"]), ts=ts)
-            for message in any_item_list_messages(card):
+            for message in item_list_messages(card):
                 self._client.chat_postMessage(channel=channel, thread_ts=thread_ts or ts, **message.payload())
 
     def handle_click(self, click: Click, *, reference: Callable[[], str]) -> None:
-        """Decide, update the card, and for the winning approval execute the plan once."""
+        """Decide, update the card, and for the winning approval run the change once."""
         decision = self._proposals.decide(
             proposal_id=click.proposal_id,
             user=click.user,
@@ -95,7 +91,7 @@ class ApprovalDesk:
         if decision.outcome != "approved":
             return
         try:
-            execution = self._proposals.execute(proposal_id=click.proposal_id, run_plan=self._run_plan)
+            execution = self._proposals.execute(proposal_id=click.proposal_id)
         except Exception:
             ref = reference()
             log.exception("executing proposal %s failed (reference %s)", click.proposal_id, ref)
@@ -116,12 +112,11 @@ class ApprovalDesk:
             log.info("proposal %s has no card to update", proposal.id)
             return
         try:
-            message = any_card_message(self._proposals.card(proposal), note=note)
-        except Exception:  # the stored plan/action is gone or no longer matches its hash: say so, no more
+            message = card_message(self._proposals.card(proposal), note=note)
+        except Exception:  # the stored change is gone or no longer matches its hash: say so, no more
             ref = new_reference()
             log.exception("cannot render the card of %s (reference %s)", proposal.id, ref)
-            what = "action" if proposal.is_action else "plan"
-            text = f":warning: This proposal's stored {what} cannot be shown; it is {proposal.status}."
+            text = f":warning: This proposal's stored change cannot be shown; it is {proposal.status}."
             message = notice_message(text, reference=ref)
         try:
             self._client.chat_update(channel=channel, ts=ts, **message.payload())
@@ -130,7 +125,7 @@ class ApprovalDesk:
 
     def resume(self) -> None:
         """After a restart: execute approved proposals that never ran and refresh their cards."""
-        for execution in self._proposals.resume(run_plan=self._run_plan):
+        for execution in self._proposals.resume():
             self.update_card(execution.proposal)
 
     def expire(self) -> None:

@@ -100,10 +100,11 @@ class DigestProposals:
             )
             return
         with self._lock:
-            existing = next((p for p in self._proposals.in_status(*_LIVE) if p.plan_id == plan.plan_id), None)
+            live = [p for p in self._proposals.for_change(plan.kind, plan.plan_id) if p.status in _LIVE]
+            existing = live[0] if live else None
             if existing is None:
                 existing = self._proposals.create(
-                    plan=plan,
+                    change=plan,
                     requester=click.user,
                     conversation=f"slack:{click.team}:{click.channel}:{click.message_ts}",
                     ttl=self._ttl,

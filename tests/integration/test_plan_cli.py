@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import subprocess
 from pathlib import Path
@@ -63,8 +64,13 @@ def test_plan_then_apply_once(registry: RegistryServer, seeder: Seeder, tmp_path
     assert "already executed" in again.stdout
 
     audit = regent("audit", "--json", state=state)
-    kinds = [entry["kind"] for entry in json.loads(audit.stdout)]
-    assert kinds.count("plan") == 1 and "decision" in kinds and "execution" in kinds
+    entries = json.loads(audit.stdout)
+    kinds = [entry["kind"] for entry in entries]
+    # The same approval record as a Slack click; the second apply added nothing (it ran once).
+    assert kinds == ["plan", "proposal_created", "proposal_approved", "execution_started", "execution_done"]
+    operator = f"cli:{getpass.getuser()}"
+    assert [e["actor"] for e in entries[1:3]] == [operator, operator]
+    assert {e["payload"]["change_id"] for e in entries[1:]} == {plan["plan_id"]}
     verified = regent("audit", "verify", state=state)
     assert verified.returncode == 0 and "verified" in verified.stdout
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import App, build_app
-from bot.approvals import ActionCard, Authorizer
+from bot.approvals import Authorizer, Fact
 from bot.config import Secrets, Settings, VulnsEnv
 from tests.fakes.http_server import BackgroundServer, QuietHandler
 from tools.changes.actions import ActionReport
@@ -86,7 +86,7 @@ def propose(runtime: App) -> str:
     target = runtime.toolbox.context.ticket_target
     assert target is not None
     action = build_ticket_action(group(), target, reason="P1 in prod", now=runtime.clock())
-    return runtime.proposals.create_action(action=action, requester=REQUESTER, conversation="c").id
+    return runtime.proposals.create(change=action, requester=REQUESTER, conversation="c").id
 
 
 def decide(runtime: App, proposal_id: str, decision: str) -> Any:
@@ -123,8 +123,8 @@ def test_one_post_after_approval_none_before(
         proposal = runtime.proposals.get(proposal_id)
         assert proposal is not None and proposal.kind == "ticket"
         card = runtime.proposals.card(proposal)
-        assert isinstance(card, ActionCard) and card.items[0].startswith("[P1] CVE-2026-1234 in openssl")
-        assert ("Tracker", f"{preset} webhook {receiver.url}/hooks/tickets") in card.target
+        assert card.items[0].label.startswith("[P1] CVE-2026-1234 in openssl")
+        assert Fact("Tracker", f"{preset} webhook {receiver.url}/hooks/tickets") in card.facts
         assert receiver.received == []
         assert decide(runtime, proposal_id, "approve").outcome == "approved"
         assert receiver.received == []  # deciding is not sending
@@ -133,7 +133,7 @@ def test_one_post_after_approval_none_before(
 
         def execute() -> None:
             barrier.wait(timeout=5)
-            runs.append(runtime.proposals.execute(proposal_id=proposal_id, run_plan=runtime.run_plan))
+            runs.append(runtime.proposals.execute(proposal_id=proposal_id))
 
         threads = [threading.Thread(target=execute) for _ in range(2)]
         for thread in threads:
@@ -160,7 +160,7 @@ def test_reject_sends_nothing(tmp_path: Path, receiver: Receiver) -> None:
     try:
         proposal_id = propose(runtime)
         assert decide(runtime, proposal_id, "reject").outcome == "rejected"
-        execution = runtime.proposals.execute(proposal_id=proposal_id, run_plan=runtime.run_plan)
+        execution = runtime.proposals.execute(proposal_id=proposal_id)
         assert not execution.ran and receiver.received == []
     finally:
         runtime.close()
@@ -172,7 +172,7 @@ def test_a_webhook_changed_since_the_proposal_is_not_posted_to(tmp_path: Path, r
         proposal_id = propose(runtime)
         runtime.toolbox.context.ticket_target = TicketTarget(url=f"{receiver.url}/other", preset="generic")
         assert decide(runtime, proposal_id, "approve").outcome == "approved"
-        execution = runtime.proposals.execute(proposal_id=proposal_id, run_plan=runtime.run_plan)
+        execution = runtime.proposals.execute(proposal_id=proposal_id)
         assert isinstance(execution.report, ActionReport)
         assert execution.report.results[0].status == "skipped" and receiver.received == []
     finally:

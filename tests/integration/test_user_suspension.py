@@ -16,13 +16,14 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import App, build_app
-from bot.approvals import ActionCard, Authorizer, ProposalStore
+from bot.approvals import Authorizer, Fact, ProposalStore
 from bot.config import Secrets, Settings
 from tests.fakes.openai_server import FakeOpenAI, tool_messages, tool_names
 from tests.fakes.portainer import FakeMembership, FakePortainer, FakeTeam, FakeUser
 from tests.fakes.portainer_records import ADMIN, STANDARD_USER, TEAM_LEADER
 from tests.integration.agent_harness import call, make_runtime
-from tools.changes.actions import ActionReport
+from tools.changes.actions import ActionReport, ActionStore
+from tools.changes.store import ChangeStore
 from tools.changes.suspension import execute_suspension
 from tools.policy.store import PlanStore
 
@@ -97,7 +98,7 @@ def approve_and_run(runtime: App, proposal_id: str, user: str = APPROVER) -> Any
     )
     if decision.outcome != "approved":
         return decision
-    return runtime.proposals.execute(proposal_id=proposal_id, run_plan=runtime.run_plan)
+    return runtime.proposals.execute(proposal_id=proposal_id)
 
 
 def bob(portainer: FakePortainer) -> FakeUser:
@@ -110,18 +111,18 @@ def test_proposing_lists_every_change_and_writes_nothing(runtime: App, portainer
     assert proposal is not None and proposal.kind == "portainer_user_suspension"
     assert proposal.status == "pending" and proposal.plan_id == "" and proposal.action_id
     card = runtime.proposals.card(proposal)
-    assert isinstance(card, ActionCard)
-    assert card.target == (("Portainer user", "bob (id 2)"),)
-    assert len(card.items) == 5
-    assert card.items[0] == "Demote bob from administrator to standard user"
-    assert [i.split(" `")[0] for i in card.items[1:3]] == ["Revoke API key 1", "Revoke API key 2"]
-    assert card.items[3:] == (
+    labels = [item.label for item in card.items]
+    assert card.facts == (Fact("Portainer user", "bob (id 2)"),)
+    assert len(labels) == 5 and len(card.shown) == 5
+    assert labels[0] == "Demote bob from administrator to standard user"
+    assert [i.split(" `")[0] for i in labels[1:3]] == ["Revoke API key 1", "Revoke API key 2"]
+    assert labels[3:] == [
         "Remove bob from team platform (member)",
         "Remove bob from team payments (leader)",
-    )
+    ]
     assert "cannot disable a login" in card.warnings[0]
     assert writes(portainer) == []
-    assert all("ptr_bob_key" not in item for item in card.items)  # only the 7-character prefix is shown
+    assert all("ptr_bob_key" not in item for item in labels)  # only the 7-character prefix is shown
     created = runtime.audit.entries(kind="proposal_created")[-1].payload
     assert created["action_kind"] == "portainer_user_suspension" and len(created["items"]) == 5
 
@@ -166,7 +167,7 @@ def test_only_an_approver_runs_it_and_exactly_the_displayed_items_change(
     ]
     assert runtime.audit.verify().ok
     card = runtime.proposals.card(execution.proposal)
-    assert isinstance(card, ActionCard) and [o.status for o in card.outcomes] == ["done"] * 5
+    assert card.outcome is not None and [o.status for o in card.outcome.items] == ["done"] * 5
 
 
 def test_two_concurrent_clicks_change_everything_exactly_once(runtime: App, portainer: FakePortainer) -> None:
@@ -194,7 +195,7 @@ def test_two_concurrent_clicks_change_everything_exactly_once(runtime: App, port
     with runtime.portainer_client() as client:
         again = execute_suspension(action_id or "", store=runtime.actions, client=client, now=runtime.clock)
     assert again.status == "already_done" and len(writes(portainer)) == 5
-    assert runtime.proposals.resume(run_plan=runtime.run_plan) == []
+    assert runtime.proposals.resume() == []
 
 
 def test_a_user_deleted_before_the_click_is_skipped_with_the_reason(
@@ -252,13 +253,15 @@ def test_an_old_proposals_table_gets_the_new_columns(tmp_path: Path) -> None:
             "expires_at) VALUES ('prop-old', 'plan-1', 'sha256:x', 's', 'U1', 'c', "
             "'2026-11-27T00:00:00.000000Z', '2026-11-28T00:00:00.000000Z')"
         )
-    plans = PlanStore(db)
+    plans, actions = PlanStore(db), ActionStore(db)
     for _ in range(2):  # opening twice is a no-op the second time
-        store = ProposalStore(db, plans=plans)
+        store = ProposalStore(db, changes=ChangeStore(plans=plans, actions=actions))
         old = store.get("prop-old")
-        assert old is not None and old.kind == "plan" and old.action_id is None and not old.is_action
+        assert old is not None and old.kind == "plan" and old.action_id is None and old.change_id == "plan-1"
+        assert [p.id for p in store.for_change("plan", "plan-1")] == ["prop-old"]
         store.close()
     plans.close()
+    actions.close()
 
 
 def test_the_agent_cannot_propose_a_suspension_the_user_did_not_ask_for(

@@ -33,7 +33,7 @@ from tests.reliability.crash import (
     seed_old_and_new,
     spawn_regent,
 )
-from tools.policy.store import PlanStore
+from tools.changes.store import ChangeStore
 
 pytestmark = pytest.mark.real
 APPROVER, CHANNEL = "U0APP", "C0OPS"
@@ -77,7 +77,7 @@ class World:
 
     def proposals(self) -> ProposalStore:
         db = self.state / "regent.db"
-        return ProposalStore(db, plans=PlanStore(db))
+        return ProposalStore(db, changes=ChangeStore.open(db))
 
 
 @dataclass

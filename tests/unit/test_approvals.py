@@ -12,7 +12,10 @@ import pytest
 
 from bot.approvals import Authorizer, ProposalStore
 from bot.approvals.audit import AuditLog
+from tools.changes.actions import ActionStore
+from tools.changes.base import Change
 from tools.changes.retention import ExecutionReport
+from tools.changes.store import ChangeStore
 from tools.policy.plans import KeptDigest, Plan, PlanItem, PlanRegistry, hash_items
 from tools.policy.store import PlanStore
 
@@ -75,11 +78,15 @@ class Clock:
 def env(tmp_path: Path) -> Iterator[tuple[ProposalStore, PlanStore, AuditLog, Clock]]:
     db = tmp_path / "regent.db"
     plans, audit, clock = PlanStore(db), AuditLog(db), Clock()
-    store = ProposalStore(db, plans=plans, audit=audit, clock=clock)
+    store = ProposalStore(db, changes=changes_in(db, plans), audit=audit, clock=clock)
     yield store, plans, audit, clock
     store.close()
     plans.close()
     audit.close()
+
+
+def changes_in(db: Path, plans: PlanStore) -> ChangeStore:
+    return ChangeStore(plans=plans, actions=ActionStore(db))
 
 
 def authorizer(**kw: object) -> Authorizer:
@@ -105,19 +112,21 @@ def report(plan_id: str) -> ExecutionReport:
 
 def test_card_comes_from_the_stored_plan(env: tuple[ProposalStore, PlanStore, AuditLog, Clock]) -> None:
     store, plans, _, _ = env
-    proposal = store.create(plan=make_plan(12), requester=REQUESTER, conversation="c")
+    proposal = store.create(change=make_plan(12), requester=REQUESTER, conversation="c")
     card = store.card(proposal)
-    assert card.item_count == 12 and len(card.top_items) == 10 and len(card.all_items) == 12
-    assert card.top_items[0].size == "11.7 KiB"  # largest first
+    assert card.item_count == 12 and len(card.shown) == 10 and len(card.items) == 12
+    assert card.items[0].bytes == 12000 and card.items[0].cells[3] == "11.7 KiB"  # largest first
     assert plans.get(proposal.plan_id).items_hash == proposal.items_hash
-    assert card.kept_reasons == (("most recent 1", 1),)
+    assert proposal.change_id == proposal.plan_id == "plan-test" and proposal.kind == "plan"
+    stays = card.view.lines[1]
+    assert (stays.name, stays.value) == ("What stays:", "1 digests in scope — most recent 1 (1)")
 
 
 def test_requester_cannot_approve_own_but_another_approver_can(
     env: tuple[ProposalStore, PlanStore, AuditLog, Clock],
 ) -> None:
     store, _, audit, _ = env
-    proposal = store.create(plan=make_plan(), requester=APPROVER, conversation="c")
+    proposal = store.create(change=make_plan(), requester=APPROVER, conversation="c")
     own = store.decide(proposal_id=proposal.id, user=APPROVER, decision="approve", authorizer=authorizer())
     assert own.outcome == "forbidden" and "another approver" in own.message
     other = store.decide(
@@ -131,7 +140,7 @@ def test_requester_cannot_approve_own_but_another_approver_can(
 
 def test_requester_may_approve_when_configured(env: tuple[ProposalStore, PlanStore, AuditLog, Clock]) -> None:
     store, _, _, _ = env
-    proposal = store.create(plan=make_plan(), requester=APPROVER, conversation="c")
+    proposal = store.create(change=make_plan(), requester=APPROVER, conversation="c")
     decision = store.decide(
         proposal_id=proposal.id,
         user=APPROVER,
@@ -143,7 +152,7 @@ def test_requester_may_approve_when_configured(env: tuple[ProposalStore, PlanSto
 
 def test_outsider_and_unconfigured_are_refused(env: tuple[ProposalStore, PlanStore, AuditLog, Clock]) -> None:
     store, _, _, _ = env
-    proposal = store.create(plan=make_plan(), requester=REQUESTER, conversation="c")
+    proposal = store.create(change=make_plan(), requester=REQUESTER, conversation="c")
     assert (
         store.decide(
             proposal_id=proposal.id, user=OUTSIDER, decision="reject", authorizer=authorizer()
@@ -158,7 +167,7 @@ def test_outsider_and_unconfigured_are_refused(env: tuple[ProposalStore, PlanSto
 
 def test_expired_proposal_is_refused(env: tuple[ProposalStore, PlanStore, AuditLog, Clock]) -> None:
     store, _, _, clock = env
-    proposal = store.create(plan=make_plan(), requester=REQUESTER, conversation="c", ttl=timedelta(hours=1))
+    proposal = store.create(change=make_plan(), requester=REQUESTER, conversation="c", ttl=timedelta(hours=1))
     clock.now = T0 + timedelta(hours=1, seconds=1)
     decision = store.decide(
         proposal_id=proposal.id, user=APPROVER, decision="approve", authorizer=authorizer()
@@ -171,9 +180,9 @@ def test_expired_proposal_is_refused(env: tuple[ProposalStore, PlanStore, AuditL
 def test_expire_due_sweeps_only_overdue(env: tuple[ProposalStore, PlanStore, AuditLog, Clock]) -> None:
     store, _, _, clock = env
     short = store.create(
-        plan=make_plan(plan_id="p1"), requester=REQUESTER, conversation="c", ttl=timedelta(minutes=5)
+        change=make_plan(plan_id="p1"), requester=REQUESTER, conversation="c", ttl=timedelta(minutes=5)
     )
-    long = store.create(plan=make_plan(plan_id="p2"), requester=REQUESTER, conversation="c")
+    long = store.create(change=make_plan(plan_id="p2"), requester=REQUESTER, conversation="c")
     clock.now = T0 + timedelta(minutes=6)
     assert [p.id for p in store.expire_due()] == [short.id]
     assert [p.id for p in store.pending()] == [long.id]
@@ -183,14 +192,14 @@ def test_concurrent_clicks_decide_and_execute_once(
     env: tuple[ProposalStore, PlanStore, AuditLog, Clock],
 ) -> None:
     store, _, audit, _ = env
-    proposal = store.create(plan=make_plan(), requester=REQUESTER, conversation="c")
+    proposal = store.create(change=make_plan(), requester=REQUESTER, conversation="c")
     runs: list[str] = []
     lock = threading.Lock()
 
-    def run_plan(plan_id: str) -> ExecutionReport:
+    def run_plan(plan: Change) -> ExecutionReport:
         with lock:
-            runs.append(plan_id)
-        return report(plan_id)
+            runs.append(plan.change_id)
+        return report(plan.change_id)
 
     barrier = threading.Barrier(16)
 
@@ -201,7 +210,7 @@ def test_concurrent_clicks_decide_and_execute_once(
             proposal_id=proposal.id, user=user, decision="approve", authorizer=authorizer()
         )
         if decision.changed:
-            store.execute(proposal_id=proposal.id, run_plan=run_plan)
+            store.execute(proposal_id=proposal.id, run=run_plan)
         return decision.outcome
 
     with ThreadPoolExecutor(16) as pool:
@@ -209,7 +218,7 @@ def test_concurrent_clicks_decide_and_execute_once(
     assert outcomes.count("approved") == 1 and outcomes.count("already_decided") == 15
     assert runs == [proposal.plan_id]
     # A late execute (a retry, a second replica) runs nothing.
-    late = store.execute(proposal_id=proposal.id, run_plan=run_plan)
+    late = store.execute(proposal_id=proposal.id, run=run_plan)
     assert not late.ran and runs == [proposal.plan_id]
     final = store.get(proposal.id)
     assert final is not None and final.status == "done" and final.result and final.result["deleted"] == 3
@@ -220,15 +229,20 @@ def test_concurrent_clicks_decide_and_execute_once(
 def test_resume_runs_approved_that_never_ran(tmp_path: Path) -> None:
     db = tmp_path / "regent.db"
     plans = PlanStore(db)
-    first = ProposalStore(db, plans=plans)
-    proposal = first.create(plan=make_plan(), requester=REQUESTER, conversation="c")
+    first = ProposalStore(db, changes=changes_in(db, plans))
+    proposal = first.create(change=make_plan(), requester=REQUESTER, conversation="c")
     first.decide(proposal_id=proposal.id, user=APPROVER, decision="approve", authorizer=authorizer())
     first.close()  # "crash" between the decision and the execution
     runs: list[str] = []
-    restarted = ProposalStore(db, plans=plans)
-    done = restarted.resume(run_plan=lambda pid: runs.append(pid) or report(pid))  # type: ignore[func-returns-value]
+    restarted = ProposalStore(db, changes=changes_in(db, plans))
+
+    def run(plan: Change) -> ExecutionReport:
+        runs.append(plan.change_id)
+        return report(plan.change_id)
+
+    done = restarted.resume(run=run)
     assert runs == [proposal.plan_id] and done[0].proposal.status == "done"
-    assert restarted.resume(run_plan=lambda pid: runs.append(pid) or report(pid)) == []  # type: ignore[func-returns-value]
+    assert restarted.resume(run=run) == []
     assert runs == [proposal.plan_id]
 
 

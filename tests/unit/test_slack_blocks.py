@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from bot.approvals import Proposal, build_card
-from bot.slack.blocks import answer_messages, card_message, item_list_messages, report_message
+from bot.slack.blocks import answer_messages, report_message
+from bot.slack.cards import card_message, item_list_messages
 from bot.slack.mrkdwn import escape_text, format_table, sanitize_mrkdwn, split_mrkdwn
 from bot.slack.report import Report, Table
 from tests.fakes.slack_api import check_message
-from tools.changes.retention import ExecutionReport
+from tools.changes.retention import RETENTION, ExecutionReport
 from tools.policy.plans import KeptDigest, Plan, PlanItem, PlanRegistry, hash_items
 from tools.policy.store import ItemResult
 
@@ -86,7 +87,7 @@ def assert_ok(payload: dict[str, Any]) -> None:
 @pytest.mark.parametrize("n", [0, 1, 10, 11, 1500])
 def test_cards_fit_and_buttons_carry_only_the_id(n: int) -> None:
     plan = big_plan(n)
-    card = build_card(proposal_for(plan), plan)
+    card = build_card(proposal_for(plan), plan, RETENTION)
     payload = card_message(card).payload()
     assert_ok(payload)
     values = [e["value"] for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]]
@@ -131,7 +132,7 @@ def test_outcome_card_fits_with_many_failures() -> None:
     proposal = proposal_for(
         plan, status="done", decided_by="U0APP", decided_at=T0, result=report.model_dump(mode="json")
     )
-    payload = card_message(build_card(proposal, plan)).payload()
+    payload = card_message(build_card(proposal, plan, RETENTION)).payload()
     assert_ok(payload)
     assert "Deleted 20" in str(payload) and "regent_approve" not in str(payload)
 

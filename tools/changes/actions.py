@@ -24,7 +24,6 @@ from tools.errors import ActionStoreError, RegentError
 from tools.policy.plans import hash_items
 from tools.state import RunOnceStore
 
-ActionKind = Literal["portainer_user_suspension", "ticket"]
 ActionStatus = Literal["stored", "running", "done"]
 ItemOutcome = Literal["done", "already_gone", "skipped", "failed"]
 
@@ -80,7 +79,7 @@ class Action(_Frozen):
     """A stored change request; never changes once made (`items_hash` covers kind, target and items)."""
 
     action_id: str
-    kind: ActionKind
+    kind: str  # a registered kind of change (tools/changes/kinds.py), e.g. "ticket"
     created_at: datetime
     title: str  # "Suspend Portainer user bob"
     reason: str  # why the requester asked, as given
@@ -88,6 +87,11 @@ class Action(_Frozen):
     items: list[ActionItem]
     items_hash: str
     warnings: list[str] = []
+
+    @property
+    def change_id(self) -> str:
+        """The id the change pipeline knows it by (tools/changes/base.py)."""
+        return self.action_id
 
     def verify_hash(self) -> bool:
         """True if items_hash still matches kind, target and items."""
@@ -105,7 +109,7 @@ def action_hash(kind: str, target: dict[str, Any], items: Iterable[ActionItem]) 
 
 def new_action(
     *,
-    kind: ActionKind,
+    kind: str,
     title: str,
     reason: str,
     target: dict[str, Any],
@@ -143,7 +147,7 @@ class ActionReport(_Frozen):
     """The outcome of running an action (or of finding it already running)."""
 
     action_id: str
-    kind: ActionKind
+    kind: str
     status: Literal["done", "already_running", "already_done"]
     results: list[ItemResult]
     message: str

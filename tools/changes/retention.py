@@ -9,22 +9,32 @@ listing it. What no longer holds is skipped with a reason; "already gone" counts
 item as they happen, so a restarted run (resume_stale_after) continues where the crashed one stopped. A run
 whose runner was a process on this host that no longer exists (killed, crashed; or a restarted container
 that got the same pid) is taken over at once instead of after the heartbeat went stale.
+
+`RETENTION` is the plan's kind of change (tools/changes/base.py): its card (items largest first, what
+stays and why, bytes after garbage collection), its executor and its audit record.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from typing import Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from tools.changes.base import (
+    ChangeServices,
+    ChangeView,
+    Fact,
+    ItemOutcome,
+    OutcomeView,
+    Table,
+    Tables,
+    ViewItem,
+    Wording,
+)
 from tools.changes.revalidate import (
-    RegistryReader,
+    RegistryDeleter,
     RepositoryState,
     UsageCheck,
     load_repository_state,
@@ -32,17 +42,12 @@ from tools.changes.revalidate import (
 )
 from tools.errors import RegentError
 from tools.inventory.models import Deployment
-from tools.policy.plans import Plan, PlanItem
+from tools.policy.plans import Plan, PlanItem, format_bytes
 from tools.policy.store import ItemResult, ItemStatus, PlanStore
+from tools.state import new_runner_id, runner_is_gone
 
 RunStatus = Literal["completed", "already_running", "already_done"]
 HEARTBEAT_EVERY = 50  # items; a run heart-beats at least this often so a resume can tell it is alive
-
-
-class RegistryDeleter(RegistryReader, Protocol):
-    """What execution needs from a registry client (tools.registry.client.RegistryClient has it)."""
-
-    def delete_manifest(self, repository: str, digest: str) -> bool: ...
 
 
 Clients = Mapping[str, RegistryDeleter] | Callable[[str], RegistryDeleter]
@@ -67,34 +72,6 @@ class ExecutionReport(BaseModel):
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@cache
-def _process_token() -> str:
-    """Random per process: tells this process apart from an earlier one that had the same pid."""
-    return secrets.token_hex(4)
-
-
-def new_runner_id() -> str:
-    """Identifies one run: host, process id, process token and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_process_token()}.{secrets.token_hex(4)}"
-
-
-def runner_is_gone(runner: str | None) -> bool:
-    """True only when `runner` was a process on this host that no longer runs; unknown means alive."""
-    host, _, rest = (runner or "").partition(":")
-    pid_text, _, token = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    if int(pid_text) == os.getpid():  # our pid: an earlier process of ours if its token is not ours
-        return not token.startswith(f"{_process_token()}.")
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists but is not ours to signal
-        return False
-    return False
 
 
 def execute_plan(
@@ -261,3 +238,152 @@ def _report(plan: Plan, results: dict[int, ItemResult], runner: str, status: Run
         after_delete=notes,
         message=messages[status],
     )
+
+
+# -- the retention plan as a kind of change -----------------------------------------------------------
+
+CARD_ITEMS = 10  # rows on the card's table; every item is listed in the card's thread
+AUDITED_RESULTS = 200  # per-item results an execution_done entry keeps (the plan_results table has all)
+
+
+class RetentionKind:
+    """A retention plan: deletes manifests by digest from registries (`regent plan`, the agent, a digest)."""
+
+    name = "plan"
+    table: Table = "plans"
+
+    def view(self, change: Plan) -> ChangeView:
+        """Items largest first, what stays grouped by reason, the bytes garbage collection frees."""
+        plan = change
+        items = sorted(plan.items, key=lambda i: (-i.bytes, i.registry, i.repository, i.digest))
+        count, reclaimable = len(plan.items), format_bytes(plan.reclaimable_bytes)
+        shared = f" ({format_bytes(plan.shared_bytes)} of it shared between these items)"
+        return ChangeView(
+            title=f"Cleanup proposal: delete {count} manifests, reclaim {reclaimable}",
+            items_heading="To delete (largest first)",
+            items=tuple(_view_item(item) for item in items),
+            facts=(Fact("Policies", ", ".join(plan.policies) or "(none)", code=True),),
+            lines=(
+                Fact(
+                    "Reclaimable after garbage collection:",
+                    reclaimable + (shared if plan.shared_bytes else ""),
+                ),
+                Fact("What stays:", _kept_line(plan)),
+            ),
+            columns=("repository", "digest", "tags", "size", "why"),
+            card_items=CARD_ITEMS,
+            bytes=plan.reclaimable_bytes,
+            warnings=tuple(plan.warnings),
+            notes=tuple(f"{r.name}: {r.after_delete}" for r in plan.registries),
+            wording=Wording(
+                verb="Delete",
+                confirm_title=f"Delete {count} manifests?",
+                confirm_text=f"Deletes {count} manifests by digest ({reclaimable} after garbage collection). "
+                "Each item is re-checked just before it is deleted.",
+                running="Deleting now…",
+                nothing_done="Nothing was deleted.",
+                nothing_will="Nothing will be deleted.",
+            ),
+        )
+
+    def run(self, change: Plan, *, store: Tables, services: ChangeServices) -> ExecutionReport:
+        """Delete the plan's items once, re-validated against fresh deployments and registries."""
+        with services.registry_clients() as clients:
+            return execute_plan(
+                change.plan_id,
+                store=store.plans,
+                clients=clients,
+                current_deployments=services.current_deployments,
+                now=services.now,
+                resume_stale_after=timedelta(minutes=10),
+            )
+
+    def outcome(self, change: Plan, result: Mapping[str, Any]) -> OutcomeView:
+        """Counts, bytes freed, and every item that was not simply deleted, with why."""
+        report = ExecutionReport.model_validate(result)
+        if report.freed_bytes is not None:
+            freed = f"{format_bytes(report.freed_bytes)} after garbage collection"
+        else:
+            freed = f"at least {format_bytes(report.freed_bytes_at_least)} after garbage collection"
+        return OutcomeView(
+            summary=f"Deleted {report.deleted}, already gone {report.already_gone}, skipped "
+            f"{report.skipped}, failed {report.failed}. Freed {freed}.",
+            items=tuple(
+                ItemOutcome(f"{r.repository}@{r.digest[:19]}", r.status, r.reason)
+                for r in report.results
+                if r.status != "deleted"
+            ),
+            notes=tuple(report.after_delete),
+        )
+
+    def created_audit(self, change: Plan) -> dict[str, Any]:
+        """The plan's id, size and policies (the plans table keeps every item)."""
+        return {
+            "plan_id": change.plan_id,
+            "items": len(change.items),
+            "reclaimable_bytes": change.reclaimable_bytes,
+            "policies": list(change.policies),
+        }
+
+    def done_audit(self, change: Plan, report: ExecutionReport) -> dict[str, Any]:
+        """Counts, bytes, and item by item what happened (so a person can review it)."""
+        return {
+            "plan_id": report.plan_id,
+            "status": report.status,
+            "deleted": report.deleted,
+            "already_gone": report.already_gone,
+            "skipped": report.skipped,
+            "failed": report.failed,
+            "freed_bytes_at_least": report.freed_bytes_at_least,
+            "results": [
+                {
+                    "repository": r.repository,
+                    "digest": r.digest,
+                    "tags": r.tags,
+                    "status": r.status,
+                    "reason": r.reason,
+                }
+                for r in report.results[:AUDITED_RESULTS]
+            ],
+            "results_not_listed": max(len(report.results) - AUDITED_RESULTS, 0),
+        }
+
+
+def _view_item(item: PlanItem) -> ViewItem:
+    tags = ", ".join(_cut(tag, 40) for tag in item.tags[:5]) or "untagged"
+    tags += f" and {len(item.tags) - 5} more" if len(item.tags) > 5 else ""
+    size = format_bytes(item.bytes)
+    return ViewItem(
+        label=f"{item.registry}/{item.repository}@{item.digest[:19]}… [{tags}] {size}: {item.reason}",
+        ref=item.digest,
+        cells=(
+            _tail(item.repository, 36),
+            item.digest.removeprefix("sha256:")[:12],
+            _cut(", ".join(item.tags) or "(untagged)", 24),
+            size,
+            _cut(item.reason, 28),
+        ),
+        bytes=item.bytes,
+    )
+
+
+def _kept_line(plan: Plan) -> str:
+    if not plan.kept:
+        return "nothing else in scope."
+    reasons: dict[str, int] = {}
+    for kept in plan.kept:
+        reasons[kept.reason] = reasons.get(kept.reason, 0) + 1
+    ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:6]
+    return f"{len(plan.kept)} digests in scope — " + "; ".join(f"{r} ({n})" for r, n in ranked)
+
+
+def _tail(text: str, limit: int) -> str:
+    # The end of a repository path names the image; the start is usually a shared team prefix.
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+RETENTION = RetentionKind()

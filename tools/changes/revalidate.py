@@ -27,6 +27,12 @@ class RegistryReader(Protocol):
     def list_tags(self, repository: str, *, fresh: bool = False) -> list[str]: ...
 
 
+class RegistryDeleter(RegistryReader, Protocol):
+    """What execution needs from a registry client (tools.registry.client.RegistryClient has it)."""
+
+    def delete_manifest(self, repository: str, digest: str) -> bool: ...
+
+
 @dataclass(slots=True)
 class UsageCheck:
     """Digests (and engine image ids) in use right now, and references that could not be resolved."""

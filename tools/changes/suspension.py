@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from tools.changes.action_kind import ActionChangeKind
 from tools.changes.actions import (
     Action,
     ActionItem,
-    ActionKind,
     ActionReport,
     ActionStore,
     ItemOutcome,
@@ -28,11 +28,12 @@ from tools.changes.actions import (
     new_action,
 )
 from tools.changes.actions import run_action as run_stored_action
+from tools.changes.base import ChangeServices, Fact, Tables
 from tools.errors import NotFound, SuspensionError
 from tools.portainer.client import PortainerClient
 from tools.portainer.models import APIKey, User
 
-KIND: ActionKind = "portainer_user_suspension"
+KIND = "portainer_user_suspension"
 PRIVILEGED_ROLES = {1: "administrator", 3: "edge administrator"}
 STANDARD_USER = 2
 LIMITS = (
@@ -173,3 +174,25 @@ def _gone_ok(act: Callable[[], None], done: str) -> tuple[ItemOutcome, str]:
     except NotFound:
         return "already_gone", "already gone when Regent got to it"
     return "done", done
+
+
+class SuspensionKind(ActionChangeKind):
+    """Suspending a Portainer user: revoke keys, remove memberships, demote; through Portainer's API."""
+
+    name = KIND
+    verb = "Suspend"
+    nothing_done = "Nothing was changed in Portainer."
+    nothing_will = "Nothing will be changed in Portainer."
+
+    def facts(self, action: Action) -> tuple[Fact, ...]:
+        """The user the card is about."""
+        target = action.target
+        return (Fact("Portainer user", f"{target.get('username')} (id {target.get('user_id')})"),)
+
+    def run(self, change: Action, *, store: Tables, services: ChangeServices) -> ActionReport:
+        """Re-read the user from Portainer and change only the displayed items that still exist."""
+        with services.portainer_client() as client:
+            return execute_suspension(change.action_id, store=store.actions, client=client, now=services.now)
+
+
+SUSPENSION = SuspensionKind()

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from tools.changes.action_kind import ActionChangeKind
 from tools.changes.actions import (
     Action,
     ActionItem,
-    ActionKind,
     ActionReport,
     ActionStore,
     ItemOutcome,
@@ -26,13 +26,11 @@ from tools.changes.actions import (
     new_action,
 )
 from tools.changes.actions import run_action as run_stored_action
+from tools.changes.base import ChangeServices, Fact, Tables
 from tools.vulns.tickets import TicketDraft, TicketTarget, draft_ticket, send_ticket, ticket_payload
 from tools.vulns.views import CveGroup
 
-if TYPE_CHECKING:
-    import httpx
-
-KIND: ActionKind = "ticket"
+KIND = "ticket"
 
 
 def describe_target(target: TicketTarget) -> dict[str, Any]:
@@ -76,7 +74,6 @@ def execute_ticket(
     target: TicketTarget | None,
     token: str | None,
     now: Callable[[], datetime],
-    http: httpx.Client | None = None,
 ) -> ActionReport:
     """POST the approved ticket once, if the configured webhook is still the one the card showed."""
 
@@ -89,9 +86,40 @@ def execute_ticket(
             draft = TicketDraft.model_validate(item.detail["draft"])
             if ticket_payload(draft, target) != item.detail["payload"]:
                 return "skipped", "the payload would differ from the one shown; propose the ticket again"
-            result = send_ticket(draft, target, token=token, http=http)
+            result = send_ticket(draft, target, token=token)
             return "done", f"created (HTTP {result.status}): {result.body[:120]}"
 
         return step
 
     return run_stored_action(action_id, store=store, step=steps, now=now, recheckable=False)
+
+
+class TicketKind(ActionChangeKind):
+    """Opening a ticket in the configured tracker (vulns.ticket) for one CVE."""
+
+    name = KIND
+    verb = "Create ticket"
+    nothing_done = "No ticket was created."
+    nothing_will = "No ticket will be created."
+
+    def facts(self, action: Action) -> tuple[Fact, ...]:
+        """Where the ticket goes (never the token), and its project or assignment group."""
+        target = action.target
+        facts = [Fact("Tracker", f"{target.get('preset')} webhook {target.get('destination')}")]
+        for key, name in (("project", "Project"), ("assignment_group", "Assignment group")):
+            if target.get(key):
+                facts.append(Fact(name, str(target[key])))
+        return tuple(facts)
+
+    def run(self, change: Action, *, store: Tables, services: ChangeServices) -> ActionReport:
+        """POST the stored draft once, if the configured webhook is still the one displayed."""
+        return execute_ticket(
+            change.action_id,
+            store=store.actions,
+            target=services.ticket_target(),
+            token=services.ticket_token,
+            now=services.now,
+        )
+
+
+TICKET = TicketKind()

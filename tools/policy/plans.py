@@ -78,6 +78,16 @@ class Plan(_Frozen):
     items_hash: str
     warnings: list[str] = []
 
+    @property
+    def kind(self) -> str:
+        """The kind of change a plan is (tools/changes/kinds.py); proposals store it."""
+        return "plan"
+
+    @property
+    def change_id(self) -> str:
+        """The id the change pipeline knows it by (tools/changes/base.py)."""
+        return self.plan_id
+
     def verify_hash(self) -> bool:
         """True if items_hash still matches the items."""
         return hash_items(item.model_dump(mode="json") for item in self.items) == self.items_hash

@@ -23,7 +23,7 @@ from tests.integration.slack.harness import (
 def propose(harness: SlackHarness, small: SmallRegistry, *, requester: str = REQUESTER) -> str:
     plan = small.plan()
     assert sorted(t for item in plan.items for t in item.tags) == ["1.0", "1.1"]
-    proposal = harness.proposals.create(plan=plan, requester=requester, conversation="slack:T0TEAM:C0OPS:1")
+    proposal = harness.proposals.create(change=plan, requester=requester, conversation="slack:T0TEAM:C0OPS:1")
     harness.slack.desk.post_cards([proposal.id], CHANNEL, None)
     return proposal.id
 
@@ -106,7 +106,7 @@ def test_expired_proposal_is_refused_and_card_says_so(
 
     plan = small_registry.plan()
     proposal = harness.proposals.create(
-        plan=plan, requester=REQUESTER, conversation="c", ttl=timedelta(milliseconds=50)
+        change=plan, requester=REQUESTER, conversation="c", ttl=timedelta(milliseconds=50)
     )
     harness.slack.desk.post_cards([proposal.id], CHANNEL, None)
     time.sleep(0.1)

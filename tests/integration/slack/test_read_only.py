@@ -56,7 +56,9 @@ def test_digest_has_no_proposal_button_and_old_clicks_are_refused(
 def test_an_old_card_cannot_be_approved(tmp_path: Path, small_registry: SmallRegistry) -> None:
     with start_slack(tmp_path, registry_url=small_registry.server.url, settings_extra=READ_ONLY) as harness:
         runtime = harness.service.runtime
-        proposal = runtime.proposals.create(plan=small_registry.plan(), requester=REQUESTER, conversation="c")
+        proposal = runtime.proposals.create(
+            change=small_registry.plan(), requester=REQUESTER, conversation="c"
+        )
         harness.click(proposal.id, user=APPROVER)
         (told,) = harness.fake.wait_for("chat.postEphemeral")
         assert "read-only mode" in told.args["text"]

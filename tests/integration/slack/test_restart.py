@@ -9,6 +9,7 @@ import pytest
 
 from tests.integration.slack.conftest import SmallRegistry
 from tests.integration.slack.harness import APPROVER, CHANNEL, REQUESTER, SlackHarness, start_slack
+from tools.changes.base import Change
 from tools.policy.store import ItemResult
 
 
@@ -17,7 +18,7 @@ class Crash(BaseException):
 
 
 def approve_without_executing(harness: SlackHarness, small: SmallRegistry) -> str:
-    proposal = harness.proposals.create(plan=small.plan(), requester=REQUESTER, conversation="c")
+    proposal = harness.proposals.create(change=small.plan(), requester=REQUESTER, conversation="c")
     harness.slack.desk.post_cards([proposal.id], CHANNEL, None)
     harness.wait_card(proposal.id)
     # The first half of a click; the process dies before the second half (execute).
@@ -58,7 +59,8 @@ def test_restart_in_the_middle_of_execution_resumes_without_repeating(
         plan = before.plans.get(proposal.plan_id)
         long_ago = datetime.now(UTC) - timedelta(hours=1)
 
-        def dies_after_first_delete(plan_id: str) -> None:
+        def dies_after_first_delete(change: Change) -> None:
+            plan_id = change.change_id
             # What tools.changes.retention does until the process is killed: claim, delete one
             # item, record it.
             assert before.plans.claim(plan_id, runner="host:1:dead", now=long_ago)
@@ -78,7 +80,7 @@ def test_restart_in_the_middle_of_execution_resumes_without_repeating(
             raise Crash
 
         with pytest.raises(Crash):
-            before.proposals.execute(proposal_id=proposal_id, run_plan=dies_after_first_delete)  # type: ignore[arg-type]
+            before.proposals.execute(proposal_id=proposal_id, run=dies_after_first_delete)  # type: ignore[arg-type]
         assert before.proposals.get(proposal_id).status == "executing"  # type: ignore[union-attr]
     assert len(small_registry.tags()) == 2  # one of the two old tags is gone
     with start_slack(tmp_path, registry_url=small_registry.server.url) as after:
