@@ -1,11 +1,13 @@
-"""Pure helpers of the registry client: challenges, scopes, Retry-After, Link pagination."""
+"""Pure helpers of the registry client: challenges, basic auth, scopes, Retry-After, Link pagination."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from tools.registry.auth import parse_challenge, scope_for
+from tools.registry.client import basic_authorization
 from tools.registry.retry import parse_retry_after
 from tools.registry.wire import next_link_query
 
@@ -50,3 +52,9 @@ def testnext_link_query() -> None:
     assert next_link_query(link) == {"last": "demo/b", "n": "2"}
     assert next_link_query("") is None
     assert next_link_query('</v2/_catalog?last=x>; rel="prev"') is None
+
+
+def test_basic_authorization_is_rfc_7617() -> None:
+    assert basic_authorization("alice", "s3cret") == "Basic " + base64.b64encode(b"alice:s3cret").decode()
+    # UTF-8 for non-ASCII, and a colon in the password stays in the password
+    assert base64.b64decode(basic_authorization("bö", "p:w").split()[1]) == "bö:p:w".encode()

@@ -405,7 +405,7 @@ class RegistryClient:
         if token is not None:
             return {"Authorization": f"Bearer {token}"}
         if self._use_basic and self._basic is not None:
-            return {"Authorization": httpx.BasicAuth(*self._basic)._auth_header}
+            return {"Authorization": basic_authorization(*self._basic)}
         return {}
 
     def _answer_challenge(self, challenge: Challenge, scope: str) -> bool:
@@ -473,3 +473,10 @@ class _Send:
 
 def _head_of(manifest: RawManifest) -> ManifestHead:
     return ManifestHead(digest=manifest.digest, media_type=manifest.media_type, size=len(manifest.body))
+
+
+def basic_authorization(username: str, password: str) -> str:
+    """The Authorization value of HTTP basic auth, from httpx.BasicAuth's public auth flow."""
+    # A header value, not an auth object, because the direct transport sends plain header lists.
+    request = httpx.Request("GET", "http://registry.invalid/")  # the flow only sets a header on it
+    return next(httpx.BasicAuth(username, password).sync_auth_flow(request)).headers["authorization"]
