@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Set up Regent on a fresh Debian/Ubuntu machine, then run the demo or the whole test suite.
 #   ./run.sh demo    set up, then `regent demo`
-#   ./run.sh test    set up, then lint, type-check and run every test
+#   ./run.sh test    set up, then lint, type-check and run every test (but the container tests)
+#   ./run.sh container  set up, then build Regent's image on a debootstrapped base and test it (slow)
 #   ./run.sh setup   set up only
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(docker-registry apache2-utils docker.io busybox-static python3-venv)
+APT_PACKAGES=(docker-registry apache2-utils docker.io busybox-static python3-venv poppler-utils)
+# Only the container stage needs these: a Debian rootfs for the image's base, and `docker-compose config`.
+CONTAINER_APT_PACKAGES=(debootstrap docker-compose)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 install_system_packages() {
   local missing=()
-  for pkg in "${APT_PACKAGES[@]}"; do
+  for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ "${#missing[@]}" -gt 0 ]; then
@@ -39,7 +42,7 @@ install_python_packages() {
 }
 
 setup() {
-  install_system_packages
+  install_system_packages "${APT_PACKAGES[@]}"
   install_python_packages
 }
 
@@ -48,12 +51,18 @@ run_tests() {
   .venv/bin/ruff format --check bot tools tests bench
   .venv/bin/mypy
   .venv/bin/lint-imports --no-cache
-  .venv/bin/pytest -q -p no:cacheprovider "$@"
+  .venv/bin/pytest -q -p no:cacheprovider -m "not container" "$@"
+}
+
+run_container_tests() {
+  install_system_packages "${CONTAINER_APT_PACKAGES[@]}"
+  .venv/bin/pytest -q -p no:cacheprovider -m container tests/container "$@"
 }
 
 case "${1:-}" in
   setup) setup ;;
   demo) setup; shift; exec .venv/bin/regent demo "$@" ;;
   test) setup; shift; run_tests "$@" ;;
-  *) echo "usage: ./run.sh demo|test|setup" >&2; exit 64 ;;
+  container) setup; shift; run_container_tests "$@" ;;
+  *) echo "usage: ./run.sh demo|test|container|setup" >&2; exit 64 ;;
 esac

@@ -132,7 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mcp.add_argument("--host", default="127.0.0.1", help="address for --http (default: loopback)")
 
+    from bot.commands.report import add_report_parser
     from bot.commands.vulns import add_vulns_parser
+
+    add_report_parser(sub)
 
     add_vulns_parser(sub)
     return parser
@@ -198,6 +201,12 @@ def _run_mcp(args: argparse.Namespace) -> int:
     return run_mcp_command(args)
 
 
+def _run_report(args: argparse.Namespace) -> int:
+    from bot.commands.report import run_report_command
+
+    return run_report_command(args)
+
+
 def _run_vulns(args: argparse.Namespace) -> int:
     from bot.commands.vulns import run_vulns_command
 
@@ -216,6 +225,7 @@ COMMANDS: dict[str, Command] = {
     "digest": _run_digest,
     "doctor": _run_doctor,
     "mcp": _run_mcp,
+    "report": _run_report,
 }
 
 

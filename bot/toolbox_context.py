@@ -16,6 +16,9 @@ from bot.agent.loop import ToolCallEvent
 from bot.approvals.audit import AuditLog
 from bot.config import Secrets, Settings, configured_prices, read_only_reason
 from tools.changes.actions import Action
+from tools.compliance.build import AuditView
+from tools.compliance.collect import CHANGE_KINDS
+from tools.compliance.evidence import ChangeRecord
 from tools.events.access import EventsAccess
 from tools.events.client import DockerHubClient, RateLimit
 from tools.events.stats import Exclusions
@@ -50,6 +53,7 @@ def build_context(
         now=clock,
         production=settings.environments,
         base_catalog=settings.bases,
+        audit_view=audit_view(audit),
         cost_per_gb_month=configured_prices(settings),
         events=events_access(settings, events, clock=clock),
         vulns=VulnsAccess(
@@ -145,5 +149,27 @@ def _audit_reader(audit: AuditLog) -> Callable[..., list[AuditRecord]]:
             if len(records) >= limit:
                 break
         return records
+
+    return read
+
+
+def audit_view(audit: AuditLog) -> Callable[[], AuditView]:
+    """The audit log's change records and the verification of its hash chain (compliance evidence)."""
+
+    def read() -> AuditView:
+        check = audit.verify()
+        records = [
+            ChangeRecord(
+                seq=e.seq,
+                at=e.at,
+                actor=e.actor,
+                kind=e.kind,
+                summary=str(e.payload.get("summary") or e.payload.get("proposal_id") or "")[:300],
+            )
+            for e in audit.entries()
+            if e.kind in CHANGE_KINDS
+        ]
+        problem = f"entry {check.first_bad_seq}: {check.reason}" if not check.ok else ""
+        return AuditView(records=records, chain_ok=check.ok, checked=check.checked, problem=problem)
 
     return read

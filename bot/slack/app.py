@@ -187,9 +187,14 @@ class RegentSlack:
                 respond=respond,
                 post_cards=self.desk.post_cards,
                 reference=new_reference,
+                upload=self._upload,
             )
         )
         ack(response_type="ephemeral", text=f"Working on `/regent {name}`…" if accepted else BUSY)
+
+    def _upload(self, channel: str, name: str, content: bytes, title: str) -> None:
+        """Upload a document to a channel (Slack's external upload flow, through files_upload_v2)."""
+        self.client.files_upload_v2(channel=channel, filename=name, content=content, title=title)
 
     def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         log.error("unhandled error in a Slack listener (%s)", type(error).__name__, exc_info=error)

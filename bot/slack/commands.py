@@ -35,6 +35,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "LANGUAGE [FRAMEWORK]",
         "the approved base image to build on (python, node, java, go, dotnet, static), with a Dockerfile",
     ),
+    "compliance": (
+        "[REGISTRY]",
+        "compliance evidence (signing, policies, access, history, vulnerabilities) as a PDF",
+    ),
     "vulns": (
         "[IMAGE|CVE]",
         "what to fix first (known exploited, EPSS, severity, where it runs); one image's findings and base "
@@ -81,6 +85,7 @@ def run_command(
     respond: Respond,
     post_cards: Callable[[list[str], str, str | None], None],
     reference: Callable[[], str],
+    upload: Callable[[str, str, bytes, str], None] | None = None,
 ) -> None:
     """Run one subcommand on a worker and answer via the response_url (ephemeral)."""
     conversation = f"slack:{request.team}:{request.channel}:command"
@@ -95,6 +100,14 @@ def run_command(
         respond(response_type="ephemeral", **notice_message(text, reference=ref).payload())
         return
     respond(response_type="ephemeral", **report_message(report).payload())
+    if report.file_content and upload is not None:
+        try:
+            upload(request.channel, report.file_name, report.file_content, report.title)
+        except Exception:
+            ref = reference()
+            log.exception("uploading %s failed (reference %s)", report.file_name, ref)
+            text = "I could not upload the report file here. Invite me (`/invite @Regent`) and try again."
+            respond(response_type="ephemeral", **notice_message(text, reference=ref).payload())
     if report.proposal_ids:
         try:
             post_cards(list(report.proposal_ids), request.channel, None)

@@ -30,3 +30,5 @@ class Report:
     proposal_ids: tuple[str, ...] = field(default=())
     error: bool = False  # the command could not answer; `lines` say why and what to do
     code: str = ""  # shown verbatim in a code block (a Dockerfile snippet)
+    file_name: str = ""  # a document to upload to the channel with the answer (the compliance PDF)
+    file_content: bytes = b""

@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.slack.bases_report import base_report
+from bot.slack.compliance_report import compliance_report
 from bot.slack.report import Report, Table
 from bot.slack.vulns_report import vulns_report
-from tools.policy.plans import format_bytes
 from tools.toolbox.context import Call, ToolContext, ToolFailure
 from tools.toolbox.images import GetImageArgs, ImageDetails, get_image
 from tools.toolbox.overview import RegistryUsageArgs, RegistryUsageResult, registry_usage
@@ -31,6 +31,7 @@ from tools.toolbox.retention import (
     preview_retention_policy,
     propose_retention_cleanup,
 )
+from tools.units import format_bytes
 
 MAX_ROWS = 15
 
@@ -70,6 +71,7 @@ class ToolboxCommands:
             "plan": plan_report,
             "vulns": vulns_report,
             "base": base_report,
+            "compliance": compliance_report,
         }
         try:
             return handlers[name](call, argument)

@@ -65,7 +65,8 @@ class UnsignedImage:
     tags: tuple[str, ...]
 
 
-def _signed(graph: RepositoryGraph, digest: Digest, manifests: dict[Digest, Manifest]) -> bool:
+def is_signed(graph: RepositoryGraph, digest: Digest, manifests: dict[Digest, Manifest]) -> bool:
+    """True when a cosign `.sig` tag or a signature artifact (OCI subject) refers to the digest."""
     for referrer, subjects in graph.subjects.items():
         if digest not in subjects:
             continue
@@ -86,7 +87,7 @@ def unsigned_images(
     """Tagged images in repositories that require signatures and have no cosign or Notary signature."""
     out = []
     for graph, digest in tagged_units(inventory):
-        if requires_signature(graph.repository) and not _signed(graph, digest, inventory.manifests):
+        if requires_signature(graph.repository) and not is_signed(graph, digest, inventory.manifests):
             out.append(
                 UnsignedImage(inventory.source.name, graph.repository, digest, tuple(graph.tags[digest]))
             )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tools.analysis.history import RegistryHistory
 from tools.bases.catalog import BaseCatalog
+from tools.compliance.build import AuditView
 from tools.errors import RegentError
 from tools.events.access import EventsAccess
 from tools.inventory.models import InventorySnapshot
@@ -99,6 +100,7 @@ class ToolContext:
     read_only: str | None = None  # why nothing may be proposed (mode: read-only); None: proposals allowed
     delete_refusals: Mapping[str, str] = field(default_factory=dict)  # registry -> why deletes will fail
     base_catalog: BaseCatalog = field(default_factory=dict)  # approved bases per language (`bases:`)
+    audit_view: Callable[[], AuditView] | None = None  # audit entries + chain check (compliance)
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

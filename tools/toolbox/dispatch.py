@@ -28,6 +28,7 @@ from tools.toolbox.actions import (
 )
 from tools.toolbox.audit import AuditLogArgs, audit_log
 from tools.toolbox.bases import RecommendBaseImageArgs, recommend_base_image
+from tools.toolbox.compliance import ComplianceReportArgs, compliance_report
 from tools.toolbox.context import Call, ToolContext, ToolFailure
 from tools.toolbox.deletion import ProposeDeletionArgs, propose_deletion
 from tools.toolbox.events import (
@@ -142,6 +143,12 @@ def default_tools() -> tuple[ToolSpec, ...]:
             RecommendBaseImageArgs,
             recommend_base_image,
             _say("Choosing a {} base image…", "language"),
+        ),
+        ToolSpec(
+            "compliance_report",
+            ComplianceReportArgs,
+            compliance_report,
+            _say("Collecting compliance evidence…"),
         ),
         ToolSpec(
             "propose_deletion",

@@ -1,0 +1,1 @@
+"""Compliance evidence: signing, lifecycle-policy adherence, access, change history, vulnerability posture."""
