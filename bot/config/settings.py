@@ -171,7 +171,7 @@ class DigestSettings(_Section):
 
     @model_validator(mode="after")
     def _valid_schedule(self) -> DigestSettings:
-        from bot.digest.schedule import parse_cron
+        from bot.schedule import parse_cron
 
         parse_cron(self.cron, timezone=self.timezone)  # CronError is a ValueError: reported at this section
         return self

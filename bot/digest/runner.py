@@ -20,7 +20,7 @@ from bot.digest.build import Summarizer, build_digest, default_providers, empty_
 from bot.digest.context import DigestContext, RetentionView, SectionProvider, collect_context
 from bot.digest.log import DigestLog, SendKind
 from bot.digest.model import Digest
-from bot.digest.schedule import CronSchedule, parse_cron
+from bot.schedule import CronSchedule, parse_cron
 from tools.errors import RegentError
 from tools.policy.evaluate import evaluate_policies, evaluate_snapshot
 from tools.policy.plans import Plan

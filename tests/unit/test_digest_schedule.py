@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.digest.schedule import parse_cron
+from bot.schedule import parse_cron
 from bot.errors import CronError
 
 

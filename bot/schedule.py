@@ -1,4 +1,4 @@
-"""Cron expressions (5 fields) evaluated in an IANA time zone: when the next digest is due.
+"""Cron expressions (5 fields) evaluated in an IANA time zone: when the next digest or crawl is due.
 
 Parsing and evaluation are cronsim's (the evaluator behind Healthchecks.io, which follows Debian's cron):
 minute, hour, day of month, month (1-12 or jan-dec), day of week (0-7 or sun-sat; 0 and 7 are Sunday);
