@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
@@ -28,11 +32,22 @@ CMAKE_FLAGS = (
 )
 BUILD_JOBS = 2
 BUILD_ESTIMATE = "~8 min on 2 cores"
-# sdist (77 MB) + unpacked source + object files, measured at well under 1 GB; a margin on top.
-BUILD_SPACE = 1_500_000_000
+# sdist (77 MB) + unpacked source (130 MB) + object files (90 MB): ~0.3 GB measured, doubled for margin.
+BUILD_SPACE = 600_000_000
 PROGRESS_EVERY = 30.0
 _PERCENT = re.compile(rb"\[\s*(\d+)%\]")
 APT_HINT = "apt-get install cmake g++"
+# GGML_NATIVE turns on Intel AMX where the CPU flags it, and on these VMs (Sapphire Rapids guests) the
+# first AMX instruction (ldtilecfg) segfaults while the model loads. GCC lets explicit -mno-* flags win
+# over -march=native whatever their order, so the rest of the native ISA (AVX-512) stays.
+NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+
+
+def cmake_flags(*, machine: str) -> list[str]:
+    """The configure flags for this CPU architecture (`platform.machine()`)."""
+    if machine.lower() in ("x86_64", "amd64"):
+        return [*CMAKE_FLAGS, f"-DCMAKE_C_FLAGS={NO_AMX}", f"-DCMAKE_CXX_FLAGS={NO_AMX}"]
+    return list(CMAKE_FLAGS)
 
 
 def server_works(binary: Path) -> bool:
@@ -48,8 +63,8 @@ def server_works(binary: Path) -> bool:
     return done.returncode == 0
 
 
-def require_build_tools() -> tuple[str, str]:
-    """Paths of cmake and a C++ compiler, or ModelSetupError naming the apt packages."""
+def require_build_tools() -> str:
+    """The path of cmake, once cmake and a C++ compiler are known present; else ModelSetupError."""
     cmake = shutil.which("cmake")
     compiler = shutil.which("c++") or shutil.which("g++")
     missing = [name for name, path in (("cmake", cmake), ("a C++ compiler", compiler)) if path is None]
@@ -57,26 +72,28 @@ def require_build_tools() -> tuple[str, str]:
         raise ModelSetupError(
             f"building llama-server needs {' and '.join(missing)}, which are not installed: {APT_HINT}"
         )
-    return cmake, compiler
+    return cmake
 
 
 def ensure_llama_server(cache: ModelCache, *, progress: Progress) -> Path:
     """Return the cached llama-server, building it first (once per version) when it is missing."""
     if server_works(cache.server_binary):
         return cache.server_binary
-    cmake, _ = require_build_tools()
+    cmake = require_build_tools()
     check_free_space(cache.root, needed=BUILD_SPACE, purpose="building llama-server")
     shutil.rmtree(cache.build_dir, ignore_errors=True)
     cache.build_dir.mkdir(parents=True)
     cache.server_dir.mkdir(parents=True, exist_ok=True)
     source = fetch_source(cache.build_dir, progress=progress)
     tree = cache.build_dir / "cmake"
+    version = cache.server_version
     progress(
-        f"building llama-server {cache.server_version} with -j{BUILD_JOBS} ({BUILD_ESTIMATE}); log: {cache.build_log}"
+        f"building llama-server {version} with -j{BUILD_JOBS} ({BUILD_ESTIMATE}); log: {cache.build_log}"
     )
     started = time.monotonic()
     with cache.build_log.open("wb") as log:
-        run_logged([cmake, "-S", str(source), "-B", str(tree), *CMAKE_FLAGS], log=log, cache=cache)
+        configure = [cmake, "-S", str(source), "-B", str(tree), *cmake_flags(machine=platform.machine())]
+        run_logged(configure, log=log, cache=cache)
         build = [cmake, "--build", str(tree), "--target", "llama-server", f"-j{BUILD_JOBS}"]
         run_logged(build, log=log, cache=cache, progress=progress, started=started)
     built = tree / "bin" / "llama-server"
@@ -86,6 +103,8 @@ def ensure_llama_server(cache: ModelCache, *, progress: Progress) -> Path:
     shutil.copy2(built, staged)
     staged.replace(cache.server_binary)
     shutil.rmtree(cache.build_dir, ignore_errors=True)
+    with suppress(OSError):  # the parent holds other versions' builds while they run
+        cache.build_dir.parent.rmdir()
     progress(f"llama-server built in {time.monotonic() - started:.0f} s: {cache.server_binary}")
     return cache.server_binary
 
@@ -123,7 +142,10 @@ def run_logged(
     started: float = 0.0,
 ) -> None:
     """Run a build step with output to the build log; with `progress`, report every ~30 s."""
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    # Its own session, so an interrupted build stops make and every compiler it started, not cmake alone.
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         while True:
             try:
@@ -133,7 +155,8 @@ def run_logged(
                 if progress is not None:
                     progress(build_status(cache.build_log, elapsed=time.monotonic() - started))
     except BaseException:
-        process.kill()
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         raise
     if process.returncode != 0:

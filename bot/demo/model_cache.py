@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import DemoError
@@ -40,12 +41,32 @@ def resolve_cache_dir(*, env: Mapping[str, str], home: Path) -> Path:
     return home / ".cache" / "regent"
 
 
+def cpu_key(cpuinfo: str) -> str:
+    """8 hex digits naming the CPU's instruction-set flags in /proc/cpuinfo ("generic" without any)."""
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("flags", "Features"):  # x86, arm
+            return hashlib.sha256(" ".join(sorted(value.split())).encode()).hexdigest()[:8]
+    return "generic"
+
+
+def host_cpu_key() -> str:
+    """cpu_key of this machine."""
+    try:
+        return cpu_key(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return "generic"
+
+
 @dataclass(frozen=True, slots=True)
 class ModelCache:
     """The layout of one cache root; every path the runner reads or writes comes from here."""
 
     root: Path
     server_version: str = LLAMA_CPP_PYTHON_VERSION
+    # llama-server is built with -march=native: a cache restored on another CPU (a CI runner of another
+    # generation) must build anew, not die of SIGILL in the middle of a request.
+    cpu: str = field(default_factory=host_cpu_key)
 
     @property
     def models_dir(self) -> Path:
@@ -69,8 +90,8 @@ class ModelCache:
 
     @property
     def server_dir(self) -> Path:
-        """The built llama-server, keyed by the llama-cpp-python version it comes from."""
-        return self.root / f"llama-server-{self.server_version}"
+        """The built llama-server, keyed by the llama-cpp-python version it comes from and the CPU."""
+        return self.root / f"llama-server-{self.server_version}-{self.cpu}"
 
     @property
     def server_binary(self) -> Path:
@@ -85,7 +106,7 @@ class ModelCache:
     @property
     def build_dir(self) -> Path:
         """Scratch space for the sdist and the cmake tree; removed after a successful build."""
-        return self.root / "build" / f"llama-server-{self.server_version}"
+        return self.root / "build" / self.server_dir.name
 
     @property
     def run_dir(self) -> Path:

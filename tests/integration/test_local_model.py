@@ -22,7 +22,11 @@ from tests.conftest import REQUIRE_REAL_ENV
 
 pytestmark = [pytest.mark.real, pytest.mark.model]
 
-SYSTEM = "You answer questions about container images. Once a tool result is present, answer from it."
+# The 1.5B model calls the tool again after its result unless told plainly not to (reference/local-llm.md).
+SYSTEM = (
+    "You answer questions about container images. Call a tool to get facts. When a tool response is "
+    "present, do not call the tool again: answer the question from the tool response in one sentence."
+)
 IMAGE_SIZE_TOOL: ChatCompletionToolParam = {
     "type": "function",
     "function": {
@@ -114,8 +118,9 @@ def test_a_tool_call_comes_back_parsed_and_the_answer_uses_its_result(client: Op
     answer = second.choices[0]
     assert answer.finish_reason == "stop", answer.message
     assert not answer.message.tool_calls
-    content = (answer.message.content or "").replace(",", "")
-    assert "48234496" in content or "48.2" in content or "46" in content, content
+    content = answer.message.content or ""
+    # The model may group digits oddly ("482,344,96") or convert units: any rendering of the size will do.
+    assert "48234496" in content.replace(",", "") or "48.2" in content or "46" in content, content
 
 
 def test_arguments_sent_back_are_not_double_encoded(model_url: str) -> None:
