@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,6 +18,9 @@ from tools.inventory.models import RegistrySource
 from tools.inventory.store import SnapshotStore
 from tools.registry.client import RegistryClient
 from tools.registry.http import pooled_client
+
+if TYPE_CHECKING:
+    from tools.portainer.client import PortainerClient
 
 
 class Closable(Protocol):
@@ -146,7 +149,7 @@ def _add_portainer(
     cache: Cache,
     store: SnapshotStore,
 ) -> None:
-    """Portainer's registries (BE: through its proxy; CE: directly) and its environments."""
+    """Portainer's registries (BE: through its proxy, see `proxy_reader`; CE: directly) and environments."""
     from tools.portainer.client import PortainerClient
     from tools.portainer.sources import portainer_deployment_source
 
@@ -161,19 +164,61 @@ def _add_portainer(
     sources.deployments.append(portainer_deployment_source(portainer))
     configured = {entry.name for entry in settings.registries}
     try:
-        registry_sources = portainer.registry_sources(default_scheme=config.registry_scheme)
+        edition = portainer.status().edition
+        reader = proxy_reader(portainer, settings, secrets) if edition == "BE" else None
+        if reader is not None and reader is not portainer:
+            sources.closers.append(reader)
+        registry_sources = (reader or portainer).registry_sources(
+            edition=edition, proxied=reader is not None, default_scheme=config.registry_scheme
+        )
     except RegentError as exc:
         sources.errors.append(f"Portainer {config.url}: registries: {exc}")
         return
     for source in registry_sources:
         if source.name in configured:
             continue  # the config's own entry (URL, credentials) wins over Portainer's record
-        if source.access == "portainer-proxy" and source.portainer_id is not None:
-            proxy = portainer.registry_proxy(source.portainer_id, environment_id=source.proxy_environment_id)
+        if reader is not None and source.access == "portainer-proxy" and source.portainer_id is not None:
+            proxy = reader.registry_proxy(
+                source.portainer_id,
+                environment_id=source.proxy_environment_id,
+                allow_api_key=config.registry_proxy_auth == "api-key",
+            )
             client = RegistryClient(
                 proxy.base_url, http=http, cache=cache, headers=dict(proxy.headers), params=dict(proxy.params)
             )
+        elif edition == "BE" and config.registry_proxy_auth == "login":
+            sources.errors.append(f"registry {source.name}: not read: {NO_PROXY_LOGIN}")
+            continue
         else:
             username, password = _credentials(secrets, source.name)
             client = RegistryClient(source.url, http=http, cache=cache, username=username, password=password)
         _add_registry(sources, seen, source, client, store)
+
+
+NO_PROXY_LOGIN = (
+    "Portainer BE's registry proxy needs a service account login (PORTAINER_PROXY_USERNAME and "
+    "PORTAINER_PROXY_PASSWORD); or give the registry an entry under registries:, or set "
+    "portainer.registry_proxy_auth: direct (or api-key, which may forward the API key to the registry)"
+)
+
+
+def proxy_reader(portainer: PortainerClient, settings: Settings, secrets: Secrets) -> PortainerClient | None:
+    """The Portainer client whose credentials go on BE registry-proxy requests, or None (no proxy).
+
+    BE strips only `Authorization` before forwarding to the registry, so the API key (`X-API-Key`) could
+    reach a third party: by default ("login") proxy requests carry a JWT from a service account's login
+    instead; "api-key" is the explicit opt-in for the key; "direct" never uses the proxy. The caller
+    closes a client made here.
+    """
+    from tools.portainer.client import PortainerClient
+
+    config = settings.portainer
+    assert config is not None
+    if config.registry_proxy_auth == "api-key":
+        return portainer
+    username, password = secrets.portainer_proxy_username, secrets.portainer_proxy_password
+    if config.registry_proxy_auth == "direct" or not (username and password):
+        return None
+    return PortainerClient(
+        config.url, username=username, password=password.get_secret_value(), verify=config.verify_tls
+    )

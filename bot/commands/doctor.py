@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from bot.app import App, app_for_sources
 from bot.config import read_only_reason
-from bot.sources import build_sources
+from bot.sources import build_sources, proxy_reader
 from tools.errors import RegentError
 from tools.portainer.client import PortainerClient
 from tools.privileges.checks import Finding, check_portainer, check_registry, delete_refusals, exit_code
@@ -32,16 +32,7 @@ def check_privileges(runtime: App) -> list[Finding]:
     mode = settings.mode
     what = "no proposals, approvals or deletions" if mode == "read-only" else "proposals and approved deletes"
     found = [Finding("ok", "mode", f"{mode} ({what})")]
-    config = settings.portainer
-    if config is not None:
-        key = runtime.secrets.portainer_api_key
-        if key is None:
-            found.append(Finding("error", f"portainer {config.url}", "PORTAINER_API_KEY is not set"))
-        else:
-            with PortainerClient(
-                config.url, api_key=key.get_secret_value(), verify=config.verify_tls
-            ) as client:
-                found.extend(check_portainer(client, mode=mode))
+    found.extend(_portainer_findings(runtime))
     try:
         sources = build_sources(
             settings,
@@ -54,7 +45,8 @@ def check_privileges(runtime: App) -> list[Finding]:
     except RegentError as exc:
         return [*found, Finding("error", "configuration", str(exc))]
     try:
-        # sources.errors only repeats Portainer's registry list failure, which check_portainer explains.
+        # sources.errors only repeats what check_portainer explains: the registry list failed, or
+        # registries left unread for want of a registry-proxy login.
         for target in sources.registries:
             found.extend(
                 check_registry(
@@ -66,9 +58,32 @@ def check_privileges(runtime: App) -> list[Finding]:
             )
     finally:
         sources.close()
-    if config is None and not sources.registries:
+    if settings.portainer is None and not sources.registries:
         found.append(Finding("warning", "configuration", "no Portainer and no registries are configured"))
     return found
+
+
+def _portainer_findings(runtime: App) -> list[Finding]:
+    """The Portainer key, and how BE registry-proxy requests authenticate (never with it, by default)."""
+    config = runtime.settings.portainer
+    if config is None:
+        return []
+    key = runtime.secrets.portainer_api_key
+    if key is None:
+        return [Finding("error", f"portainer {config.url}", "PORTAINER_API_KEY is not set")]
+    with PortainerClient(config.url, api_key=key.get_secret_value(), verify=config.verify_tls) as client:
+        login = proxy_reader(client, runtime.settings, runtime.secrets)
+        service = login if login is not client else None
+        try:
+            return check_portainer(
+                client,
+                mode=runtime.settings.mode,
+                proxy_auth=config.registry_proxy_auth,
+                proxy_login=service,
+            )
+        finally:
+            if service is not None:
+                service.close()
 
 
 def apply_findings(runtime: App, findings: list[Finding]) -> None:

@@ -55,6 +55,9 @@ class Secrets(_Frozen):
     """Every secret of the process (and the endpoints read with them)."""
 
     portainer_api_key: SecretStr | None = None
+    # The service account whose JWT authenticates BE registry-proxy requests (portainer.registry_proxy_auth).
+    portainer_proxy_username: str | None = None
+    portainer_proxy_password: SecretStr | None = None
     registry_username: str | None = None
     registry_password: SecretStr | None = None
     registry_credentials: dict[str, tuple[str, SecretStr]] = Field(default_factory=dict)
@@ -94,6 +97,8 @@ def load_secrets(settings: Settings, env: Env | None = None) -> Secrets:
     ticket = settings.vulns.ticket
     return Secrets(
         portainer_api_key=_secret("PORTAINER_API_KEY", env),
+        portainer_proxy_username=read_env("PORTAINER_PROXY_USERNAME", env),
+        portainer_proxy_password=_secret("PORTAINER_PROXY_PASSWORD", env),
         registry_username=read_env("REGENT_REGISTRY_USERNAME", env),
         registry_password=_secret("REGENT_REGISTRY_PASSWORD", env),
         registry_credentials=_registry_credentials(settings, env),

@@ -1,4 +1,12 @@
-"""The fake Portainer's authentication: API keys, JWT login (rate-limited), the session cookie and CSRF."""
+"""The fake Portainer's authentication: API keys, JWT login (rate-limited), the session cookie and CSRF.
+
+Follows http/security/bouncer.go (CE 2.23): `X-API-KEY` (any case, or the query parameter) is tried
+first, then `Authorization: Bearer <JWT>` (:20,213-222,446-468,506-523); no credential is 401 "A valid
+authorization token is missing" and a bad one 401 "Invalid JWT token" (:300-323); both at once is 403
+(:602-621). A JWT issued before the user's `TokenIssueAt` is refused (user_update.go:143-146). Login:
+http/handler/auth/authenticate.go (wrong credentials 422); the ban after too many logins:
+http/security/rate_limiter.go:30-38 (403 "Access denied").
+"""
 
 from __future__ import annotations
 
@@ -52,7 +60,10 @@ class AuthRoutes:
             return None
         if claims.get("gen") != self._jwt_generation:
             return None
-        return next((u for u in self.users if u.id == claims.get("id")), None)
+        user = next((u for u in self.users if u.id == claims.get("id")), None)
+        if user is None or float(claims.get("issued", 0)) < user.sessions_after:
+            return None  # the user was removed, or changed role or password after this login
+        return user
 
     def _login(self, req: Request) -> Response:
         now = time.monotonic()
@@ -78,6 +89,7 @@ class AuthRoutes:
             "exp": int(time.time()) + 8 * 3600,
             "jti": str(uuid.uuid4()),
             "gen": self._jwt_generation,
+            "issued": time.time(),  # unrounded `iat`, compared with the user's TokenIssueAt
         }
         token = jwt.encode(claims, self._jwt_secret, algorithm="HS256")
         cookie = f"portainer_api_key={token}; Path=/; HttpOnly; SameSite=Strict"

@@ -1,4 +1,12 @@
-"""The fake Portainer's proxies: Docker to a real dockerd, Kubernetes from canned pods, BE registry v2."""
+"""The fake Portainer's proxies: Docker to a real dockerd, Kubernetes from canned pods, BE registry v2.
+
+Docker and Kubernetes: http/handler/endpointproxy/handler.go:27-36 (unknown environment 404, no access
+403). Registry v2: **BE only** (CE removed it in 2.0, commit 82064152e: a plain-text 404 there). The BE
+proxy follows BE-old (the public BE 2.4.1 branch; current BE source is not public): it authenticates the
+caller, drops `/registries/{id}`, deletes **only** the `Authorization` header, injects the stored
+credentials and forwards everything else, an `X-API-Key` header included. Whether current BE forwards
+`X-API-Key` is unverified; the fake takes the worst case, so a test can see a key reach the registry.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ import base64
 import json
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -14,6 +22,21 @@ from tests.fakes.portainer_http import Request, Response, error, forwardable, js
 from tests.fakes.portainer_records import FakeEnvironment, FakeRegistry
 
 NOT_FOUND_DB = "Object not found inside the database"
+# Go's reverse proxy drops hop-by-hop headers and sets Host and the length itself; BE-old adds Authorization.
+_NOT_FORWARDED = frozenset(
+    {
+        "authorization",
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 REGISTRY_NOT_FOUND = "Unable to find a registry with the specified identifier inside the database"
 
 
@@ -23,14 +46,13 @@ class ProxyRoutes:
     _lock: threading.Lock
     _clients: dict[str, httpx.Client]
 
-    def _find_env(self, req: Request, env_id: str) -> FakeEnvironment | Response:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # implemented by the other mixins of FakePortainer
 
-    def _find_registry(self, registry_id: str) -> FakeRegistry | None:
-        raise NotImplementedError
+        def _find_env(self, req: Request, env_id: str) -> FakeEnvironment | Response: ...
 
-    def _env_denied(self, req: Request) -> Response | None:
-        raise NotImplementedError
+        def _find_registry(self, registry_id: str) -> FakeRegistry | None: ...
+
+        def _registry_env_denied(self, req: Request, registry: FakeRegistry) -> Response | None: ...
 
     def _docker(self, req: Request, env_id: str, rest: str) -> Response:
         env = self._find_env(req, env_id)
@@ -98,11 +120,10 @@ class ProxyRoutes:
         registry = self._find_registry(registry_id)
         if registry is None:
             return error(404, REGISTRY_NOT_FOUND, NOT_FOUND_DB)
-        if not req.user.is_admin and (denied := self._env_denied(req)) is not None:
+        if not req.user.is_admin and (denied := self._registry_env_denied(req, registry)) is not None:
             return denied
-        # The caller's own credentials stop here; the stored ones go upstream (the client never sees them).
-        names = ("accept", "content-type", "content-range", "range")
-        headers = {k: v for k, v in req.headers.items() if k in names}
+        # BE-old: `r.Header.Del("Authorization")`, then the stored credentials; every other header goes on.
+        headers = {k: v for k, v in req.headers.items() if k not in _NOT_FORWARDED}
         if registry.username:
             pair = f"{registry.username}:{registry.password}".encode()
             headers["authorization"] = "Basic " + base64.b64encode(pair).decode()

@@ -1,7 +1,8 @@
 """Records a fake Portainer serves, and their JSON in the shapes of the real API (EE 2.44 spec, CE 2.23 code).
 
 Field names and nesting follow `shared/reference/portainer-swagger.yaml`; the schema test
-(tests/integration/test_fake_portainer_schema.py) checks that they still do.
+(tests/integration/test_fake_portainer_schema.py) checks that they still do. What each handler strips or
+keeps follows shared/reference/portainer-real.md (paths under `api/` of portainer/portainer, CE 2.23).
 """
 
 from __future__ import annotations
@@ -36,11 +37,20 @@ class FakeUser:
     password: str = "correct horse battery staple"
     role: int = ADMIN
     api_keys: tuple[str, ...] = field(default_factory=lambda: (new_api_key(),))
+    # JWTs issued before this unix time are refused; a role or password change sets it
+    # (http/handler/users/user_update.go:143-146), so a demotion ends the user's open sessions.
+    token_issue_at: int = 0
+    sessions_after: float = 0.0  # the same instant, unrounded: the fake compares JWTs against this
 
     @property
     def is_admin(self) -> bool:
         """True for role 1 (administrator)."""
         return self.role == ADMIN
+
+    def expire_sessions(self) -> None:
+        """Refuse every JWT issued so far to this user (what setting `TokenIssueAt` does)."""
+        self.sessions_after = time.time()
+        self.token_issue_at = int(self.sessions_after)
 
 
 @dataclass
@@ -61,9 +71,22 @@ class FakeMembership:
     role: int = TEAM_MEMBER
 
 
+@dataclass(frozen=True)
+class FakeRegistryAccess:
+    """`RegistryAccesses[env]`: who may use a registry on one environment (and, on Kubernetes, where)."""
+
+    user_ids: frozenset[int] = frozenset()
+    team_ids: frozenset[int] = frozenset()
+    namespaces: tuple[str, ...] = ()
+
+
 @dataclass
 class FakeRegistry:
-    """A registry record; `url` is how the fake's BE proxy reaches it (scheme optional, default http)."""
+    """A registry record; `url` is how the fake's BE proxy reaches it (scheme optional, default http).
+
+    For ECR (type 7) Portainer keeps the access key id in `username`, the secret in `password` and the
+    region in `Ecr.Region` (`ecr_region`); `access_token` is its cached token, which inspect keeps.
+    """
 
     id: int
     name: str
@@ -72,6 +95,8 @@ class FakeRegistry:
     username: str = ""
     password: str = ""
     access_token: str = ""  # ECR's cached token; CE inspect does not strip it
+    ecr_region: str = ""
+    accesses: dict[int, FakeRegistryAccess] = field(default_factory=dict)  # env id -> access
     extra: Json = field(default_factory=dict)  # e.g. {"Gitlab": {...}} merged into the record
 
     @property
@@ -103,6 +128,7 @@ class FakeEnvironment:
     user_ids: frozenset[int] = frozenset()  # non-admin users given access
     team_ids: frozenset[int] = frozenset()
     group_id: int = 1
+    namespace_users: dict[str, frozenset[int]] = field(default_factory=dict)  # Kubernetes namespace access
 
     @classmethod
     def docker(cls, id: int, name: str, *, socket: str | None, **options: Any) -> FakeEnvironment:
@@ -146,6 +172,7 @@ class FakeStack:
     type: int = 2  # 1 swarm, 2 compose, 3 kubernetes
     status: int = 1  # 1 active, 2 inactive
     env: dict[str, str] = field(default_factory=dict)
+    swarm_id: str = "swarm-1"  # only Swarm stacks (type 1) carry one
 
 
 def make_pod(
@@ -198,7 +225,7 @@ def user_json(user: FakeUser, *, business: bool) -> Json:
         "Id": user.id,
         "Username": user.username,
         "Role": user.role,
-        "TokenIssueAt": int(time.time()),
+        "TokenIssueAt": user.token_issue_at,
         "ThemeSettings": {"color": ""},
         "UseCache": True,
         "forceChangePassword": False,
@@ -218,9 +245,27 @@ def membership_json(membership: FakeMembership) -> Json:
     }
 
 
-def registry_json(registry: FakeRegistry, *, view: str) -> Json:
-    """A registry record; view is "raw" (CE admin list), "admin" (passwords gone), "inspect" or "scrubbed"."""
-    if view == "scrubbed":  # BE, non-admin: only identity survives
+def _accesses_json(registry: FakeRegistry) -> Json:
+    return {
+        str(env_id): {
+            "UserAccessPolicies": {str(u): {"RoleId": 0} for u in access.user_ids},
+            "TeamAccessPolicies": {str(t): {"RoleId": 0} for t in access.team_ids},
+            "Namespaces": list(access.namespaces),
+        }
+        for env_id, access in registry.accesses.items()
+    }
+
+
+def registry_json(registry: FakeRegistry, *, view: str, admin: bool = True) -> Json:
+    """A registry record.
+
+    view "raw": the stored record, Password and ManagementConfiguration included (CE list,
+    registry_list.go:30-39); "admin": BE list (EE 2.44 spec), passwords gone; "inspect": Password and
+    ManagementConfiguration stripped, AccessToken kept (registry_inspect.go:41-49,
+    endpoint_registries_list.go hideRegistryFields), RegistryAccesses nulled for non-admins; "scrubbed":
+    BE list for non-admins (EE 2.44 spec), identity only.
+    """
+    if view == "scrubbed":
         return {"Id": registry.id, "Name": registry.name, "Type": registry.type}
     authenticated = bool(registry.username)
     management: Json | None = {
@@ -229,7 +274,7 @@ def registry_json(registry: FakeRegistry, *, view: str) -> Json:
         "Username": registry.username,
         "Password": registry.password,
         "TLSConfig": {"TLS": registry.upstream.startswith("https"), "TLSSkipVerify": False},
-        "Ecr": {"Region": ""},
+        "Ecr": {"Region": registry.ecr_region},
         "AccessToken": "",
         "AccessTokenExpiry": 0,
     }
@@ -244,8 +289,8 @@ def registry_json(registry: FakeRegistry, *, view: str) -> Json:
         "Gitlab": {"ProjectId": 0, "InstanceURL": "", "ProjectPath": ""},
         "Quay": {"UseOrganisation": False, "OrganisationName": ""},
         "Github": {"UseOrganisation": False, "OrganisationName": ""},
-        "Ecr": {"Region": ""},
-        "RegistryAccesses": {},
+        "Ecr": {"Region": registry.ecr_region},
+        "RegistryAccesses": _accesses_json(registry) if admin else None,
         "AccessToken": registry.access_token,
         "AccessTokenExpiry": 0,
         "UserAccessPolicies": {},
@@ -263,105 +308,6 @@ def registry_json(registry: FakeRegistry, *, view: str) -> Json:
     return body | registry.extra
 
 
-def _docker_snapshot(env: FakeEnvironment) -> Json:
-    counts = dict.fromkeys(
-        [
-            "ContainerCount",
-            "RunningContainerCount",
-            "StoppedContainerCount",
-            "HealthyContainerCount",
-            "UnhealthyContainerCount",
-            "ImageCount",
-            "VolumeCount",
-            "StackCount",
-            "NodeCount",
-            "TotalMemory",
-        ],
-        0,
-    )
-    return counts | {
-        "Time": int(time.time()),
-        "DockerVersion": "20.10.24",
-        "Swarm": env.services is not None,
-        "ServiceCount": len(env.services or []),
-        "TotalCPU": 2,
-        "GpuUseAll": False,
-        "GpuUseList": [],
-        "IsPodman": env.container_engine == "podman",
-        "DockerSnapshotRaw": {"Containers": [], "Images": [], "Volumes": {}, "Networks": [], "Info": {}},
-    }
-
-
-def _kubernetes_json(env: FakeEnvironment, *, snapshots: bool) -> Json:
-    snapshot = {"Time": int(time.time()), "KubernetesVersion": "v1.31.2", "NodeCount": 1, "TotalCPU": 2}
-    return {
-        "Snapshots": [snapshot | {"TotalMemory": 0}] if snapshots and env.is_kubernetes else [],
-        "Configuration": {"AllowNoneIngressClass": False, "IngressAvailabilityPerNamespace": True},
-        "Flags": {
-            "IsServerIngressClassDetected": False,
-            "IsServerMetricsDetected": False,
-            "IsServerStorageDetected": False,
-        },
-    }
-
-
-def endpoint_json(env: FakeEnvironment, *, snapshots: bool, admin: bool) -> Json:
-    """An `endpoints.endpointResponse`; non-admins get `UserAccessPolicies` nulled like CE does."""
-    security = dict.fromkeys(
-        [
-            "allowBindMountsForRegularUsers",
-            "allowContainerCapabilitiesForRegularUsers",
-            "allowDeviceMappingForRegularUsers",
-            "allowHostNamespaceForRegularUsers",
-            "allowPrivilegedModeForRegularUsers",
-            "allowSecurityOptForRegularUsers",
-            "allowStackManagementForRegularUsers",
-            "allowSysctlSettingForRegularUsers",
-            "allowVolumeBrowserForRegularUsers",
-            "enableHostManagementFeatures",
-        ],
-        True,
-    )
-    with_docker = snapshots and not env.is_kubernetes
-    return {
-        "Id": env.id,
-        "Name": env.name,
-        "Type": env.type,
-        "ContainerEngine": env.container_engine,
-        "URL": env.url,
-        "PublicURL": "",
-        "GroupId": env.group_id,
-        "TagIds": [],
-        "Status": env.status,
-        "StatusMessage": {
-            "summary": "",
-            "detail": "",
-            "operation": "",
-            "operationStatus": "",
-            "warnings": [],
-        },
-        "Snapshots": [_docker_snapshot(env)] if with_docker else [],
-        "Kubernetes": _kubernetes_json(env, snapshots=snapshots),
-        "UserAccessPolicies": {str(u): {"RoleId": 0} for u in env.user_ids} if admin else None,
-        "TeamAccessPolicies": {str(t): {"RoleId": 0} for t in env.team_ids},
-        "TLSConfig": {"TLS": False, "TLSSkipVerify": False},
-        "EdgeID": "",
-        "EdgeKey": "",
-        "EdgeCheckinInterval": 0,
-        "Edge": {"AsyncMode": False, "PingInterval": 0, "SnapshotInterval": 0, "CommandInterval": 0},
-        "LastCheckInDate": 0,
-        "Heartbeat": False,
-        "Agent": {"Version": "2.44.0" if env.type in (2, 6) else ""},
-        "SecuritySettings": security,
-        "Gpus": [],
-        "EnableGPUManagement": False,
-        "EnableImageNotification": False,
-        "ComposeSyntaxMaxVersion": "",
-        "ChangeWindow": {"Enabled": False, "StartTime": "", "EndTime": ""},
-        "LocalTimeZone": "",
-    }
-
-
 def stack_json(stack: FakeStack) -> Json:
     """A `portaineree.Stack`."""
     return {
@@ -369,7 +315,7 @@ def stack_json(stack: FakeStack) -> Json:
         "Name": stack.name,
         "Type": stack.type,
         "EndpointId": stack.endpoint_id,
-        "SwarmId": "swarm-1" if stack.type == 1 else "",
+        "SwarmId": stack.swarm_id if stack.type == 1 else "",
         "EntryPoint": "docker-compose.yml",
         "AdditionalFiles": [],
         "Env": [{"name": k, "value": v} for k, v in stack.env.items()],

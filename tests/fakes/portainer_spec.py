@@ -31,6 +31,7 @@ ROUTES = {
     "/registries/{id}": "get",
     "/endpoints": "get",
     "/endpoints/{id}": "get",
+    "/endpoints/{id}/registries": "get",
     "/stacks": "get",
     "/stacks/{id}/file": "get",
     "/useractivity/authlogs": "get",

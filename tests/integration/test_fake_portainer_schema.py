@@ -11,7 +11,14 @@ import httpx
 import jsonschema
 import pytest
 
-from tests.fakes.portainer import FakeEnvironment, FakeMembership, FakePortainer, FakeRegistry, FakeStack
+from tests.fakes.portainer import (
+    FakeEnvironment,
+    FakeMembership,
+    FakePortainer,
+    FakeRegistry,
+    FakeRegistryAccess,
+    FakeStack,
+)
 from tests.fakes.portainer_records import (
     STANDARD_USER,
     TEAM_LEADER,
@@ -87,7 +94,16 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakePortainer]:
         teams=[FakeTeam(1, "platform")],
         memberships=[FakeMembership(1, user_id=2, team_id=1, role=TEAM_LEADER)],
         registries=[
-            FakeRegistry(i, f"reg-{i}", f"registry-{i}.example.com", type=i, username="u", password="pw")
+            FakeRegistry(
+                i,
+                f"reg-{i}",
+                f"registry-{i}.example.com",
+                type=i,
+                username="u",
+                password="pw",
+                ecr_region="eu-west-1" if i == 7 else "",
+                accesses={1: FakeRegistryAccess(user_ids=frozenset({2}))},
+            )
             for i in range(1, 9)
         ],
         environments=[
@@ -165,6 +181,10 @@ def test_registries_match(openapi: dict[str, Any], fake: FakePortainer) -> None:
     validate(openapi, "/registries/{id}", get(fake, "/registries/3", user=1, endpointId=1))
     if fake.edition == "BE":
         validate(openapi, "/registries", get(fake, "/registries", user=1))
+    for user in (0, 1):
+        usable = get(fake, "/endpoints/1/registries", user=user)
+        assert len(usable) == 8
+        validate(openapi, "/endpoints/{id}/registries", usable)
 
 
 @pytest.mark.parametrize("exclude", ["true", "false"])

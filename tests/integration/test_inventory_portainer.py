@@ -17,10 +17,13 @@ from tests.conftest import SeederFactory, need_binary
 from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeEnvironment, FakeRegistry, FakeStack, FakeUser, make_pod
 from tools.inventory.store import SnapshotStore
+from tools.registry.client import RegistryClient
+from tools.registry.http import pooled_client
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "ptr_inventory-test-key-0001"
+SERVICE_PASSWORD = "inventory-service-account-pw"
 
 
 def regent(*args: str, state: Path, env_extra: dict[str, str]) -> tuple[int, dict[str, Any], str]:
@@ -70,7 +73,7 @@ def test_portainer_inventory(
     )
     fake = FakePortainer(
         edition=edition,  # type: ignore[arg-type]
-        users=[FakeUser(1, "admin", api_keys=(API_KEY,))],
+        users=[FakeUser(1, "admin", password=SERVICE_PASSWORD, api_keys=(API_KEY,))],
         registries=[FakeRegistry(5, "private", registry_htpasswd.url, username="alice", password="s3cret")],
         environments=[
             FakeEnvironment.docker(1, "prod-docker", socket=str(dockerd.socket_path)),
@@ -83,6 +86,8 @@ def test_portainer_inventory(
         with fake:
             config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
             env = {"PORTAINER_API_KEY": API_KEY, "REGENT_CONFIG": str(config)}
+            if edition == "BE":  # the proxy authenticates with a service account's JWT, never the API key
+                env.update(PORTAINER_PROXY_USERNAME="admin", PORTAINER_PROXY_PASSWORD=SERVICE_PASSWORD)
             if edition == "CE":  # CE has no registry proxy: Regent needs its own credentials for it
                 config.write_text(
                     config.read_text() + "registries:\n  - name: private\n"
@@ -115,9 +120,73 @@ def test_portainer_inventory(
     stack_users = [d for d in snapshot.deployments if d.kind == "stack"]
     assert stack_users and stack_users[0].digest == seeder.tagged()[("team-x/worker", "1.0.0")]
     assert "s3cret" not in err and API_KEY not in err and API_KEY not in json.dumps(out)
+    assert SERVICE_PASSWORD not in err + json.dumps(out)
 
 
 def _registry_auth(auth: dict[str, str]) -> str:
     import base64
 
     return base64.urlsafe_b64encode(json.dumps(auth).encode()).decode()
+
+
+WIPE = """
+policies:
+  - name: wipe
+    repositories: ["**"]
+    delete:
+      - all: true
+"""
+
+
+def test_images_named_only_in_compose_swarm_or_kubernetes_stacks_are_in_use_and_kept(
+    registry: RegistryServer, seeder: Seeder, dockerd: DockerDaemon, tmp_path: Path
+) -> None:
+    """H1 end to end: each stack type names an image found nowhere else; a delete-everything plan keeps all
+    three (Portainer's per-environment stack filter would have hidden the Swarm and Kubernetes ones)."""
+    pushed = {
+        kind: seeder.push_image(ImageSpec(f"only/{kind}", "1", created=NOW, extra_layer_seed=kind))
+        for kind in ("compose", "swarm", "kube", "unused")
+    }
+    host = registry.host
+    kube = (
+        "kind: Deployment\nmetadata: {name: k}\nspec:\n  template:\n    spec:\n      containers:\n"
+        f"      - {{name: k, image: {host}/only/kube:1}}\n"
+    )
+    fake = FakePortainer(
+        users=[FakeUser(1, "admin", api_keys=(API_KEY,))],
+        registries=[FakeRegistry(1, "local", host)],
+        environments=[
+            FakeEnvironment.docker(1, "prod-docker", socket=str(dockerd.socket_path)),
+            FakeEnvironment.swarm(2, "prod-swarm", services=[], socket=str(dockerd.socket_path)),
+            FakeEnvironment.kubernetes(3, "prod-k8s", pods=[]),
+        ],
+        stacks=[
+            FakeStack(1, "compose", 1, f"services:\n  c:\n    image: {host}/only/compose:1\n", type=2),
+            FakeStack(2, "swarm", 2, f"services:\n  s:\n    image: {host}/only/swarm:1\n", type=1),
+            FakeStack(3, "kube", 3, kube, type=3),
+        ],
+    )
+    policy = tmp_path / "wipe.yml"
+    policy.write_text(WIPE)
+    config = tmp_path / "regent.yml"
+    env = {"PORTAINER_API_KEY": API_KEY, "REGENT_CONFIG": str(config)}
+    with fake:
+        config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
+        planned = run_regent("plan", "--policy", str(policy), "--json", state=tmp_path, env=env)
+        assert planned.returncode == 0, planned.stderr
+        plan = json.loads(planned.stdout)
+        applied = run_regent("apply", plan["plan_id"], "--yes", state=tmp_path, env=env)
+        assert applied.returncode == 0, applied.stderr
+        assert fake.count("/api/stacks") >= 2  # listed unfiltered, once per inventory (plan, then apply)
+    store = SnapshotStore(tmp_path / "regent.db")
+    snapshot = store.latest()
+    store.close()
+    assert snapshot is not None
+    in_use = {d.digest for d in snapshot.deployments if d.kind == "stack"}
+    assert in_use == {pushed[kind].digest for kind in ("compose", "swarm", "kube")}
+    assert {item["digest"] for item in plan["items"]} == {pushed["unused"].digest}
+    with pooled_client(connections=2) as http:
+        client = RegistryClient(registry.url, http=http)
+        for kind, image in pushed.items():
+            found = client.head_manifest(f"only/{kind}", image.digest)
+            assert (found is None) == (kind == "unused"), kind

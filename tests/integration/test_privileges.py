@@ -29,7 +29,7 @@ from bot.demo.seed import BearerAuth, ImageSpec
 from tests.cli import run_regent
 from tests.conftest import TEST_USERS, SeederFactory, need_binary
 from tests.fakes.portainer import FakePortainer, FakeRegistry, FakeUser
-from tests.fakes.portainer_records import FakeEnvironment
+from tests.fakes.portainer_records import FakeEnvironment, FakeRegistryAccess
 from tests.fakes.token_server import TokenServer
 from tools.errors import ImageReferenceError
 from tools.inventory.models import RegistrySource
@@ -162,21 +162,55 @@ def test_ce_standard_user_cannot_list_registries(tmp_path: Path, registry: Regis
     assert user.api_keys[0] not in text
 
 
-def test_be_admin_key_reaches_the_registry_through_the_proxy(
+def test_be_reaches_the_registry_through_the_proxy_with_a_service_account_login(
     tmp_path: Path, registry: RegistryServer
 ) -> None:
     with FakePortainer(edition="BE", registries=[FakeRegistry(1, "local", registry.url)]) as portainer:
-        secrets = Secrets.model_validate({"portainer_api_key": portainer.admin.api_keys[0]})
+        secrets = Secrets.model_validate(
+            {
+                "portainer_api_key": portainer.admin.api_keys[0],
+                "portainer_proxy_username": "admin",
+                "portainer_proxy_password": portainer.admin.password,
+            }
+        )
         runtime = _runtime(tmp_path, {"portainer": {"url": portainer.url}}, secrets)
         try:
             found = check_privileges(runtime)
         finally:
             runtime.close()
         deletes = [path for method, path in portainer.log if method == "DELETE"]
-    assert exit_code(found) == 0, _messages(found)
-    assert "BE; key of 'admin' (administrator)" in _messages(found)
-    assert "read works through Portainer's proxy" in _messages(found)
+    text = _messages(found)
+    assert exit_code(found) == 0, text
+    assert "BE; key of 'admin' (administrator)" in text
+    assert "registry proxy requests carry a JWT from 'admin''s login" in text
+    assert "an administrator's key can read every registry's credentials" in text
+    assert "read works through Portainer's proxy" in text
     assert deletes == [f"/api/registries/1/v2/regent-delete-probe/manifests/{PROBE_DIGEST}"]
+
+
+def test_doctor_reports_the_registry_proxy_choice(tmp_path: Path, registry: RegistryServer) -> None:
+    """The API key through the proxy is an explicit, warned-about choice; no login: registries unread."""
+    with FakePortainer(edition="BE", registries=[FakeRegistry(1, "local", registry.url)]) as portainer:
+        secrets = Secrets.model_validate({"portainer_api_key": portainer.admin.api_keys[0]})
+        found: dict[str, list[Finding]] = {}
+        for choice in ("api-key", "login", "direct"):
+            config = {"url": portainer.url, "registry_proxy_auth": choice, "registry_scheme": "http"}
+            settings: dict[str, object] = {"portainer": config}
+            runtime = _runtime(tmp_path / choice, settings, secrets)
+            try:
+                found[choice] = check_privileges(runtime)
+            finally:
+                runtime.close()
+    subject = f"portainer {portainer.url}"
+    opted_in = _messages(found["api-key"])
+    assert "WARNING " + subject + ": the API key is sent through the registry proxy" in opted_in
+    assert "X-API-Key may be forwarded to every registry" in opted_in and exit_code(found["api-key"]) == 1
+    assert "read works through Portainer's proxy" in opted_in
+    unread = _messages(found["login"])
+    assert "no service account for the registry proxy" in unread and "registry local" not in unread
+    direct = _messages(found["direct"])
+    assert "the registry proxy is not used (registry_proxy_auth: direct)" in direct
+    assert "registry local: read works (" in direct  # straight to the registry, no proxy
 
 
 def test_a_refusing_registry_is_named_on_the_proposal(
@@ -226,13 +260,20 @@ def test_be_standard_user_reads_registries_through_an_environment_it_may_use(
     tmp_path: Path, registry: RegistryServer
 ) -> None:
     user = FakeUser(2, "reader", role=STANDARD)
+    granted = {7: FakeRegistryAccess(user_ids=frozenset({2}))}  # RegistryAccesses[7]
     with FakePortainer(
         edition="BE",
         users=[FakeUser(1, "admin"), user],
-        registries=[FakeRegistry(1, "local", registry.url)],
+        registries=[FakeRegistry(1, "local", registry.url, accesses=granted)],
         environments=[FakeEnvironment.docker(7, "prod", socket=None, user_ids=frozenset({2}))],
     ) as portainer:
-        secrets = Secrets.model_validate({"portainer_api_key": user.api_keys[0]})
+        secrets = Secrets.model_validate(
+            {
+                "portainer_api_key": user.api_keys[0],
+                "portainer_proxy_username": "reader",
+                "portainer_proxy_password": user.password,
+            }
+        )
         runtime = _runtime(tmp_path, {"portainer": {"url": portainer.url}}, secrets)
         try:
             found = check_privileges(runtime)

@@ -36,6 +36,9 @@ def make_portainer() -> FakePortainer:
         FakeUser(1, "admin"),
         FakeUser(2, "bob", role=ADMIN, api_keys=("ptr_bob_key_one_xxxxxxxx", "ptr_bob_key_two_xxxxxxxx")),
         FakeUser(3, "carol", role=STANDARD_USER),
+        FakeUser(
+            4, "dave", role=STANDARD_USER, api_keys=("ptr_dave_key_one_xxxxxxx", "ptr_dave_key_two_xxxxxxx")
+        ),
     ]
     return FakePortainer(
         users=users,
@@ -44,6 +47,7 @@ def make_portainer() -> FakePortainer:
             FakeMembership(10, user_id=2, team_id=1),
             FakeMembership(11, user_id=2, team_id=2, role=TEAM_LEADER),
             FakeMembership(12, user_id=3, team_id=1),
+            FakeMembership(13, user_id=4, team_id=2),
         ],
     )
 
@@ -105,6 +109,10 @@ def bob(portainer: FakePortainer) -> FakeUser:
     return next(u for u in portainer.users if u.username == "bob")
 
 
+def dave(portainer: FakePortainer) -> FakeUser:
+    return next(u for u in portainer.users if u.username == "dave")
+
+
 def test_proposing_lists_every_change_and_writes_nothing(runtime: App, portainer: FakePortainer) -> None:
     proposal_id = propose(runtime)
     proposal = runtime.proposals.get(proposal_id)
@@ -113,18 +121,22 @@ def test_proposing_lists_every_change_and_writes_nothing(runtime: App, portainer
     card = runtime.proposals.card(proposal)
     labels = [item.label for item in card.items]
     assert card.facts == (Fact("Portainer user", "bob (id 2)"),)
-    assert len(labels) == 5 and len(card.shown) == 5
-    assert labels[0] == "Demote bob from administrator to standard user"
-    assert [i.split(" `")[0] for i in labels[1:3]] == ["Revoke API key 1", "Revoke API key 2"]
-    assert labels[3:] == [
+    assert len(labels) == 4 and len(card.shown) == 4
+    # Portainer shows an administrator's keys to nobody else (403): demote first, then list and revoke.
+    assert labels == [
+        "Demote bob from administrator to standard user",
+        "Revoke every API key bob has once demoted (cannot be listed before)",
         "Remove bob from team platform (member)",
         "Remove bob from team payments (leader)",
     ]
-    assert "cannot disable a login" in card.warnings[0]
+    assert portainer.count("/api/users/2/tokens") == 0  # it would have been refused
+    limits, unknown = card.warnings
+    assert "cannot disable a login" in limits and "A role change ends the sessions" in limits
+    assert "stays valid until it expires" not in limits  # a demotion does end an administrator's sessions
+    assert "cannot be known before approval" in unknown and "demotes bob first" in unknown
     assert writes(portainer) == []
-    assert all("ptr_bob_key" not in item for item in labels)  # only the 7-character prefix is shown
     created = runtime.audit.entries(kind="proposal_created")[-1].payload
-    assert created["action_kind"] == "portainer_user_suspension" and len(created["items"]) == 5
+    assert created["action_kind"] == "portainer_user_suspension" and len(created["items"]) == 4
 
 
 def test_only_an_approver_runs_it_and_exactly_the_displayed_items_change(
@@ -137,37 +149,47 @@ def test_only_an_approver_runs_it_and_exactly_the_displayed_items_change(
         )
         assert refused.outcome == "forbidden"
     assert writes(portainer) == []
+    # What the card said: every key bob has once demoted, so one made after the proposal goes too.
     late_key = portainer.add_api_key(bob(portainer), description="made after the proposal")
+    login = httpx.post(
+        f"{portainer.url}/api/auth", json={"Username": "bob", "Password": bob(portainer).password}
+    )
+    session = {"Authorization": f"Bearer {login.json()['jwt']}"}
+    assert httpx.get(f"{portainer.url}/api/users/me", headers=session).status_code == 200
 
     execution = approve_and_run(runtime, proposal_id)
     assert execution.ran and execution.proposal.status == "done"
     assert isinstance(execution.report, ActionReport)
-    assert [r.status for r in execution.report.results] == ["done"] * 5
-    assert bob(portainer).role == STANDARD_USER
-    assert bob(portainer).api_keys == (late_key,)  # the key nobody was shown is not revoked
-    assert [(m.id, m.user_id) for m in portainer.memberships] == [(12, 3)]  # carol keeps hers
-    assert sorted(writes(portainer)) == [
+    assert [r.status for r in execution.report.results] == ["done"] * 4
+    revoked = execution.report.results[1].reason
+    assert revoked.startswith("revoked 3: 2 `ptr_bob…` (key 2), 3 `ptr_bob…` (key 3), 7 `ptr_")
+    assert revoked.endswith("(made after the proposal)")
+    assert bob(portainer).role == STANDARD_USER and bob(portainer).api_keys == ()
+    assert [(m.id, m.user_id) for m in portainer.memberships] == [(12, 3), (13, 4)]  # the others keep theirs
+    assert writes(portainer)[1:] == [  # [0] is bob's own login above
+        ("PUT", "/api/users/2"),  # first: until then Portainer refuses to list an administrator's keys
+        ("DELETE", "/api/users/2/tokens/2"),
+        ("DELETE", "/api/users/2/tokens/3"),
+        ("DELETE", "/api/users/2/tokens/7"),
         ("DELETE", "/api/team_memberships/10"),
         ("DELETE", "/api/team_memberships/11"),
-        ("DELETE", "/api/users/2/tokens/1"),
-        ("DELETE", "/api/users/2/tokens/2"),
-        ("PUT", "/api/users/2"),
     ]
-    still = httpx.get(f"{portainer.url}/api/users/me", headers={"X-API-Key": late_key}, timeout=5)
-    assert still.status_code == 200 and still.json()["Role"] == STANDARD_USER
+    gone = httpx.get(f"{portainer.url}/api/users/me", headers={"X-API-Key": late_key}, timeout=5)
+    assert gone.status_code == 401
+    # The role change set bob's TokenIssueAt: the session he had open is refused too.
+    assert httpx.get(f"{portainer.url}/api/users/me", headers=session).status_code == 401
     kinds = [e.kind for e in runtime.audit.entries()]
     assert kinds[-3:] == ["proposal_approved", "execution_started", "execution_done"]
     done = runtime.audit.entries(kind="execution_done")[-1].payload
     assert [(r["op"], r["ref"], r["status"]) for r in done["results"]] == [
         ("demote_to_standard_user", "2", "done"),
-        ("revoke_api_key", "1", "done"),
-        ("revoke_api_key", "2", "done"),
+        ("revoke_all_api_keys", "2", "done"),
         ("remove_team_membership", "10", "done"),
         ("remove_team_membership", "11", "done"),
     ]
     assert runtime.audit.verify().ok
     card = runtime.proposals.card(execution.proposal)
-    assert card.outcome is not None and [o.status for o in card.outcome.items] == ["done"] * 5
+    assert card.outcome is not None and [o.status for o in card.outcome.items] == ["done"] * 4
 
 
 def test_two_concurrent_clicks_change_everything_exactly_once(runtime: App, portainer: FakePortainer) -> None:
@@ -214,16 +236,94 @@ def test_a_user_deleted_before_the_click_is_skipped_with_the_reason(
 def test_changes_made_meanwhile_are_reported_as_already_gone(runtime: App, portainer: FakePortainer) -> None:
     proposal_id = propose(runtime)
     target = bob(portainer)
-    target.api_keys = target.api_keys[1:]  # someone revoked key 1 by hand
+    target.api_keys = target.api_keys[1:]  # someone revoked one of bob's keys by hand
     portainer.memberships = [m for m in portainer.memberships if m.id != 11]
     execution = approve_and_run(runtime, proposal_id)
     statuses = [r.status for r in execution.report.results]
-    assert statuses == ["done", "already_gone", "done", "done", "already_gone"]
-    assert sorted(writes(portainer)) == [
-        ("DELETE", "/api/team_memberships/10"),
-        ("DELETE", "/api/users/2/tokens/2"),
+    assert statuses == ["done", "done", "done", "already_gone"]
+    assert execution.report.results[1].reason.startswith("revoked 1: ")
+    assert writes(portainer) == [
         ("PUT", "/api/users/2"),
+        ("DELETE", "/api/users/2/tokens/3"),
+        ("DELETE", "/api/team_memberships/10"),
     ]
+
+
+def test_a_standard_users_displayed_keys_are_revoked_and_a_later_one_is_not(
+    runtime: App, portainer: FakePortainer
+) -> None:
+    """A standard user's keys can be listed before approval: each one is an item, and only those go."""
+    proposal_id = propose(runtime, "dave")
+    card = runtime.proposals.card(runtime.proposals.get(proposal_id))  # type: ignore[arg-type]
+    labels = [item.label for item in card.items]
+    assert [i.split(" `")[0] for i in labels] == [
+        "Revoke API key 5",
+        "Revoke API key 6",
+        "Remove dave from team payments (member)",
+    ]
+    assert all("ptr_dave_key" not in label for label in labels)  # only the 7-character prefix is shown
+    assert len(card.warnings) == 1 and "stay valid until they expire" in card.warnings[0]
+    late_key = portainer.add_api_key(dave(portainer), description="made after the proposal")
+    execution = approve_and_run(runtime, proposal_id)
+    assert [r.status for r in execution.report.results] == ["done"] * 3
+    assert dave(portainer).api_keys == (late_key,)  # the key nobody was shown is not revoked
+    assert writes(portainer) == [
+        ("DELETE", "/api/users/4/tokens/5"),
+        ("DELETE", "/api/users/4/tokens/6"),
+        ("DELETE", "/api/team_memberships/13"),
+    ]
+
+
+def test_a_missing_key_counts_as_gone_only_when_a_new_listing_confirms_it(
+    runtime: App, portainer: FakePortainer
+) -> None:
+    """user_remove_access_token.go:47-76: a key that no longer exists answers 500 "API Key not found"."""
+    proposal_id = propose(runtime, "dave")
+    target = dave(portainer)
+    first, second = target.api_keys
+
+    def revoke_first_by_hand() -> None:  # between Regent's listing and its DELETE
+        target.api_keys = tuple(k for k in target.api_keys if k != first)
+
+    portainer.run_before("/api/users/4/tokens/5", revoke_first_by_hand, method="DELETE")
+    not_found = {"message": "API Key not found", "details": "Unable to retrieve api-key"}
+    portainer.fail_next("/api/users/4/tokens/6", status=500, body=not_found, method="DELETE")  # yet it exists
+    execution = approve_and_run(runtime, proposal_id)
+    key_one, key_two, membership = execution.report.results
+    assert (key_one.status, key_one.reason) == (
+        "already_gone",
+        "already gone when Regent got to it (a new listing confirms it)",
+    )
+    assert key_two.status == "failed" and "API Key not found" in key_two.reason
+    assert membership.status == "done"
+    assert target.api_keys == (second,)
+
+
+def test_regent_needs_an_administrators_key_to_propose_a_suspension(
+    portainer: FakePortainer, tmp_path: Path
+) -> None:
+    """A standard user may not list users (user_list.go: 403), nor change roles, keys or memberships."""
+    carol = next(u for u in portainer.users if u.username == "carol")
+    app = build_app(
+        settings=settings_for(portainer),
+        secrets=Secrets(portainer_api_key=SecretStr(carol.api_keys[0])),
+        state_dir=tmp_path / "state",
+    )
+    try:
+        outcome = app.toolbox.call(
+            "propose_user_suspension",
+            json.dumps({"user": "bob", "reason": "test"}),
+            user=REQUESTER,
+            conversation="C0OPS:1",
+            offered=app.toolbox.names(proposing={"suspension"}),
+        )
+    finally:
+        app.close()
+    assert (
+        outcome.error == "failed"
+        and "'carol' is not an administrator" in json.loads(outcome.content)["error"]
+    )
+    assert writes(portainer) == []
 
 
 def test_suspending_regent_own_account_or_an_unknown_user_is_refused(runtime: App) -> None:
@@ -310,7 +410,8 @@ def test_regent_chat_shows_every_change_and_runs_it_on_yes(runtime: App, portain
     review_proposal(runtime, proposal_id, user="cli:ops", read=lambda _prompt: "y", write=lines.append)
     text = "\n".join(lines)
     assert "Portainer user: bob (id 2)" in text and "Demote bob from administrator" in text
-    assert "Revoke API key 1" in text and "Remove bob from team payments (leader)" in text
-    assert "revoke_api_key" not in text and ": done (revoked)" in text
+    assert "Revoke every API key bob has once demoted" in text and "cannot be known before approval" in text
+    assert "Remove bob from team payments (leader)" in text
+    assert "revoke_all_api_keys" not in text and ": done (revoked 2: 2 `ptr_bob" in text
     assert len(writes(portainer)) == 5
     assert runtime.proposals.get(proposal_id).status == "done"  # type: ignore[union-attr]

@@ -44,6 +44,7 @@ from tools.events.store import EventStore
 
 CANARIES = {
     "portainer_api_key": "ptr_CANARYportainer9f3k2m",
+    "portainer_proxy_password": "CANARYproxylogin8c4r",
     "registry_password": "CANARYregistrypw7x2q",
     "slack_bot_token": "xoxb-CANARYslackbot4t8w",
     "llm_api_key": "sk-CANARYllmkey3v9p",
@@ -89,7 +90,14 @@ def test_no_secret_reaches_the_llm_slack_logs_answers_or_state(
         portainer = stack.enter_context(
             FakePortainer(
                 edition="BE",
-                users=[FakeUser(1, "admin", api_keys=(CANARIES["portainer_api_key"],))],
+                users=[
+                    FakeUser(
+                        1,
+                        "admin",
+                        password=CANARIES["portainer_proxy_password"],
+                        api_keys=(CANARIES["portainer_api_key"],),
+                    )
+                ],
                 registries=[
                     FakeRegistry(
                         1,
@@ -116,6 +124,8 @@ def test_no_secret_reaches_the_llm_slack_logs_answers_or_state(
             settings=settings,
             secrets=Secrets(
                 portainer_api_key=SecretStr(CANARIES["portainer_api_key"]),
+                portainer_proxy_username="admin",  # BE's registry proxy: a login's JWT, never the key
+                portainer_proxy_password=SecretStr(CANARIES["portainer_proxy_password"]),
                 llm=LLMEnv(base_url=llm.base_url, api_key=SecretStr(CANARIES["llm_api_key"])),
                 events_secret=SecretStr(CANARIES["events_token"]),
                 vulns=VulnsEnv(upload_token=SecretStr(CANARIES["vulns_token"])),

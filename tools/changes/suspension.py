@@ -1,15 +1,22 @@
 """Suspending a Portainer user: Portainer has no disable switch, so a suspension is a list of changes.
 
-Proposing (`build_suspension`, read-only) lists, item by item, what would change: each API key to revoke
-(`DELETE /api/users/{id}/tokens/{keyID}`), each team membership to remove (`DELETE
-/api/team_memberships/{id}`) and, for an administrator, the demotion to a standard user (`PUT
-/api/users/{id}` with `{"Role": 2}`). That list is stored as an Action (tools/changes/actions.py)
-and shown on a card.
+Proposing (`build_suspension`, read-only) lists, item by item, what would change: for an administrator
+first the demotion to a standard user (`PUT /api/users/{id}` with `{"Role": 2}`), then each API key to
+revoke (`DELETE /api/users/{id}/tokens/{keyID}`), then each team membership to remove (`DELETE
+/api/team_memberships/{id}`). That list is stored as an Action (tools/changes/actions.py) and shown on
+a card.
+
+Portainer shows an administrator's API keys to nobody but that administrator (another administrator
+gets 403, user_get_access_tokens.go:49-50), so for an administrator the keys cannot be listed before
+approval: the card shows one item, "revoke every API key they have once demoted", says why, and the run
+lists and revokes them right after the demotion, naming each key in the item's result.
 
 Executing (`execute_suspension`, after an approval) re-reads the user, their keys and memberships, and
-acts only on displayed items that still exist: a key created after the proposal is not revoked, a user
-deleted since is skipped with the reason. Every item's outcome is recorded, so a person can review and
-undo it (re-add memberships, restore the role; revoked keys cannot be restored, only re-created).
+acts only on displayed items that still exist: a listed key created after the proposal is not revoked,
+a user deleted since is skipped with the reason. Deleting a key that no longer exists answers 500 "API
+Key not found" (not 404): it counts as already gone only when a new listing confirms it. Every item's
+outcome is recorded, so a person can review and undo it (re-add memberships, restore the role; revoked
+keys cannot be restored, only re-created).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from tools.changes.actions import (
 )
 from tools.changes.actions import run_action as run_stored_action
 from tools.changes.base import ChangeServices, Fact, Tables
-from tools.errors import NotFound, SuspensionError
+from tools.errors import NotFound, SuspensionError, UpstreamError
 from tools.portainer.client import PortainerClient
 from tools.portainer.models import APIKey, User
 
@@ -38,8 +45,16 @@ PRIVILEGED_ROLES = {1: "administrator", 3: "edge administrator"}
 STANDARD_USER = 2
 LIMITS = (
     "Portainer cannot disable a login: the user can still sign in with their password, as a standard "
-    "user without teams, and a session already open stays valid until it expires. Change their password "
-    "or remove the user in Portainer to lock them out completely."
+    "user without teams. A role change ends the sessions the user has open (Portainer refuses JWTs issued "
+    "before it), so a demoted administrator has to sign in again; a standard user's open sessions stay "
+    "valid until they expire. Change their password (which also ends their sessions) or remove the user "
+    "in Portainer to lock them out completely."
+)
+ADMIN_KEYS_UNKNOWN = (
+    "{name} is an administrator, and Portainer shows an administrator's API keys only to that "
+    "administrator: which keys {name} has, and how many, cannot be known before approval. Regent demotes "
+    "{name} first, then lists and revokes every API key {name} has at that moment (keys made after this "
+    "proposal included); the result names each key revoked."
 )
 
 
@@ -63,11 +78,18 @@ def find_user(client: PortainerClient, wanted: str) -> User:
 
 def build_suspension(client: PortainerClient, *, user: str, reason: str, now: datetime) -> Action:
     """Read the user's keys, memberships and role, and list every change a suspension makes (no writes)."""
+    me = client.current_user()
+    if not me.is_admin:
+        raise SuspensionError(
+            f"Regent's Portainer account {me.username!r} is not an administrator; only administrators may "
+            "change other users' roles, API keys and team memberships"
+        )
     target = find_user(client, user)
-    if target.id == client.current_user().id:
+    if target.id == me.id:
         raise SuspensionError("that is the account Regent itself uses for Portainer; it cannot suspend it")
     teams = {team.id: team.name for team in client.teams()}
     items: list[ActionItem] = []
+    warnings = [LIMITS]
     if target.role in PRIVILEGED_ROLES:
         items.append(
             ActionItem(
@@ -77,7 +99,19 @@ def build_suspension(client: PortainerClient, *, user: str, reason: str, now: da
                 detail={"user_id": target.id, "from_role": target.role, "to_role": STANDARD_USER},
             )
         )
-    items.extend(_key_item(target, key) for key in sorted(client.api_keys(target.id), key=lambda k: k.id))
+        # Another administrator's keys are a 403 until the demotion: they are listed at run time.
+        items.append(
+            ActionItem(
+                op="revoke_all_api_keys",
+                ref=str(target.id),
+                label=f"Revoke every API key {target.username} has once demoted (cannot be listed before)",
+                detail={"user_id": target.id},
+            )
+        )
+        warnings.append(ADMIN_KEYS_UNKNOWN.format(name=target.username))
+    else:
+        keys = sorted(client.api_keys(target.id), key=lambda k: k.id)
+        items.extend(_key_item(target, key) for key in keys)
     for membership in sorted(client.user_memberships(target.id), key=lambda m: m.id):
         team = teams.get(membership.team_id, f"team {membership.team_id}")
         role = "leader" if membership.role == 1 else "member"
@@ -100,7 +134,7 @@ def build_suspension(client: PortainerClient, *, user: str, reason: str, now: da
         target={"user_id": target.id, "username": target.username, "role": target.role},
         items=items,
         now=now,
-        warnings=[LIMITS],
+        warnings=warnings,
     )
 
 
@@ -141,14 +175,24 @@ def _steps(client: PortainerClient, action: Action) -> ItemStep:
             else f"user id {user_id} is now {user.username!r}, not {username!r}"
         )
         return lambda _index, _item: ("skipped", why)
-    keys = {key.id for key in client.api_keys(user_id)}
     memberships = {m.id: m for m in client.user_memberships(user_id)}
+    # Listed only when a key item comes up: an administrator's keys are a 403 until the demotion, which
+    # is the first item of their suspension.
+    keys: dict[int, APIKey] | None = None
+
+    def listed() -> dict[int, APIKey]:
+        nonlocal keys
+        if keys is None:
+            keys = {key.id: key for key in client.api_keys(user_id)}
+        return keys
 
     def step(_index: int, item: ActionItem) -> tuple[ItemOutcome, str]:
         if item.op == "revoke_api_key":
-            if int(item.ref) not in keys:
+            if int(item.ref) not in listed():
                 return "already_gone", "the key was already revoked"
-            return _gone_ok(lambda: client.delete_api_key(user_id, int(item.ref)), "revoked")
+            return _revoke_key(client, user_id, int(item.ref))
+        if item.op == "revoke_all_api_keys":
+            return _revoke_all_keys(client, user_id)
         if item.op == "remove_team_membership":
             found = memberships.get(int(item.ref))
             if found is None or found.user_id != user_id or found.team_id != item.detail.get("team_id"):
@@ -161,11 +205,40 @@ def _steps(client: PortainerClient, action: Action) -> ItemStep:
             client.set_user_role(user_id, STANDARD_USER)
             return (
                 "done",
-                f"role {current} -> {STANDARD_USER} (standard user); restore it in Portainer to undo",
+                f"role {current} -> {STANDARD_USER} (standard user), which also ended the sessions they "
+                "had open; restore the role in Portainer to undo",
             )
         return "skipped", f"unknown change {item.op!r}"
 
     return step
+
+
+def _revoke_key(client: PortainerClient, user_id: int, key_id: int) -> tuple[ItemOutcome, str]:
+    """Delete one key. Portainer answers a missing key with 500 "API Key not found", the same status as a
+    real failure, so only a new listing can tell that the key is gone (someone revoked it meanwhile)."""
+    try:
+        client.delete_api_key(user_id, key_id)
+    except UpstreamError as exc:
+        if exc.status not in (404, 500) or any(k.id == key_id for k in client.api_keys(user_id)):
+            raise
+        return "already_gone", "already gone when Regent got to it (a new listing confirms it)"
+    return "done", "revoked"
+
+
+def _revoke_all_keys(client: PortainerClient, user_id: int) -> tuple[ItemOutcome, str]:
+    """After the demotion: list the user's keys (now allowed) and revoke each; the reason names them."""
+    role = client.user(user_id).role
+    if role in PRIVILEGED_ROLES:
+        return "failed", f"still role {role} (not demoted), so Portainer does not show their API keys"
+    revoked: list[str] = []
+    for key in sorted(client.api_keys(user_id), key=lambda k: k.id):
+        outcome, _ = _revoke_key(client, user_id, key.id)
+        if outcome == "done":
+            revoked.append(f"{key.id} `{key.prefix}…` ({key.description or 'no description'})")
+    if not revoked:
+        return "already_gone", "no API keys left after the demotion"
+    named = ", ".join(revoked[:10]) + (f" and {len(revoked) - 10} more" if len(revoked) > 10 else "")
+    return "done", f"revoked {len(revoked)}: {named}"
 
 
 def _gone_ok(act: Callable[[], None], done: str) -> tuple[ItemOutcome, str]:

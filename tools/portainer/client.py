@@ -1,5 +1,8 @@
 """Portainer HTTP client (CE and BE): the only module in tools/portainer that speaks HTTP.
 
+Registry, user and deployment methods are mixed in from tools/portainer/registries.py, users.py and
+deployments.py; they call this class's `_get`/`_write` and speak no HTTP themselves.
+
 API key auth by default; username/password logs in once and caches the JWT (Portainer bans an IP that
 logs in more than 10 times a second). GETs are retried on transport errors, 429 and 5xx; nothing else is.
 Every httpx exception and error status becomes a tools.errors type whose message never holds a secret.
@@ -7,20 +10,16 @@ Every httpx exception and error status becomes a tools.errors type whose message
 
 from __future__ import annotations
 
-import json
 import ssl
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from tools.docker.deployments import container_deployments
-from tools.docker.models import Container, Image
 from tools.errors import (
     AuthError,
     BadResponse,
@@ -30,46 +29,30 @@ from tools.errors import (
     Unreachable,
     UpstreamError,
 )
-from tools.inventory.models import Deployment, Environment, RegistrySource
+from tools.inventory.models import Environment
 from tools.portainer import environments as convert
+from tools.portainer.deployments import DeploymentCalls
 from tools.portainer.models import (
-    APIKey,
     AuthLog,
     AuthLogPage,
-    DockerInfo,
-    Edition,
+    EditionSeen,
     Endpoint,
-    Pod,
-    PodList,
     PortainerStatus,
-    Registry,
-    Service,
-    Stack,
-    StackFile,
     SystemStatus,
     SystemVersion,
-    Team,
-    TeamMembership,
-    User,
     parse_as,
 )
+from tools.portainer.registries import EcrCredentials, RegistryCalls, RegistryProxy
+from tools.portainer.users import UserCalls
 from tools.registry.retry import RetryableStatus, wait_for_retry
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 MAX_PAGES = 10_000
+__all__ = ["EcrCredentials", "PortainerClient", "RegistryProxy"]
 
 
-@dataclass(frozen=True, slots=True)
-class RegistryProxy:
-    """How to reach a registry through Portainer BE: append `/v2/...` to `base_url`, send `headers`."""
-
-    base_url: str
-    headers: Mapping[str, str] = field(repr=False)  # carries the API key or JWT
-    params: Mapping[str, str] = field(default_factory=dict)
-
-
-class PortainerClient:
+class PortainerClient(RegistryCalls, UserCalls, DeploymentCalls):
     """A synchronous client for one Portainer server."""
 
     def __init__(
@@ -101,7 +84,7 @@ class PortainerClient:
         self._attempts = attempts
         self._max_retry_wait = max_retry_wait
         self._page_size = page_size
-        self._edition: Edition | None = None
+        self._edition: EditionSeen | None = None
         self._count_lock = threading.Lock()
         self.requests: Counter[str] = Counter()  # HTTP requests sent, by method (retries included)
 
@@ -121,84 +104,42 @@ class PortainerClient:
 
     # --- server and users ------------------------------------------------------------------------------
 
+    @property
+    def uses_api_key(self) -> bool:
+        """True when requests carry the long-lived API key (False: a JWT from a login)."""
+        return self._api_key is not None
+
     def status(self) -> PortainerStatus:
-        """Version and edition; `ServerEdition` decides, and CE is assumed when it cannot be read."""
-        public = self._get(SystemStatus, "/api/system/status", auth=False)
+        """Version and edition. The edition is read, never guessed: "unknown" when the server does not say.
+
+        `/api/system/status` and `/api/system/version` exist since 2.17 only; an older server answers
+        `/api/status` (public, `{Version, InstanceID}`) and has no edition route at all.
+        """
+        try:
+            public = self._get(SystemStatus, "/api/system/status", auth=False)
+        except NotFound:
+            public = self._get(SystemStatus, "/api/status", auth=False)
+            self._edition = "unknown"
+            return PortainerStatus(
+                version=public.version,
+                edition="unknown",
+                instance_id=public.instance_id,
+                edition_source="servers older than 2.17 have no /api/system/version",
+            )
+        edition: EditionSeen = "unknown"
         try:
             version = self._get(SystemVersion, "/api/system/version")
-            edition: Edition = "BE" if version.server_edition.upper() in ("EE", "BE") else "CE"
         except (AuthError, Unreachable):
             raise
-        except UpstreamError:
-            edition = "CE"
+        except UpstreamError as exc:
+            source = f"/api/system/version failed ({exc.status or 'no answer'})"
+        else:
+            edition = _edition(version.server_edition)
+            source = f"/api/system/version says {version.server_edition or 'nothing'!r}"
         self._edition = edition
-        return PortainerStatus(version=public.version, edition=edition, instance_id=public.instance_id)
-
-    def current_user(self) -> User:
-        """The user the credentials belong to (role 1 = administrator)."""
-        return self._get(User, "/api/users/me")
-
-    # --- registries ------------------------------------------------------------------------------------
-
-    def registries(self) -> list[Registry]:
-        """Every registry record, credentials dropped while parsing (CE lists them to admins only)."""
-        return self._get(list[Registry], "/api/registries")
-
-    def registry_proxy(self, registry_id: int, *, environment_id: int | None = None) -> RegistryProxy:
-        """Base URL and headers for BE's `/api/registries/{id}/v2/...` proxy (non-admins need an env id)."""
-        params = {"endpointId": str(environment_id)} if environment_id is not None else {}
-        return RegistryProxy(f"{self.url}/api/registries/{registry_id}", self._auth_headers(), params)
-
-    def ping_registry_proxy(self, registry_id: int, *, environment_id: int | None = None) -> None:
-        """Check that BE's registry proxy answers `/v2/` for this registry (CE has none: NotFound)."""
-        params = {"endpointId": str(environment_id)} if environment_id is not None else None
-        self._call("GET", f"/api/registries/{registry_id}/v2/", params=params)
-
-    def registry_sources(
-        self,
-        *,
-        edition: Edition | None = None,
-        schemes: Mapping[str, str] | None = None,
-        default_scheme: str = "https",
-    ) -> list[RegistrySource]:
-        """Registries as inventory sources: BE through Portainer's proxy, CE directly.
-
-        `schemes` maps a registry name or its Portainer URL (`host:port`) to "http" or "https", for
-        direct access; anything else gets `default_scheme`.
-        """
-        edition = edition or self._edition or self.status().edition
-        chosen = schemes or {}
-        return [
-            replace(
-                convert.registry_source(
-                    registry,
-                    portainer_url=self.url,
-                    proxied=edition == "BE",
-                    scheme=chosen.get(registry.name) or chosen.get(registry.url) or default_scheme,
-                ),
-                proxy_environment_id=environment_id if edition == "BE" else None,
-            )
-            for registry, environment_id in self.registry_access(edition=edition)
-        ]
-
-    def environment_registries(self, environment_id: int) -> list[Registry]:
-        """Registries the credentials may use on one environment (full records for non-administrators)."""
-        return self._get(list[Registry], f"/api/endpoints/{environment_id}/registries")
-
-    def registry_access(self, *, edition: Edition) -> list[tuple[Registry, int | None]]:
-        """Every registry with, for a BE non-administrator, an environment that grants it (`endpointId`).
-
-        Administrators list `/api/registries` and need no environment. BE gives other users only a
-        scrubbed list there (no URL) and wants `?endpointId=` on its registry proxy, so their registries
-        come from `/api/endpoints/{id}/registries` of the environments they may see, first one wins.
-        """
-        if edition != "BE" or self.current_user().is_admin:
-            return [(registry, None) for registry in self.registries()]
-        granted: dict[int, tuple[Registry, int | None]] = {}
-        for environment in self.environments():
-            for registry in self.environment_registries(environment.id):
-                granted.setdefault(registry.id, (registry, environment.id))
-        return list(granted.values())
+        return PortainerStatus(
+            version=public.version, edition=edition, instance_id=public.instance_id, edition_source=source
+        )
 
     # --- environments ----------------------------------------------------------------------------------
 
@@ -216,92 +157,20 @@ class PortainerClient:
                 break
         return [env for env in map(convert.to_environment, found.values()) if env is not None]
 
-    def docker_info(self, environment_id: int) -> DockerInfo:
-        """Docker's `GET /info` on an environment (tells a Swarm manager apart)."""
-        return self._get(DockerInfo, f"/api/endpoints/{environment_id}/docker/info")
-
-    def containers(self, environment_id: int) -> list[Container]:
-        """All containers, running or not."""
-        path = f"/api/endpoints/{environment_id}/docker/containers/json"
-        return self._get(list[Container], path, params={"all": "1"})
-
-    def images(self, environment_id: int) -> list[Image]:
-        """Top-level images with their RepoDigests."""
-        return self._get(list[Image], f"/api/endpoints/{environment_id}/docker/images/json")
-
-    def services(self, environment_id: int) -> list[Service]:
-        """Swarm services (the environment must be a Swarm manager)."""
-        return self._get(list[Service], f"/api/endpoints/{environment_id}/docker/services")
-
-    def pods(self, environment_id: int, *, namespace: str | None = None) -> list[Pod]:
-        """Kubernetes pods, cluster-wide or in one namespace."""
-        scope = f"/namespaces/{namespace}" if namespace else ""
-        path = f"/api/endpoints/{environment_id}/kubernetes/api/v1{scope}/pods"
-        return self._get(PodList, path).items
-
-    def stacks(self, *, environment_id: int | None = None) -> list[Stack]:
-        """Stacks Portainer manages, optionally only those of one environment."""
-        filters = {"EndpointID": environment_id} if environment_id is not None else None
-        params = {"filters": json.dumps(filters)} if filters else None
-        return self._get(list[Stack], "/api/stacks", params=params)
-
-    def stack_file(self, stack_id: int) -> str:
-        """The stack's file (compose YAML, or Kubernetes manifests for type 3)."""
-        return self._get(StackFile, f"/api/stacks/{stack_id}/file").content
-
-    def deployments(self, env: Environment) -> tuple[list[Deployment], list[str]]:
-        """Everything deployed in `env`, and what could not be read; one failing part never hides the rest."""
-        steps: list[tuple[str, Callable[[], list[Deployment]]]] = []
-        if env.kind == "kubernetes":
-            steps.append(("pods", lambda: convert.pod_deployments(env, self.pods(env.id))))
-        else:
-            steps.append(("containers", lambda: self._container_deployments(env)))
-            steps.append(("services", lambda: self._service_deployments(env)))
-        found: list[Deployment] = []
-        errors: list[str] = []
-        for part, step in steps:
-            try:
-                found.extend(step())
-            except UpstreamError as exc:
-                errors.append(f"environment {env.name}: {part}: {exc}")
-        stacks, stack_errors = self._stack_deployments(env)
-        return found + stacks, errors + stack_errors
-
-    def _container_deployments(self, env: Environment) -> list[Deployment]:
-        return container_deployments(env, self.containers(env.id), self.images(env.id))
-
-    def _service_deployments(self, env: Environment) -> list[Deployment]:
-        # Asking a non-manager for services gives a 503 that retries would repeat; /info says it up front.
-        swarm = self.docker_info(env.id).swarm
-        if not (swarm.local_node_state == "active" and swarm.control_available):
-            return []
-        return convert.service_deployments(env, self.services(env.id))
-
-    def _stack_deployments(self, env: Environment) -> tuple[list[Deployment], list[str]]:
-        try:
-            stacks = self.stacks(environment_id=env.id)
-        except UpstreamError as exc:
-            return [], [f"environment {env.name}: stacks: {exc}"]
-        found: list[Deployment] = []
-        errors: list[str] = []
-        for stack in stacks:
-            try:
-                found.extend(convert.stack_deployments(env, stack, self.stack_file(stack.id)))
-            except UpstreamError as exc:
-                errors.append(f"environment {env.name}: stack {stack.name}: {exc}")
-        return found, errors
-
     # --- activity (BE) ---------------------------------------------------------------------------------
 
     def auth_logs(self, *, after: int | None = None, max_entries: int = 10_000) -> list[AuthLog]:
-        """BE login activity after a unix time, oldest first; NotFound on CE, AuthError for non-admins.
+        """BE login activity strictly after a unix time, oldest first, each entry once.
 
-        Accepts both documented shapes (a bare array, or `{logs, totalCount}`) and pages by offset.
+        NotFound on CE, AuthError for non-admins. Accepts both documented shapes (a bare array, or
+        `{logs, totalCount}`) and pages by offset. BE's `after` is inclusive, so the entry at exactly
+        `after` (which the previous poll already returned) is dropped here, as is any entry repeated
+        across pages (offsets shift when BE purges old entries meanwhile).
         """
-        found: list[AuthLog] = []
-        for _ in range(MAX_PAGES):
+        found: dict[int, AuthLog] = {}
+        for page_number in range(MAX_PAGES):
             params: dict[str, Any] = {
-                "offset": len(found),
+                "offset": page_number * self._page_size,
                 "limit": self._page_size,
                 "sortBy": "Timestamp",
                 "sortDesc": "false",
@@ -314,45 +183,13 @@ class PortainerClient:
             else:
                 parsed = parse_as(AuthLogPage, data, "auth logs")
                 page, total = parsed.logs, parsed.total_count
-            found.extend(page)
-            if len(page) < self._page_size or len(found) >= max_entries or (total and len(found) >= total):
+            for entry in page:
+                if after is None or entry.timestamp > after:
+                    found.setdefault(entry.id, entry)
+            seen = (page_number + 1) * self._page_size
+            if len(page) < self._page_size or len(found) >= max_entries or (total and seen >= total):
                 break
-        return found[:max_entries]
-
-    # --- users, API keys, team memberships (suspension) ---------------------------------------------------
-
-    def users(self) -> list[User]:
-        """Every user (admins see all; others see themselves and their teams' members)."""
-        return self._get(list[User], "/api/users")
-
-    def user(self, user_id: int) -> User:
-        """One user by id; NotFound when it does not exist."""
-        return self._get(User, f"/api/users/{user_id}")
-
-    def api_keys(self, user_id: int) -> list[APIKey]:
-        """A user's API keys (self or admin), without their digests."""
-        return self._get(list[APIKey], f"/api/users/{user_id}/tokens")
-
-    def delete_api_key(self, user_id: int, key_id: int) -> None:
-        """Revoke one API key (`DELETE /api/users/{id}/tokens/{keyID}`, 204); NotFound if already gone."""
-        self._write("DELETE", f"/api/users/{user_id}/tokens/{key_id}")
-
-    def user_memberships(self, user_id: int) -> list[TeamMembership]:
-        """A user's team memberships (self or admin)."""
-        return self._get(list[TeamMembership], f"/api/users/{user_id}/memberships")
-
-    def teams(self) -> list[Team]:
-        """Teams (id and name)."""
-        return self._get(list[Team], "/api/teams")
-
-    def delete_team_membership(self, membership_id: int) -> None:
-        """Remove one membership (`DELETE /api/team_memberships/{id}`, 204); NotFound if already gone."""
-        self._write("DELETE", f"/api/team_memberships/{membership_id}")
-
-    def set_user_role(self, user_id: int, role: int) -> User:
-        """`PUT /api/users/{id}` with only `{"Role": role}`: Portainer leaves absent fields unchanged."""
-        response = self._write("PUT", f"/api/users/{user_id}", body={"Role": role})
-        return parse_as(User, _json(response), f"/api/users/{user_id}")
+        return sorted(found.values(), key=lambda e: (e.timestamp, e.id))[:max_entries]
 
     # --- HTTP ------------------------------------------------------------------------------------------
 
@@ -377,6 +214,10 @@ class PortainerClient:
                 continue
             break
         return self._check(response, method, path)
+
+    def _write_json(self, method: str, path: str, *, body: Any = None) -> Any:
+        """`_write`, then the answer's JSON (BadResponse if it is not JSON)."""
+        return _json(self._write(method, path, body=body))
 
     def _get(
         self, shape: type[T], path: str, *, params: Mapping[str, Any] | None = None, auth: bool = True
@@ -497,6 +338,12 @@ class PortainerClient:
         return text
 
 
+def _edition(server_edition: str) -> EditionSeen:
+    """`ServerEdition` as Regent names it: "EE" (and "BE") is the Business Edition."""
+    named = server_edition.strip().upper()
+    return "BE" if named in ("EE", "BE") else "CE" if named == "CE" else "unknown"
+
+
 def _tls(verify: bool | str) -> bool | ssl.SSLContext:
     """httpx wants an SSLContext for a CA bundle path (a plain string is deprecated in 0.28)."""
     return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
@@ -505,7 +352,7 @@ def _tls(verify: bool | str) -> bool | ssl.SSLContext:
 def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands of levels deep
         raise BadResponse(
             f"Portainer {response.request.method} {response.request.url.path} did not answer JSON",
             status=response.status_code,
@@ -516,7 +363,7 @@ def _error_text(response: httpx.Response) -> str:
     """Portainer's {message, details}, Docker's {message}, a Kubernetes Status, or the start of the text."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return response.text.strip()[:200] or response.reason_phrase
     if isinstance(body, dict):
         parts = [str(body[key]) for key in ("message", "details") if body.get(key)]

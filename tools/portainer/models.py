@@ -2,20 +2,23 @@
 
 Every model ignores unknown fields, so secrets that Portainer returns (a registry's `Password`,
 `ManagementConfiguration`, ECR `AccessToken`, the server's `Build.Env`) are dropped while parsing and can
-never be reached from a parsed object.
+never be reached from a parsed object. The one exception is `StoredEcrKeys`, read only by
+`PortainerClient.ecr_credentials` for an ECR reader and never part of the inventory.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator
 
 from tools.docker.models import ApiModel, none_to_empty
 from tools.errors import BadResponse
 
 T = TypeVar("T")
 Edition = Literal["CE", "BE"]
+# What `status()` can say: "unknown" when the server does not tell (before 2.17, or /system/version fails).
+EditionSeen = Literal["CE", "BE", "unknown"]
 
 REGISTRY_KINDS = {
     1: "quay",
@@ -33,8 +36,9 @@ class PortainerStatus(ApiModel):
     """Version and edition of the server."""
 
     version: str
-    edition: Edition
+    edition: EditionSeen
     instance_id: str = ""
+    edition_source: str = ""  # where the edition came from, or why it is unknown (for regent doctor)
 
 
 class SystemStatus(ApiModel):
@@ -91,6 +95,12 @@ class Team(ApiModel):
     name: str = Field("", alias="Name")
 
 
+class EcrSettings(ApiModel):
+    """A registry's `Ecr` object: the AWS region (not a secret)."""
+
+    region: str = Field("", alias="Region")
+
+
 class Registry(ApiModel):
     """A registry record with every credential field left out (see module docstring)."""
 
@@ -100,11 +110,27 @@ class Registry(ApiModel):
     url: str = Field("", alias="URL")
     base_url: str = Field("", alias="BaseURL")
     authentication: bool = Field(False, alias="Authentication")
+    ecr: EcrSettings = Field(EcrSettings.model_validate({}), alias="Ecr")  # a Go struct: never null
 
     @property
     def kind(self) -> str:
         """Portainer's registry type as a name (custom, dockerhub, ecr, ...)."""
         return REGISTRY_KINDS.get(self.type, "custom")
+
+    @property
+    def ecr_region(self) -> str:
+        """The AWS region of an ECR registry (`Ecr.Region`); empty for other kinds."""
+        return self.ecr.region if self.kind == "ecr" else ""
+
+
+class StoredEcrKeys(ApiModel):
+    """An ECR record as `/api/registries` stores it: access key id in Username, the secret in Password."""
+
+    id: int = Field(alias="Id")
+    type: int = Field(alias="Type")
+    username: str = Field("", alias="Username")
+    password: SecretStr = Field(SecretStr(""), alias="Password")
+    ecr: EcrSettings = Field(EcrSettings.model_validate({}), alias="Ecr")  # a Go struct: never null
 
 
 class Endpoint(ApiModel):
@@ -235,6 +261,7 @@ class Stack(ApiModel):
     name: str = Field(alias="Name")
     type: int = Field(alias="Type")
     endpoint_id: int = Field(0, alias="EndpointId")
+    swarm_id: str = Field("", alias="SwarmId")
     status: int = Field(0, alias="Status")
     env: list[StackEnv] = Field(default_factory=list, alias="Env")
 

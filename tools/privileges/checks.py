@@ -18,6 +18,7 @@ from tools.registry.client import PROBE_DIGEST, DeleteProbe, RegistryClient
 
 Level = Literal["ok", "warning", "error"]
 Mode = Literal["read-only", "cleanup"]
+ProxyAuth = Literal["login", "direct", "api-key"]  # portainer.registry_proxy_auth
 PROBE_REPOSITORY = "regent-delete-probe"  # used when the catalog is empty: the probe needs some name
 
 
@@ -42,8 +43,15 @@ def exit_code(findings: list[Finding]) -> int:
     return 2 if "error" in levels else 1 if "warning" in levels else 0
 
 
-def check_portainer(client: PortainerClient, *, mode: Mode) -> list[Finding]:
-    """The API key works (`/api/users/me`), its role, the edition, and what that role can read."""
+def check_portainer(
+    client: PortainerClient,
+    *,
+    mode: Mode,
+    proxy_auth: ProxyAuth = "login",
+    proxy_login: PortainerClient | None = None,
+) -> list[Finding]:
+    """The API key works (`/api/users/me`), its role, the edition, what that role can read, and how the
+    BE registry proxy is authenticated (`proxy_login`: the service account's client, when configured)."""
     subject = f"portainer {client.url}"
     try:
         status = client.status()
@@ -54,12 +62,13 @@ def check_portainer(client: PortainerClient, *, mode: Mode) -> list[Finding]:
     except RegentError as exc:
         return [Finding("error", subject, f"cannot reach Portainer: {exc}")]
     role = "administrator" if user.is_admin else "standard user"
+    edition = status.edition if status.edition != "unknown" else f"edition unknown ({status.edition_source})"
     found = [
-        Finding(
-            "ok", subject, f"Portainer {status.version} {status.edition}; key of {user.username!r} ({role})"
-        )
+        Finding("ok", subject, f"Portainer {status.version} {edition}; key of {user.username!r} ({role})")
     ]
     found.append(_portainer_registries(client, subject, edition=status.edition, admin=user.is_admin))
+    if user.is_admin:
+        found.append(_admin_exposure(subject, edition=status.edition))
     if not user.is_admin:
         found.append(
             Finding(
@@ -72,6 +81,7 @@ def check_portainer(client: PortainerClient, *, mode: Mode) -> list[Finding]:
                 else "",
             )
         )
+    found.append(check_proxy_auth(subject, edition=status.edition, choice=proxy_auth, login=proxy_login))
     if mode == "cleanup" and status.edition == "CE":
         found.append(
             Finding(
@@ -82,6 +92,73 @@ def check_portainer(client: PortainerClient, *, mode: Mode) -> list[Finding]:
             )
         )
     return found
+
+
+def _admin_exposure(subject: str, *, edition: str) -> Finding:
+    """What an administrator's key can read besides what Regent needs: every registry's password."""
+    where = (
+        "CE answers /api/registries with the stored records, passwords and ECR secret keys included"
+        if edition != "BE"
+        else "CE answers /api/registries with every stored password; the BE 2.44 spec says BE leaves "
+        "them out (not verified)"
+    )
+    return Finding(
+        "ok",
+        subject,
+        f"an administrator's key can read every registry's credentials: {where}. Regent drops them when "
+        "it parses the answer, but whoever holds this key can read them",
+        "keep PORTAINER_API_KEY as secret as those passwords; on BE a standard user with access to the "
+        "environments is enough to inventory (suspending users needs an administrator)",
+    )
+
+
+def check_proxy_auth(
+    subject: str, *, edition: str, choice: ProxyAuth, login: PortainerClient | None
+) -> Finding:
+    """How requests through BE's registry proxy authenticate, and whether that can leak the API key."""
+    if edition == "CE":
+        return Finding("ok", subject, "CE has no registry proxy: registries are read directly")
+    if edition != "BE":
+        return Finding(
+            "warning",
+            subject,
+            "the edition is unknown, so the registry proxy is not used: registries are read directly",
+            "give each registry an entry under registries:",
+        )
+    if choice == "api-key":
+        return Finding(
+            "warning",
+            subject,
+            "the API key is sent through the registry proxy (portainer.registry_proxy_auth: api-key): BE "
+            "strips only the Authorization header, so X-API-Key may be forwarded to every registry",
+            "set PORTAINER_PROXY_USERNAME / PORTAINER_PROXY_PASSWORD and remove registry_proxy_auth",
+        )
+    if choice == "direct":
+        return Finding(
+            "ok",
+            subject,
+            "the registry proxy is not used (registry_proxy_auth: direct): registries are "
+            "read directly, with the credentials under registries:",
+        )
+    if login is None:
+        return Finding(
+            "warning",
+            subject,
+            "no service account for the registry proxy: registries without an entry under registries: "
+            "are not read",
+            "set PORTAINER_PROXY_USERNAME and PORTAINER_PROXY_PASSWORD (a Portainer user, ideally a "
+            "standard user with access to the environments)",
+        )
+    try:
+        account = login.current_user()
+    except RegentError as exc:
+        return Finding("error", subject, f"the registry proxy's service account cannot log in: {exc}")
+    return Finding(
+        "ok",
+        subject,
+        f"registry proxy requests carry a JWT from {account.username!r}'s login, in Authorization, "
+        "which BE strips before the registry; the API key never goes through the proxy",
+    )
 
 
 def _portainer_registries(client: PortainerClient, subject: str, *, edition: str, admin: bool) -> Finding:

@@ -51,7 +51,12 @@ def run(harness: SlackHarness, llm: FakeOpenAI, portainer: Any) -> None:
     card = posts[-1].args
     assert check_message(card) is None
     shown = text_of(card)
-    for expected in ("Suspend Portainer user bob", "Demote bob", "Revoke API key 1", "team payments"):
+    for expected in (
+        "Suspend Portainer user bob",
+        "Demote bob",
+        "Revoke every API key bob has",
+        "team payments",
+    ):
         assert expected in shown
     (proposal,) = harness.proposals.pending()
     buttons = [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
@@ -70,8 +75,8 @@ def run(harness: SlackHarness, llm: FakeOpenAI, portainer: Any) -> None:
         "/api/team_memberships/10",
         "/api/team_memberships/11",
         "/api/users/2",
-        "/api/users/2/tokens/1",
         "/api/users/2/tokens/2",
+        "/api/users/2/tokens/3",
     ]
     updates = harness.fake.wait_for("chat.update", 2, where=lambda c: "Approved by" in text_of(c.args))
     final = text_of(updates[-1].args)
