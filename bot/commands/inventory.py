@@ -10,6 +10,7 @@ from typing import Any
 from bot.app import app_for_sources
 from bot.commands.progress import terminal_progress
 from tools.inventory.models import InventorySnapshot
+from tools.units import format_bytes
 
 
 def run_inventory_command(args: argparse.Namespace) -> int:
@@ -75,7 +76,7 @@ def print_summary(snapshot: InventorySnapshot, *, file: Any = None) -> None:
             str(len(inv.tags)),
             str(inv.tag_count),
             str(len(inv.manifests)),
-            human_bytes(inv.stored_bytes()),
+            format_bytes(inv.stored_bytes()),
         )
     console.print(table)
     if snapshot.environments:
@@ -92,13 +93,3 @@ def print_summary(snapshot: InventorySnapshot, *, file: Any = None) -> None:
     console.print(
         f"{total} HTTP requests ({', '.join(f'{k} {v}' for k, v in sorted(snapshot.requests.items()))})"
     )
-
-
-def human_bytes(size: int) -> str:
-    """Bytes in binary units with one decimal (`1.5 GiB`)."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"

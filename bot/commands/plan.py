@@ -21,8 +21,9 @@ from bot.commands.progress import terminal_progress
 from bot.config import read_only_reason
 from tools.policy.evaluate import evaluate_snapshot
 from tools.policy.loader import load_policies
-from tools.policy.plans import Plan, format_bytes
+from tools.policy.plans import Plan
 from tools.state import connect
+from tools.units import format_bytes
 
 _PARTICULARS = (
     (re.compile(r"sha256:[0-9a-f]{12,64}"), "<digest>"),

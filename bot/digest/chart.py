@@ -12,18 +12,17 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.digest.model import ChartData, ChartSeries
-from tools.policy.plans import format_bytes
+from tools.units import BINARY_UNITS, format_bytes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-_UNITS = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024), ("B", 1))
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 
 
 def pick_unit(largest: int) -> tuple[str, int]:
     """The binary unit that shows `largest` bytes as a number from 1 to 1024."""
-    for name, factor in _UNITS:
+    for name, factor in reversed(BINARY_UNITS[:-1]):  # up to TiB: an axis in PiB helps nobody
         if largest >= factor:
             return name, factor
     return "B", 1

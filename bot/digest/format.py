@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from tools.analysis.clocks import as_utc
-from tools.policy.plans import format_bytes
+from tools.units import format_bytes
 
 
 def size(count: int) -> str:
@@ -15,9 +15,7 @@ def size(count: int) -> str:
 
 def size_change(count: int) -> str:
     """A signed change in bytes (`+1.5 GiB`, `-20.0 MiB`, `±0 B`)."""
-    if count == 0:
-        return "±0 B"
-    return ("+" if count > 0 else "-") + format_bytes(abs(count))
+    return format_bytes(count, signed=True)
 
 
 def rate(bytes_per_day: float, *, per: str = "day") -> str:

@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTe
 
 from tools.events.anomalies import Anomaly
 from tools.events.push_analysis import PushAnalysis
+from tools.units import format_bytes
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +45,8 @@ def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=text[:MAX_SECTION] or " ")])
 
 
-def _size(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(abs(size))
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            sign = "-" if size < 0 else ""
-            return f"{sign}{value:.0f} {unit}" if unit == "B" else f"{sign}{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover - the loop always returns
+def _change(delta: int | None) -> str:
+    return "?" if delta is None else format_bytes(delta, signed=True)
 
 
 def push_alert_message(analysis: PushAnalysis) -> dict[str, Any]:
@@ -73,8 +66,8 @@ def push_alert_message(analysis: PushAnalysis) -> dict[str, Any]:
         reused = analysis.layers_reused if analysis.layers_reused is not None else 0
         blocks.append(
             _context(
-                f"Compared with `{escape(analysis.previous.tag)}`: {_size(analysis.previous.bytes)} →"
-                f" {_size(analysis.current.bytes)} ({_size(analysis.size_delta_bytes)}),"
+                f"Compared with `{escape(analysis.previous.tag)}`: {format_bytes(analysis.previous.bytes)} →"
+                f" {format_bytes(analysis.current.bytes)} ({_change(analysis.size_delta_bytes)}),"
                 f" {reused} of {len(analysis.current.layers)} layers reused."
                 f" Digest `{analysis.digest[:19]}…`"
             )

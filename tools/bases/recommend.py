@@ -22,7 +22,7 @@ from tools.analysis.view import RegistryView
 from tools.bases.catalog import CatalogEntry, Language
 from tools.bases.dockerfile import dockerfile_snippet
 from tools.inventory.models import Digest
-from tools.policy.plans import format_bytes
+from tools.units import format_bytes
 
 
 @dataclass(frozen=True, slots=True)

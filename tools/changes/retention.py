@@ -42,9 +42,10 @@ from tools.changes.revalidate import (
 )
 from tools.errors import RegentError
 from tools.inventory.models import Deployment
-from tools.policy.plans import Plan, PlanItem, format_bytes
+from tools.policy.plans import Plan, PlanItem
 from tools.policy.store import ItemResult, ItemStatus, PlanStore
 from tools.state import new_runner_id, runner_is_gone
+from tools.units import format_bytes
 
 RunStatus = Literal["completed", "already_running", "already_done"]
 HEARTBEAT_EVERY = 50  # items; a run heart-beats at least this often so a resume can tell it is alive

@@ -21,6 +21,7 @@ from tools.inventory.models import Manifest
 from tools.inventory.parse import is_image_config, parse_manifest, with_config
 from tools.registry.client import RegistryClient
 from tools.registry.reference import parse_reference
+from tools.units import format_bytes
 
 BASE_NAME = "org.opencontainers.image.base.name"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
@@ -173,9 +174,8 @@ def _size_findings(current: ImageFacts, previous: ImageFacts, rules: PushRules) 
     ratio = current.bytes / previous.bytes
     delta = current.bytes - previous.bytes
     if ratio >= rules.size_ratio and delta >= rules.min_size_delta_bytes:
-        message = (
-            f"{ratio:.1f}x the size of {previous.tag} ({_human(previous.bytes)} → {_human(current.bytes)})"
-        )
+        sizes = f"{format_bytes(previous.bytes)} → {format_bytes(current.bytes)}"
+        message = f"{ratio:.1f}x the size of {previous.tag} ({sizes})"
         return [PushFinding(rule="size_growth", severity="alert", message=message)]
     return []
 
@@ -204,15 +204,6 @@ def _version(tag: str) -> tuple[int, ...]:
     """`3.19.1-alpine` -> (3, 19, 1); empty when the tag has no leading number."""
     head = re.match(r"^v?(\d+(?:\.\d+)*)", tag)
     return tuple(int(part) for part in _VERSION_PART.findall(head.group(1))) if head else ()
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
 
 
 def analyse_push(

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from tools.inventory.models import RegistrySource
+from tools.units import format_bytes
 
 ItemKind = Literal["image", "index", "child", "referrer"]
 
@@ -108,16 +109,6 @@ def canonical_json(value: Any) -> str:
 def hash_items(items: Iterable[Mapping[str, Any]]) -> str:
     """sha256 over the canonical JSON of the items, in order."""
     return "sha256:" + hashlib.sha256(canonical_json(list(items)).encode()).hexdigest()
-
-
-def format_bytes(count: int) -> str:
-    """Human-readable bytes, binary units."""
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"
 
 
 _AFTER_DELETE = {

@@ -14,11 +14,11 @@ from tools.analysis.history import RegistryHistory
 from tools.analysis.text import clean_text
 from tools.analysis.view import RegistryView, image_blobs
 from tools.inventory.models import Deployment, Digest, Manifest
-from tools.policy.plans import format_bytes
 from tools.toolbox.catalog import catalog_of, history_of, resolve_image
 from tools.toolbox.context import Call, ToolFailure
 from tools.toolbox.layers import LayerRow, layer_rows
 from tools.toolbox.results import Label, ToolResult, compile_glob, cut_note, day, labels_of
+from tools.units import format_bytes
 
 SearchClock = Literal["created", "first_seen"]
 

@@ -9,10 +9,10 @@ from tools.analysis.clocks import Clocks
 from tools.analysis.text import clean_text
 from tools.analysis.view import RegistryView
 from tools.inventory.models import Descriptor, Digest, Manifest
-from tools.policy.plans import format_bytes
 from tools.toolbox.catalog import catalog_of, resolve_image
 from tools.toolbox.context import Call
 from tools.toolbox.results import ToolResult, day
+from tools.units import format_bytes
 
 
 class LayerRow(BaseModel):
@@ -108,7 +108,7 @@ def compare_images(call: Call, args: CompareImagesArgs) -> CompareImagesResult:
         b=_brief(second.view, second.digest, args.image_b, b_digest, len(b_layers)),
         same_digest=first.digest == second.digest,
         size_delta_bytes=size_b - size_a,
-        size_delta=("+" if size_b >= size_a else "-") + format_bytes(abs(size_b - size_a)),
+        size_delta=format_bytes(size_b - size_a, signed=True),
         common_prefix_layers=prefix,
         shared_layers=len(shared),
         shared_bytes=sum(shared.values()),

@@ -15,10 +15,10 @@ from tools.analysis.usage import STOPPED_STATES
 from tools.analysis.view import RegistryView
 from tools.inventory.models import Deployment, Digest
 from tools.policy.patterns import compile_pattern
-from tools.policy.plans import format_bytes
 from tools.toolbox.catalog import catalog_of
 from tools.toolbox.context import Call
 from tools.toolbox.results import ToolResult, compile_glob, cut_note, public_url
+from tools.units import format_bytes
 
 
 class _Args(BaseModel):

@@ -17,8 +17,9 @@ from tools.errors import ConfigError
 from tools.inventory.models import InventorySnapshot
 from tools.policy.evaluate import evaluate_snapshot
 from tools.policy.model import PolicyFile
-from tools.policy.plans import Plan, PlanItem, format_bytes
+from tools.policy.plans import Plan, PlanItem
 from tools.toolbox.context import Call, ToolFailure
+from tools.units import format_bytes
 
 SAMPLE_ITEMS = 12
 TOP_REPOSITORIES = 10
