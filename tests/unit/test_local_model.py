@@ -24,7 +24,6 @@ from bot.demo.model_cache import (
     ModelCache,
     ModelSetupError,
     check_free_space,
-    format_bytes,
     resolve_cache_dir,
 )
 from bot.demo.model_weights import MODEL_SHA256
@@ -63,12 +62,6 @@ def test_the_cpu_key_follows_the_instruction_set_flags_only() -> None:
     assert len(model_cache.cpu_key(older)) == 8
     assert model_cache.cpu_key("Features\t: fp asimd\n") != "generic"  # arm64
     assert model_cache.cpu_key("") == "generic"
-
-
-def test_format_bytes() -> None:
-    assert format_bytes(512) == "512 B"
-    assert format_bytes(1_117_320_768) == "1.1 GB"
-    assert format_bytes(76_589_250) == "76.6 MB"
 
 
 def test_too_little_disk_space_says_how_much_and_what_to_do(tmp_path: Path) -> None:
