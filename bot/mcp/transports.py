@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hmac
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
@@ -15,6 +14,8 @@ from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.applications import Starlette
 from starlette.routing import Mount
+
+from bot.web.requests import bearer_matches
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -58,10 +59,7 @@ class BearerToken:
         await self._app(scope, receive, send)
 
     def _authorized(self, scope: Scope) -> bool:
-        header = dict(scope.get("headers") or []).get(b"authorization", b"")
-        scheme, _, credential = header.partition(b" ")
-        # RFC 7235: the scheme is case-insensitive; the token is compared in constant time.
-        return scheme.lower() == b"bearer" and hmac.compare_digest(credential.strip(), self._token)
+        return bearer_matches(dict(scope.get("headers") or []).get(b"authorization", b""), self._token)
 
 
 def http_app(server: Server[Any, Any], *, token: str) -> Any:

@@ -91,10 +91,7 @@ class RequestCheck:
 
     def check_token(self, environ: Environ) -> None:
         """401 unless `Authorization: Bearer <token>` carries this endpoint's token."""
-        scheme, _, credential = (environ.get("HTTP_AUTHORIZATION") or "").strip().partition(" ")
-        # Compare even when the scheme is wrong, so the answer takes the same time either way.
-        matches = hmac.compare_digest(credential.strip().encode(), self._token)
-        if not (matches and scheme.lower() == "bearer"):
+        if not bearer_matches((environ.get("HTTP_AUTHORIZATION") or "").encode(), self._token):
             challenge = ("WWW-Authenticate", f'Bearer realm="{self._realm}"')
             raise RequestRefused(401, "missing or wrong bearer token", headers=[challenge])
 
@@ -116,6 +113,14 @@ class RequestCheck:
         if not any(fnmatchcase(media_type, accepted) for accepted in self._media_types):
             wanted = " or ".join(self._media_types)
             raise RequestRefused(415, f"Content-Type must be {wanted}, not {media_type or 'none'!r}")
+
+
+def bearer_matches(header: bytes, token: bytes) -> bool:
+    """True if an Authorization header is `Bearer <token>`; the scheme is case-insensitive (RFC 7235)."""
+    scheme, _, credential = header.strip().partition(b" ")
+    # Compare even when the scheme is wrong, so the answer takes the same time either way.
+    matches = hmac.compare_digest(credential.strip(), token)
+    return matches and scheme.lower() == b"bearer"
 
 
 def serve_json(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.errors import RequestRefused
-from bot.web.requests import ANY_JSON_TYPES, Reply, RequestCheck, serve_json
+from bot.web.requests import ANY_JSON_TYPES, Reply, RequestCheck, bearer_matches, serve_json
 
 TOKEN = "t0ken"
 
@@ -86,6 +86,13 @@ def test_the_challenge_and_allow_headers() -> None:
 def test_the_scheme_is_case_insensitive(scheme: str) -> None:
     assert CHECK.read_json(environ(b'{"ok": true}', auth=f"{scheme} {TOKEN}")) == {"ok": True}
     assert CHECK.read_json(environ(b"[1]", auth=f"  {scheme}   {TOKEN}  ")) == [1]
+
+
+def test_bearer_matches_is_the_one_credential_check() -> None:
+    # bot/mcp's ASGI middleware uses it on raw header bytes too.
+    assert bearer_matches(b"Bearer t0ken", b"t0ken") and bearer_matches(b"bearer  t0ken ", b"t0ken")
+    for header in (b"", b"Bearer", b"t0ken", b"Basic t0ken", b"Bearer t0ken2", b"Bearer t0k", b"Bearert0ken"):
+        assert not bearer_matches(header, b"t0ken"), header
 
 
 def test_json_media_types_with_parameters_and_suffixes() -> None:
