@@ -97,12 +97,14 @@ class CoreRoutes:
         return user.is_admin or user.id in env.user_ids or bool(self._team_ids(user) & env.team_ids)
 
     def _endpoints(self, req: Request) -> Response:
-        """1-based `start`, `limit=0` for all, `types[]` (a bare `types` is ignored), count headers."""
+        """1-based `start`, `limit=0` for all, `types[]` and `status[]` (bare names are ignored), counts."""
         assert req.user is not None
         visible = [e for e in self.environments if self._may_use(req.user, e)]
         found = visible
         if types := req.query.get("types[]"):
             found = [e for e in found if str(e.type) in types]
+        if statuses := req.query.get("status[]"):
+            found = [e for e in found if str(e.status) in statuses]
         if search := (req.arg("search") or "").lower():
             found = [e for e in found if search in e.name.lower()]
         if name := req.arg("name"):

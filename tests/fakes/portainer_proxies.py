@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from tests.fakes.portainer_http import Request, Response, error, forwardable, json_response
-from tests.fakes.portainer_records import FakeEnvironment, FakeRegistry
+from tests.fakes.portainer_records import EDGE_TYPES, FakeEnvironment, FakeRegistry
 
 NOT_FOUND_DB = "Object not found inside the database"
 # Go's reverse proxy drops hop-by-hop headers and sets Host and the length itself; BE-old adds Authorization.
@@ -54,10 +54,18 @@ class ProxyRoutes:
 
         def _registry_env_denied(self, req: Request, registry: FakeRegistry) -> Response | None: ...
 
+    def _edge_closed(self, env: FakeEnvironment) -> Response | None:
+        """Edge environments answer only through an open tunnel; without one the proxy fails with a 500."""
+        if env.type in EDGE_TYPES and not env.edge_tunnel:
+            return error(500, "Unable to proxy the request via the Edge tunnel", "no active tunnel")
+        return None
+
     def _docker(self, req: Request, env_id: str, rest: str) -> Response:
         env = self._find_env(req, env_id)
         if isinstance(env, Response):
             return env
+        if (closed := self._edge_closed(env)) is not None:
+            return closed
         if env.is_kubernetes:
             return error(400, "Invalid environment type", "expected a Docker environment")
         unversioned = re.sub(r"^/v\d+(\.\d+)?(?=/)", "", rest)  # Portainer strips /vN.N only to route
@@ -97,6 +105,8 @@ class ProxyRoutes:
         env = self._find_env(req, env_id)
         if isinstance(env, Response):
             return env
+        if (closed := self._edge_closed(env)) is not None:
+            return closed
         if not env.is_kubernetes:
             return error(400, "Invalid environment type", "expected a Kubernetes environment")
         pods = re.fullmatch(r"/api/v1(?:/namespaces/([^/]+))?/pods", rest)

@@ -20,6 +20,7 @@ ADMIN, STANDARD_USER = 1, 2  # portainer.UserRole
 TEAM_LEADER, TEAM_MEMBER = 1, 2  # portainer.MembershipRole
 DOCKER, AGENT_DOCKER, EDGE_DOCKER, KUBERNETES_LOCAL, AGENT_KUBERNETES = 1, 2, 4, 5, 6  # EndpointType
 KUBERNETES_TYPES = frozenset({5, 6, 7})
+EDGE_TYPES = frozenset({4, 7})
 DOCKER_TYPES = frozenset({1, 2, 4})
 
 
@@ -129,6 +130,7 @@ class FakeEnvironment:
     team_ids: frozenset[int] = frozenset()
     group_id: int = 1
     namespace_users: dict[str, frozenset[int]] = field(default_factory=dict)  # Kubernetes namespace access
+    edge_tunnel: bool = False  # Edge environments (types 4, 7) proxy only through an open tunnel
 
     @classmethod
     def docker(cls, id: int, name: str, *, socket: str | None, **options: Any) -> FakeEnvironment:

@@ -291,3 +291,16 @@ def test_the_fakes_user_routes_follow_the_handlers() -> None:
         assert httpx.get(f"{fake.url}/api/users/me", headers=session).status_code == 401  # older JWT refused
         assert call("GET", "/users/me", other_admin).json()["Role"] == 2  # API keys keep working
         assert call("GET", "/users/2/tokens", admin).is_success  # listable once demoted
+
+
+def test_an_edge_environment_without_a_tunnel_still_counts_its_stack_files() -> None:
+    """endpointproxy: an Edge environment answers only through its tunnel (a 500 otherwise)."""
+    edge = FakeEnvironment(5, "edge-site", type=4, docker_socket=None)
+    with (
+        FakePortainer(environments=[edge], stacks=[FakeStack(1, "c", 5, COMPOSE)]) as fake,
+        admin_client(fake) as client,
+    ):
+        [env] = client.environments()
+        deployments, errors = client.deployments(env)
+    assert {d.image for d in deployments} == {"r.example/only/compose:1"}
+    assert errors and all("Edge tunnel" in error for error in errors)

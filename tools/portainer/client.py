@@ -252,7 +252,7 @@ class PortainerClient(RegistryCalls, UserCalls, DeploymentCalls):
                     f"Portainer rate-limited {method} {path}; try again later", status=429
                 ) from None
             raise UpstreamError(
-                f"Portainer {method} {path} failed with HTTP {exc.status}", status=exc.status
+                f"{exc.where} (HTTP {exc.status}, after {self._attempts} attempts)", status=exc.status
             ) from None
 
     def _send(self, method: str, path: str, params: Mapping[str, Any] | None, auth: bool) -> httpx.Response:
@@ -269,7 +269,9 @@ class PortainerClient(RegistryCalls, UserCalls, DeploymentCalls):
             reason = self._scrub(str(exc)) or type(exc).__name__
             raise Unreachable(f"cannot reach Portainer at {self.url}: {reason}") from None
         if method == "GET" and (response.status_code == 429 or response.status_code >= 500):
-            raise RetryableStatus(response, f"Portainer {method} {path}")
+            # Portainer's own message says why (an Edge environment without its tunnel, say): keep it.
+            detail = self._scrub(_error_text(response))
+            raise RetryableStatus(response, f"Portainer {method} {path} failed: {detail}")
         return response
 
     def _auth_headers(self) -> dict[str, str]:
