@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Self
@@ -121,8 +122,17 @@ class HttpServer:
             while not self._stopping.is_set():
                 # poll(), not select(), which cannot watch file descriptors above 1023
                 wasyncore.loop(timeout=1.0, map=self._map, use_poll=True, count=1)
+            self._flush_answers()
         finally:
             self._close_sockets()
+
+    def _flush_answers(self) -> None:
+        """Send what finished requests wrote and this I/O loop has not sent yet (a second at most)."""
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and any(
+            getattr(channel, "total_outbufs_len", 0) for channel in list(self._map.values())
+        ):
+            wasyncore.loop(timeout=0.05, map=self._map, use_poll=True, count=1)
 
     def _close_sockets(self) -> None:
         for channel in list(self._map.values()):  # the listening socket, its trigger and every connection
