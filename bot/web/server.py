@@ -60,12 +60,19 @@ class Router:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
         if path == "/healthz":
-            state = self._health()
-            return respond(start_response, Reply(200 if state.get("ok") else 503, state))
+            return respond(start_response, self._health_reply())
         app = self._routes.get(path)
         if app is None:
             return respond(start_response, Reply(404, {"error": f"nothing is served at {path[:100]}"}))
         return app(environ, start_response)
+
+    def _health_reply(self) -> Reply:
+        try:
+            state = self._health()
+        except Exception:  # a broken check is an unhealthy server, not a 500 with a traceback in the log only
+            log.exception("the health check failed")
+            return Reply(503, {"ok": False, "error": "the health check failed; see the log"})
+        return Reply(200 if state.get("ok") else 503, state)
 
 
 class HttpServer:

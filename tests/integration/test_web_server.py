@@ -25,13 +25,16 @@ def _slow(environ: dict[str, Any], start_response: StartResponse) -> Iterable[by
 
 
 def test_health_unknown_paths_and_mounting() -> None:
-    healthy = {"ok": True, "mode": "http"}
-    router = Router(health=lambda: healthy)
+    healthy: dict[str, Any] = {"ok": True, "mode": "http"}
+    router = Router(health=lambda: {**healthy, "ok": healthy["ok"]})
     with HttpServer(router) as server:
         answer = httpx.get(f"{server.url}/healthz")
         assert (answer.status_code, answer.json()) == (200, healthy)
         healthy["ok"] = False
         assert httpx.get(f"{server.url}/healthz").status_code == 503
+        healthy.clear()  # a check that raises (KeyError below) is unhealthy too, with a JSON body
+        broken = httpx.get(f"{server.url}/healthz")
+        assert broken.status_code == 503 and broken.json()["ok"] is False
         missing = httpx.post(f"{server.url}/nothing/here", content=b"{}")
         assert missing.status_code == 404 and "nothing is served at /nothing/here" in missing.json()["error"]
         router.mount("/echo", _echo_length)  # a mount after start is served at once
