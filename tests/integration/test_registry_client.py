@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,9 +18,20 @@ from tests.fakes.fault_proxy import FaultProxy
 from tests.fakes.token_server import TokenServer
 from tools.errors import AuthError, BadResponse, NotFound, RateLimited, Unreachable, UpstreamError
 from tools.registry.client import RegistryClient
+from tools.registry.http import pooled_client
 from tools.registry.media_types import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["httpx", "raw"])
+def http_client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    """Every test twice: through httpx, and through the raw transport that pooled_client carries."""
+    if request.param == "httpx":
+        yield request.getfixturevalue("http_client")  # the session's plain httpx client (conftest.py)
+        return
+    with pooled_client(connections=4, timeout=60) as client:
+        yield client
 
 
 def client_for(
@@ -174,3 +186,29 @@ def test_registry_down_is_unreachable(http_client: httpx.Client) -> None:
         url = registry.url
     with pytest.raises(Unreachable, match="unreachable"):
         client_for(url, http_client, attempts=2).catalog()
+
+
+def test_truncated_reset_and_trickling_answers(
+    registry: RegistryServer, seeder: Seeder, http_client: httpx.Client
+) -> None:
+    pushed = seeder.push_image(ImageSpec(repository="shop/api", tag="1.0", created=NOW))
+    with FaultProxy(registry.url) as proxy:
+        proxy.inject(("truncate", 10), ("reset",), method="GET", path="/v2/shop/api/manifests/")
+        client = client_for(proxy.url, http_client)
+        assert client.get_manifest("shop/api", "1.0").digest == pushed.digest
+        assert proxy.count("GET", "/v2/shop/api/manifests/") == 3  # short body and reset, each retried
+        proxy.always(("trickle", 1, 0.05), method="GET", path="/v2/shop/api/manifests/")
+        slow = client_for(proxy.url, http_client, attempts=1, request_deadline=0.5)
+        with pytest.raises(Unreachable, match="too slow"):
+            slow.get_manifest("shop/api", "1.0")
+
+
+def test_the_raw_transport_serves_direct_urls_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pooled_client(connections=2) as direct:
+        assert direct.raw_transport_for("http://127.0.0.1:5000") is not None
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "registry.local")
+    with pooled_client(connections=2) as proxied:
+        # httpx sends what an environment proxy must carry; the raw transport never sees it
+        assert proxied.raw_transport_for("http://127.0.0.1:5000") is None
+        assert proxied.raw_transport_for("http://registry.local:5000") is not None

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import gzip
+import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from tools.registry.auth import parse_challenge, scope_for
-from tools.registry.client import basic_authorization
+import httpx
+import pytest
+
+from tools.registry.auth import basic_authorization, parse_challenge, scope_for
 from tools.registry.retry import parse_retry_after
+from tools.registry.transport import decode_body
 from tools.registry.wire import next_link_query
 
 
@@ -58,3 +63,14 @@ def test_basic_authorization_is_rfc_7617() -> None:
     assert basic_authorization("alice", "s3cret") == "Basic " + base64.b64encode(b"alice:s3cret").decode()
     # UTF-8 for non-ASCII, and a colon in the password stays in the password
     assert base64.b64decode(basic_authorization("bö", "p:w").split()[1]) == "bö:p:w".encode()
+
+
+def test_a_compressed_body_is_decoded_and_a_broken_one_refused() -> None:
+    body = b'{"schemaVersion": 2}' * 100
+    assert b"".join(decode_body(iter([gzip.compress(body)]), "gzip")) == body
+    assert b"".join(decode_body(iter([zlib.compress(body)]), "Deflate")) == body
+    assert b"".join(decode_body(iter([body[:7], body[7:]]), "")) == body
+    with pytest.raises(httpx.DecodingError):
+        b"".join(decode_body(iter([b"not gzip"]), "gzip"))
+    with pytest.raises(httpx.DecodingError):
+        b"".join(decode_body(iter([body]), "br"))

@@ -94,7 +94,10 @@ def crawl_registry(
         inventory.partial = True
         return inventory
     state = _RegistryCrawl(client, source, previous or {})
-    with ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="crawl") as pool:
+    with (
+        client.batched_cache_writes(),
+        ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="crawl") as pool,
+    ):
         tag_lists = []
         for done, listed in enumerate(pool.map(lambda repo: _list_tags(client, repo), repositories), start=1):
             tag_lists.append(listed)

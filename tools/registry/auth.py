@@ -7,6 +7,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+import httpx
+
 _PARAM_RE = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -74,3 +76,10 @@ class TokenCache:
         """Remember `token` for `scope`; expire it a little early so it is never sent stale."""
         with self._lock:
             self._tokens[scope] = (token, time.monotonic() + max(expires_in - 10.0, 1.0))
+
+
+def basic_authorization(username: str, password: str) -> str:
+    """The Authorization value of HTTP basic auth, from httpx.BasicAuth's public auth flow."""
+    # A header value, not an auth object, because the direct transport sends plain header lists.
+    request = httpx.Request("GET", "http://registry.invalid/")  # the flow only sets a header on it
+    return next(httpx.BasicAuth(username, password).sync_auth_flow(request)).headers["authorization"]

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
-import httpx
 from tenacity import RetryCallState, wait_exponential
 
 from tools.errors import RateLimited, UpstreamError
 
 
+class StatusAnswer(Protocol):
+    """What a retry decision reads off an answer: an httpx.Response, or the registry client's lighter one."""
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The response headers (case-insensitive names, or lower-case ones)."""
+
+
 class RetryableStatus(Exception):
     """A 429 or 5xx answer that may be retried; turned into an UpstreamError when retries run out."""
 
-    def __init__(self, response: httpx.Response, where: str) -> None:
+    def __init__(self, response: StatusAnswer, where: str) -> None:
         super().__init__(f"{response.status_code} from {where}")
         self.status = response.status_code
         self.where = where
