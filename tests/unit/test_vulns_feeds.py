@@ -19,6 +19,8 @@ EPSS = (
     "cve-2026-1002,0.00042,0.1\n"
 )
 
+META = b"#model_version:v2025.03.14,score_date:2026-11-26T00:00:00+0000\n"
+
 
 def test_kev_catalog() -> None:
     document = {
@@ -62,30 +64,28 @@ def test_epss_csv_plain_and_gzipped(compress: bool) -> None:
     assert feed.scores == {"CVE-2026-1001": (0.9, 0.998), "CVE-2026-1002": (0.00042, 0.1)}
 
 
-def test_epss_metadata_on_two_lines_and_no_metadata() -> None:
+def test_epss_metadata_on_two_lines() -> None:
     two = "#model_version:v2023.03.01\n#score_date:2026-11-20\ncve,epss,percentile\nCVE-2026-0001,0.5,0.9\n"
     assert parse_epss(two.encode(), source="e").released == datetime(2026, 11, 20, tzinfo=UTC)
-    bare = parse_epss(b"cve,epss,percentile\nCVE-2026-0001,0.5,0.9\n", source="e")
-    assert bare.released is None and bare.version == ""
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"cve,score\nCVE-2026-0001,0.5\n", "e.csv: line 1: expected the header cve,epss,percentile"),
+        (META + b"cve,score\nCVE-2026-0001,0.5\n", "e.csv: line 2: expected the header cve,epss,percentile"),
         (
-            b"#x\ncve,epss,percentile\nCVE-2026-0001,abc,0.5\n",
-            "e.csv: line 3: epss and percentile must be numbers",
+            META + b"#x\ncve,epss,percentile\nCVE-2026-0001,abc,0.5\n",
+            "e.csv: line 4: epss and percentile must be numbers",
         ),
         (
-            b"cve,epss,percentile\nCVE-2026-0001,0.5,0.5\nnot-a-cve,0.1,0.1\n",
-            "e.csv: line 3: expected CVE-YYYY-NNNN",
+            META + b"cve,epss,percentile\nCVE-2026-0001,0.5,0.5\nnot-a-cve,0.1,0.1\n",
+            "e.csv: line 4: expected CVE-YYYY-NNNN",
         ),
         (
-            b"cve,epss,percentile\nCVE-2026-0001,1.5,0.5\n",
-            "line 2: epss and percentile must be between 0 and 1",
+            META + b"cve,epss,percentile\nCVE-2026-0001,1.5,0.5\n",
+            "line 3: epss and percentile must be between 0 and 1",
         ),
-        (b"cve,epss,percentile\n", "e.csv: EPSS file has no scores"),
+        (META + b"cve,epss,percentile\n", "e.csv: EPSS file has no scores"),
         (b"\x1f\x8b\x08\x00garbage", "e.csv: corrupt gzip data"),
     ],
 )

@@ -93,9 +93,10 @@ def test_same_package_in_two_targets_is_one_finding() -> None:
     assert len(_parse(document).findings) == 1
 
 
-def test_trivy_legacy_bare_array() -> None:
-    report = _parse([{"Target": "shop/api:1.0 (alpine 3.7.1)", "Vulnerabilities": [_vuln()]}])
-    assert report.target.artifact_name == "shop/api:1.0" and len(report.findings) == 1
+def test_trivy_legacy_bare_array_is_refused() -> None:
+    # Trivy before 0.20 wrote a bare array (no SchemaVersion, no image metadata): issue 12 accepts only 2.
+    with pytest.raises(ReportError, match=r"a bare JSON array is the output of Trivy before 0\.20"):
+        _parse([{"Target": "shop/api:1.0 (alpine 3.7.1)", "Vulnerabilities": [_vuln()]}])
 
 
 def test_canonical_hash_ignores_formatting() -> None:
@@ -188,7 +189,10 @@ def test_grype_unknown_fix_state_is_unknown() -> None:
             b'{"Results": [{"Vulnerabilities": [{"PkgName": "x"}]}]}',
             "Results.0.Vulnerabilities.0.VulnerabilityID: Field required",
         ),
-        (b'{"ArtifactType": "repository", "Results": []}', "a Trivy 'repository' report; only image scans"),
+        (
+            b'{"SchemaVersion": 2, "ArtifactType": "repository", "Results": []}',
+            "a Trivy 'repository' report; only image scans",
+        ),
         (b'{"matches": [], "source": {"type": "directory", "target": "/src"}}', "a Grype 'directory' scan"),
     ],
 )

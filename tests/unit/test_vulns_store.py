@@ -89,6 +89,7 @@ def test_newest_report_per_scanner_is_current_and_scanners_merge(store: VulnStor
     for report in (new, old):  # stored out of order: the report's own time decides
         store.save_report(report, source="s", matched=[digest], ingested_at=NOW)
     trivy = {
+        "SchemaVersion": 2,
         "ArtifactName": "x",
         "Metadata": {"RepoDigests": [f"127.0.0.1:5999/x@{digest}"]},
         "Results": [

@@ -71,7 +71,10 @@ def _resolve(digest: Digest, target: ReportTarget, index: ImageIndex) -> list[Di
 
 
 def _match_tag(target: ReportTarget, index: ImageIndex, notes: list[str]) -> list[Digest]:
-    references = [ref for ref in (target.artifact_name, *target.repo_tags) if ref and "@" not in ref]
+    # Trivy names the tag twice (ArtifactName and RepoTags): once is enough, and so is its note.
+    references = dict.fromkeys(
+        ref for ref in (target.artifact_name, *target.repo_tags) if ref and "@" not in ref
+    )
     for text in references:
         ref = parse_reference(text)
         if ref.tag is None:
@@ -84,7 +87,8 @@ def _match_tag(target: ReportTarget, index: ImageIndex, notes: list[str]) -> lis
             found = _resolve(digest, target, index)
             if found and _same_config(found, target, index):
                 return found
-            notes.append(f"{text} now points at a different image than the one scanned")
+            note = f"{text} now points at a different image than the one scanned"
+            notes.extend([note] if note not in notes else [])  # two registries may serve one host
     return []
 
 

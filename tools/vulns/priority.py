@@ -101,8 +101,17 @@ def _threat_text(signals: Signals) -> str:
         return f"known exploited ({signals.kev_detail}{ransomware})"
     if signals.epss is None:
         return "not known exploited, no EPSS score"
-    percentile = f", {signals.epss_percentile * 100:.0f}th percentile" if signals.epss_percentile else ""
+    percentile = (
+        f", {ordinal(round(signals.epss_percentile * 100))} percentile" if signals.epss_percentile else ""
+    )
     return f"not known exploited, EPSS {signals.epss:.3f}{percentile}"
+
+
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 22nd, 100th."""
+    if 10 <= number % 100 <= 20:
+        return f"{number}th"
+    return f"{number}{({1: 'st', 2: 'nd', 3: 'rd'}).get(number % 10, 'th')}"
 
 
 def _impact_text(signals: Signals) -> str:

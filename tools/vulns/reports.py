@@ -89,25 +89,65 @@ class ParsedReport(BaseModel):
 def parse_report(data: object, *, source: str) -> ParsedReport:
     """Validate and normalize one Trivy or Grype report (bytes or decoded JSON); ReportError says why not."""
     document = _load_json(data, source=source)
-    digest = hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    digest = _canonical_sha256(document, source=source)
+    if isinstance(document, list):
+        raise ReportError(
+            f"{source}: a bare JSON array is the output of Trivy before 0.20 (no SchemaVersion); "
+            "rescan with a current Trivy (`trivy image -f json`, SchemaVersion 2)"
+        )
+    if not isinstance(document, dict):
+        raise ReportError(f"{source}: top level is {type(document).__name__}, not a JSON object")
     try:
-        if isinstance(document, list):  # very old Trivy: a bare array of results
-            legacy = TrivyReport.model_validate({"Results": document})
-            return _from_trivy(legacy, sha256=digest)
-        if not isinstance(document, dict):
-            raise ReportError(f"{source}: top level is {type(document).__name__}, not a JSON object")
         if "matches" in document:
-            return _from_grype(GrypeReport.model_validate(document), sha256=digest, source=source)
-        if {"Results", "ArtifactName", "SchemaVersion"} & document.keys():
-            return _from_trivy(_validate_trivy(document, source=source), sha256=digest)
+            report = _from_grype(GrypeReport.model_validate(document), sha256=digest, source=source)
+        elif {"Results", "ArtifactName", "SchemaVersion"} & document.keys():
+            report = _from_trivy(_validate_trivy(document, source=source), sha256=digest)
+        else:
+            report = None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         raise ReportError(f"{source}: {where}: {first['msg']}") from None
-    keys = ", ".join(sorted(document)[:8]) or "none"
+    if report is not None:
+        return _named(report, source=source)
+    keys = ", ".join(str(key)[:40] for key in sorted(document)[:8]) or "none"
     raise ReportError(
         f"{source}: not a Trivy (`trivy image -f json`) or Grype (`grype -o json`) report "
         f"(top-level keys: {keys})"
+    )
+
+
+def _canonical_sha256(document: Any, *, source: str) -> str:
+    try:
+        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (ValueError, TypeError, RecursionError):  # only a caller's own object, never load_json's output
+        raise ReportError(
+            f"{source}: not a JSON document (NaN, non-string keys or nested too deeply)"
+        ) from None
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def vulnerability_key(identifier: str) -> str:
+    """How a vulnerability id is compared and grouped: CVE ids in upper case, every other id as issued.
+
+    CVE ids are case-insensitive (`cve-2024-1` is CVE-2024-1). Vendor ids are not ours to rewrite:
+    `openSUSE-SU-2024:0123-1` upper-cased is an id nobody can look up.
+    """
+    text = identifier.strip()
+    return text.upper() if text[:4].upper() == "CVE-" else text
+
+
+def _named(report: ParsedReport, *, source: str) -> ParsedReport:
+    """The report, if it names its image in some way; one that names none could never be matched."""
+    target = report.target
+    if any(
+        (target.artifact_name, target.repo_tags, target.repo_digests, target.image_id, target.manifest_digest)
+    ):
+        return report
+    where = "source.target" if report.scanner == "grype" else "ArtifactName and Metadata"
+    raise ReportError(
+        f"{source}: the {report.scanner} report names no image ({where} missing or empty), "
+        "so it could never be matched to one; scan an image by name or digest"
     )
 
 
@@ -122,6 +162,15 @@ def _load_json(data: object, *, source: str) -> Any:
 
 def _validate_trivy(document: dict[str, Any], *, source: str) -> TrivyReport:
     report = TrivyReport.model_validate(document)
+    version = report.schema_version
+    # Exactly the integer 2: Trivy's JSON has had SchemaVersion 2 since 0.20, and another number (or "2")
+    # is a format whose fields Regent does not know, read as if it were this one.
+    if type(version) is not int or version != 2:
+        shown = "missing" if version is None else repr(version)[:20]
+        raise ReportError(
+            f"{source}: SchemaVersion {shown}; only Trivy's current JSON schema (SchemaVersion 2, "
+            "`trivy image -f json`) is read"
+        )
     if report.artifact_type and report.artifact_type != "container_image":
         raise ReportError(
             f"{source}: a Trivy {report.artifact_type!r} report; only image scans "
@@ -146,12 +195,16 @@ def _identity(finding: Finding) -> tuple[str, str, str]:
 
 
 def _parse_time(value: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(value) if value else None
-    except ValueError:
+    if not value:
         return None
-    # Naive times are UTC (and must compare with the aware ingest times).
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+    try:
+        moment = datetime.fromisoformat(value)
+        # Naive times are UTC (and must compare with the aware ingest times). Converted now: a far
+        # offset near year 1 or 9999 would overflow in the first conversion elsewhere.
+        utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return utc if 1970 <= utc.year < 9999 else None  # Go's zero time (0001-01-01) means "not set"
 
 
 # -- Trivy --------------------------------------------------------------------------------------------
@@ -164,18 +217,20 @@ def _from_trivy(report: TrivyReport, *, sha256: str) -> ParsedReport:
     findings: dict[tuple[str, str, str], Finding] = {}
     skipped = 0
     for result in report.results or []:
+        # `--show-suppressed` keeps .trivyignore'd and VEX'd vulnerabilities here: skipped, like not_affected.
+        skipped += sum(m.type == "vulnerability" for m in result.modified_findings or [])
         for vuln in result.vulnerabilities or []:
             if vuln.status == "not_affected":
                 skipped += 1
                 continue
             finding = _trivy_finding(vuln, result)
             findings.setdefault(_identity(finding), finding)
-    name = report.artifact_name or _legacy_name(report.results or [])
     return ParsedReport(
         scanner="trivy",
+        scanner_version=report.trivy.version,
         created_at=_parse_time(report.created_at),
         target=ReportTarget(
-            artifact_name=name,
+            artifact_name=report.artifact_name,
             repo_tags=meta.repo_tags,
             repo_digests=meta.repo_digests,
             image_id=meta.image_id,
@@ -186,14 +241,6 @@ def _from_trivy(report: TrivyReport, *, sha256: str) -> ParsedReport:
         skipped=skipped,
         sha256=sha256,
     )
-
-
-def _legacy_name(results: list[TrivyResult]) -> str:
-    # Old bare-array reports only name the image in the OS target: "image:tag (alpine 3.7.1)".
-    for result in results:
-        if " (" in result.target:
-            return result.target.split(" (", 1)[0]
-    return ""
 
 
 def _trivy_finding(vuln: TrivyVulnerability, result: TrivyResult) -> Finding:
@@ -209,7 +256,9 @@ def _trivy_finding(vuln: TrivyVulnerability, result: TrivyResult) -> Finding:
     aliases = [vuln.vulnerability_id, *vuln.vendor_ids]
     return Finding(
         vulnerability_id=vuln.vulnerability_id,
-        cve=next((a for a in aliases if a.upper().startswith("CVE-")), vuln.vulnerability_id),
+        cve=vulnerability_key(
+            next((a for a in aliases if a.upper().startswith("CVE-")), vuln.vulnerability_id)
+        ),
         package=vuln.pkg_name,
         package_type=result.type,
         installed_version=vuln.installed_version,
@@ -278,7 +327,7 @@ def _from_grype(report: GrypeReport, *, sha256: str, source: str) -> ParsedRepor
 def _grype_finding(match: GrypeMatch) -> Finding:
     vuln = match.vulnerability
     related = [r.id for r in match.related_vulnerabilities]
-    cve = next((a for a in [vuln.id, *related] if a.upper().startswith("CVE-")), vuln.id)
+    cve = vulnerability_key(next((a for a in [vuln.id, *related] if a.upper().startswith("CVE-")), vuln.id))
     cvss: list[GrypeCvss] = [*vuln.cvss, *(c for r in match.related_vulnerabilities for c in r.cvss)]
     scores = [(c.version, c.metrics.base_score) for c in cvss if c.metrics.base_score is not None]
     epss = next((e for e in vuln.epss if e.cve.upper() == cve.upper()), vuln.epss[0] if vuln.epss else None)

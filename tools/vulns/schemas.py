@@ -7,7 +7,7 @@ Trivy: `trivy image --format json` (aquasecurity/trivy pkg/types, SchemaVersion 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,12 +26,17 @@ class TrivyLayer(_Lenient):
     diff_id: str = Field(default="", alias="DiffID")
 
 
+# CVSS base scores are 0.0-10.0 in every version. A score outside that range is a corrupt or edited report,
+# and it would drive the priority (98 outranks any KEV entry), so the whole report is refused.
+CvssScore = Annotated[float, Field(ge=0.0, le=10.0)]
+
+
 class TrivyCvss(_Lenient):
     """One source's CVSS scores."""
 
-    v2_score: float | None = Field(default=None, alias="V2Score")
-    v3_score: float | None = Field(default=None, alias="V3Score")
-    v40_score: float | None = Field(default=None, alias="V40Score")
+    v2_score: CvssScore | None = Field(default=None, alias="V2Score")
+    v3_score: CvssScore | None = Field(default=None, alias="V3Score")
+    v40_score: CvssScore | None = Field(default=None, alias="V40Score")
 
 
 class TrivyVulnerability(_Lenient):
@@ -50,6 +55,13 @@ class TrivyVulnerability(_Lenient):
     cvss: dict[str, TrivyCvss] = Field(default_factory=dict, alias="CVSS")
 
 
+class TrivyModifiedFinding(_Lenient):
+    """A `Results[].ExperimentalModifiedFindings[]` entry; only its type is read (they are skipped)."""
+
+    type: str = Field(default="", alias="Type")
+    status: str = Field(default="", alias="Status")
+
+
 class TrivyResult(_Lenient):
     """One scanned target inside the image (OS packages, a lock file, a binary)."""
 
@@ -57,6 +69,10 @@ class TrivyResult(_Lenient):
     klass: str = Field(default="", alias="Class")
     type: str = Field(default="", alias="Type")
     vulnerabilities: list[TrivyVulnerability] | None = Field(default=None, alias="Vulnerabilities")
+    # `--show-suppressed`: findings .trivyignore or VEX set aside, `{"Type": "vulnerability", "Finding": …}`
+    modified_findings: list[TrivyModifiedFinding] | None = Field(
+        default=None, alias="ExperimentalModifiedFindings"
+    )
 
 
 class TrivyMetadata(_Lenient):
@@ -69,10 +85,17 @@ class TrivyMetadata(_Lenient):
     image_config: dict[str, Any] = Field(default_factory=dict, alias="ImageConfig")
 
 
+class TrivyInfo(_Lenient):
+    """`Trivy`: the version that wrote the report (recent Trivy releases add it; older ones do not)."""
+
+    version: str = Field(default="", alias="Version")
+
+
 class TrivyReport(_Lenient):
     """A whole `trivy image -f json` document."""
 
-    schema_version: int = Field(default=2, alias="SchemaVersion")
+    schema_version: object = Field(default=None, alias="SchemaVersion")  # checked by the parser: only 2
+    trivy: TrivyInfo = Field(default_factory=TrivyInfo, alias="Trivy")
     created_at: str = Field(default="", alias="CreatedAt")
     artifact_name: str = Field(default="", alias="ArtifactName")
     artifact_type: str = Field(default="container_image", alias="ArtifactType")
@@ -86,7 +109,7 @@ class TrivyReport(_Lenient):
 class GrypeCvssMetrics(_Lenient):
     """CVSS metrics; only the base score matters here."""
 
-    base_score: float | None = Field(default=None, alias="baseScore")
+    base_score: CvssScore | None = Field(default=None, alias="baseScore")
 
 
 class GrypeCvss(_Lenient):

@@ -18,7 +18,7 @@ from tools.inventory.models import Digest, InventorySnapshot
 from tools.vulns.bases import BaseRef, BaseUpgrade, base_lookup, detect_bases, suggest_upgrades
 from tools.vulns.feeds import KevEntry, parse_epss, parse_kev, read_source
 from tools.vulns.images import ImageIndex, build_index
-from tools.vulns.reports import Finding
+from tools.vulns.reports import Finding, vulnerability_key
 from tools.vulns.store import FeedInfo, VulnStore
 from tools.vulns.triage import BaseOf, FeedAge, Triage, TriagedFinding, run_triage
 from tools.vulns.views import CveGroup, group_by_cve
@@ -140,12 +140,12 @@ class CveDetail(BaseModel):
 
 def describe_cve(analysis: Analysis, store: VulnStore, cve: str) -> CveDetail:
     """One CVE: which images and environments have it, each finding's priority and reason, feed data."""
-    wanted = cve.strip().upper()
+    wanted = cve.strip().upper()  # looked up case-insensitively, shown as the scanner spelled it
     findings = [f for f in analysis.triage.findings if f.cve.upper() == wanted]
     groups = group_by_cve(findings)
     epss = store.epss([wanted]).get(wanted)
     return CveDetail(
-        cve=wanted,
+        cve=groups[0].cve if groups else vulnerability_key(cve),
         found=bool(findings),
         summary=groups[0] if groups else None,
         findings=findings,

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from tools.vulns.images import ExposureLevel
 from tools.vulns.priority import Priority
-from tools.vulns.reports import Severity
+from tools.vulns.reports import Severity, vulnerability_key
 from tools.vulns.triage import Triage, TriagedFinding
 
 _EXPOSURE_RANK: dict[ExposureLevel, int] = {"production": 0, "running": 1, "stopped": 2, "unused": 3}
@@ -55,7 +55,7 @@ def group_by_cve(findings: Iterable[TriagedFinding]) -> list[CveGroup]:
     """Findings grouped per CVE, the worst CVE first (input must be sorted highest score first)."""
     groups: dict[str, list[TriagedFinding]] = {}
     for finding in findings:
-        groups.setdefault(finding.cve.upper(), []).append(finding)
+        groups.setdefault(vulnerability_key(finding.cve), []).append(finding)
     return [_cve_group(cve, items) for cve, items in groups.items()]
 
 
