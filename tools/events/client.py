@@ -100,7 +100,7 @@ class DockerHubClient:
             raise UpstreamError(f"Docker Hub token request failed with HTTP {response.status_code}")
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands of levels deep
             raise BadResponse("Docker Hub's token answer is not JSON") from None
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:

@@ -26,6 +26,27 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
+def in_utc(value: datetime) -> datetime:
+    """An aware UTC time (naive means UTC); ValueError, which pydantic reports, when UTC cannot hold it.
+
+    `0001-01-01T00:00:00+14:00` parses, but in UTC it is in year 0: astimezone raises OverflowError,
+    which pydantic does not catch, so a body carrying it would crash the receiver.
+    """
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time is out of range once converted to UTC") from None
+
+
+def event_time(value: datetime) -> datetime:
+    """A notification's time in UTC, 1970 to 9998: a year-1 event would crash the digest later, when it
+    is shown in a time zone west of UTC."""
+    utc = in_utc(value)
+    if not 1970 <= utc.year < 9999:
+        raise ValueError(f"{utc.isoformat()} is not a plausible event time (1970 to 9998)")
+    return utc
+
+
 # --- CNCF distribution (docker-registry) --------------------------------------------------------------
 
 
@@ -76,6 +97,8 @@ class DistributionEvent(_Wire):
     actor: DistributionActor = DistributionActor()
     source: DistributionSource = DistributionSource()
 
+    _utc = field_validator("timestamp")(event_time)
+
 
 class DistributionEnvelope(_Wire):
     """`application/vnd.docker.distribution.events.v1+json` (v2 in distribution 3): `{"events": [...]}`."""
@@ -117,6 +140,8 @@ class HarborPayload(_Wire):
     operator: str = Field(default="", max_length=_SHORT)
     event_data: HarborEventData
 
+    _utc = field_validator("occur_at")(event_time)
+
 
 class HarborCloudEvent(_Wire):
     """Harbor's CloudEvents payload: `id`, `type` (`harbor.artifact.pushed`...), `time`, `data`."""
@@ -127,6 +152,8 @@ class HarborCloudEvent(_Wire):
     time: datetime
     operator: str = Field(default="", max_length=_SHORT)
     data: HarborEventData = HarborEventData()
+
+    _utc = field_validator("time")(event_time)
 
 
 # --- normalized --------------------------------------------------------------------------------------
@@ -152,10 +179,7 @@ class RegistryEvent(BaseModel):
     user_agent: str = ""
     at: datetime
 
-    @field_validator("at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    _utc = field_validator("at")(in_utc)
 
 
 class IngestResult(BaseModel):

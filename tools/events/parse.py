@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -30,9 +31,17 @@ from tools.events.models import (
 )
 from tools.json_input import load_json
 from tools.registry.media_types import MANIFEST_TYPES
-from tools.registry.reference import is_valid_repository
+from tools.registry.reference import is_valid_repository, is_valid_tag
 
 M = TypeVar("M", bound=BaseModel)
+
+_DIGEST = re.compile(r"(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})\Z")
+# Every manifest type distribution accepts: the current ones, schema 1 (signed or not) and OCI artifacts.
+_MANIFEST_MEDIA_TYPES = MANIFEST_TYPES | {
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    "application/vnd.oci.artifact.manifest.v1+json",
+}
 
 HARBOR_ACTIONS: dict[str, EventAction] = {
     "PUSH_ARTIFACT": "push",
@@ -67,6 +76,8 @@ def parse_distribution(body: object) -> ParsedBody:
 def _from_distribution(raw: DistributionEvent, index: int) -> RegistryEvent:
     target = raw.target
     _check_repository(target.repository, f"events[{index}].target.repository")
+    _check_digest(target.digest, f"events[{index}].target.digest", required=False)
+    _check_tag(target.tag, f"events[{index}].target.tag")
     action: EventAction = raw.action  # type: ignore[assignment]  # checked against ACTIONS by the caller
     url_host = urlsplit(target.url).netloc if target.url else ""
     return RegistryEvent(
@@ -88,13 +99,30 @@ def _from_distribution(raw: DistributionEvent, index: int) -> RegistryEvent:
 
 
 def _distribution_kind(action: str, media_type: str, url: str) -> EventKind:
-    if action == "mount" or "/blobs/" in url:
+    # The media type says what was pushed; the URL only where. A repository may itself be called
+    # `team/blobs/app`, whose manifest URLs contain "/blobs/".
+    if action == "mount":
         return "blob"
-    if media_type in MANIFEST_TYPES or "/manifests/" in url:
+    if media_type in _MANIFEST_MEDIA_TYPES:
         return "manifest"
+    if media_type:
+        return "blob"  # a registry accepts manifests only of the types above: anything else is a blob
+    endpoint = _url_endpoint(url)
+    if endpoint:
+        return endpoint
     # Delete events carry only digest and repository; blob deletes are rare API calls, manifest
     # deletes are what people and retention tools do.
-    return "manifest" if action == "delete" and not media_type else "blob"
+    return "manifest" if action == "delete" else "blob"
+
+
+def _url_endpoint(url: str) -> EventKind | None:
+    """`…/v2/<name>/manifests/<ref>` or `…/v2/<name>/blobs/<digest>`: read from the end, not searched."""
+    parts = urlsplit(url).path.rstrip("/").rsplit("/", 2) if url else []
+    if len(parts) == 3 and parts[1] == "manifests":
+        return "manifest"
+    if len(parts) == 3 and parts[1] == "blobs":
+        return "blob"
+    return None
 
 
 def parse_harbor(body: object) -> ParsedBody:
@@ -123,7 +151,9 @@ def _harbor_events(kind: str, operator: str, at: Any, data: HarborEventData, *, 
     _check_repository(repository, "repository.repo_full_name")
     events = []
     for index, resource in enumerate(data.resources):
+        _check_digest(resource.digest, f"resources[{index}].digest", required=True)
         tag = "" if resource.tag.startswith("sha256:") else resource.tag  # Harbor puts the digest there
+        _check_tag(tag, f"resources[{index}].tag")
         events.append(
             RegistryEvent(
                 id=f"{id_base}:{index}",
@@ -165,6 +195,19 @@ def client_address(addr: str) -> str:
 def _check_repository(name: str, where: str) -> None:
     if not is_valid_repository(name):
         raise InvalidPayload(f"{where}: {name[:100]!r} is not a valid repository name")
+
+
+def _check_digest(digest: str, where: str, *, required: bool) -> None:
+    # Only the algorithms registries use: an `md5:abc` digest can never name anything in a registry.
+    if digest and not _DIGEST.match(digest):
+        raise InvalidPayload(f"{where}: {digest[:100]!r} is not a sha256 or sha512 digest")
+    if required and not digest:
+        raise InvalidPayload(f"{where}: missing; every artifact event names its digest")
+
+
+def _check_tag(tag: str, where: str) -> None:
+    if tag and not is_valid_tag(tag):
+        raise InvalidPayload(f"{where}: {tag[:100]!r} is not a valid tag")
 
 
 def _json_object(body: object) -> dict[str, Any]:

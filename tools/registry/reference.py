@@ -14,10 +14,11 @@ _DOCKER_HUB_ALIASES = frozenset(
 
 # Grammar from the distribution reference spec, kept to what we need.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)  # the spec: [A-Za-z0-9_.-], no Unicode
-_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")
-_SHA256_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+# `\Z`, not `$`: `$` also matches before a final newline, which let "shop/api\n" through.
+_NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*\Z")
+_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}\Z", re.ASCII)  # the spec: [A-Za-z0-9_.-], no Unicode
+_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}\Z")
+_SHA256_RE = re.compile(r"^sha256:[a-f0-9]{64}\Z")
 
 
 @dataclass(frozen=True, slots=True)
