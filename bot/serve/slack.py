@@ -23,6 +23,7 @@ from bot.slack.connect import (
     SocketModeConnection,
     events_handler,
     make_web_client,
+    reaching_slack,
     usergroup_members,
 )
 from bot.slack.dedupe import EventDeduper
@@ -55,13 +56,15 @@ class SlackService:
         self.runtime = runtime
         client = make_web_client(token=slack_env.bot_token.get_secret_value(), base_url=slack_env.api_url)
         secret = None if self.socket_mode or not slack_env.signing_secret else slack_env.signing_secret
-        self.slack = RegentSlack(
-            client=client,
-            services=slack_services(
-                runtime, list_members=usergroup_members(client), answer_workers=answer_workers
-            ),
-            signing_secret=secret.get_secret_value() if secret else None,
-        )
+        self._api_url = slack_env.api_url
+        with reaching_slack(self._api_url):  # Bolt calls auth.test here
+            self.slack = RegentSlack(
+                client=client,
+                services=slack_services(
+                    runtime, list_members=usergroup_members(client), answer_workers=answer_workers
+                ),
+                signing_secret=secret.get_secret_value() if secret else None,
+            )
         self.router = Router(health=self.health)
         if not self.socket_mode:
             self.router.mount(EVENTS_PATH, events_handler(self.slack))
@@ -76,7 +79,8 @@ class SlackService:
         """Serve HTTP, connect Socket Mode if configured, finish interrupted approvals, start sweeping."""
         self.http.start()
         if self._socket is not None:
-            self._socket.connect()
+            with reaching_slack(self._api_url):  # apps.connections.open, then the websocket
+                self._socket.connect()
         if self.runtime.toolbox.context.read_only is None:  # read-only runs no approved work
             self.slack.tasks.submit(self.slack.desk.resume)
         self._sweeper.start()

@@ -32,6 +32,7 @@ from bot.slack.commands import (
 )
 from bot.slack.conversation import BUSY, Answerer, Question, answer_question, new_reference, strip_mentions
 from bot.slack.dedupe import EventDeduper
+from bot.slack.payloads import as_dict, text_of
 from bot.slack.work import WorkPool
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,8 @@ class RegentSlack:
         self._ask(question)
 
     def _on_thread_started(self, event: dict[str, Any]) -> None:
-        thread = event.get("assistant_thread") or {}
-        channel, ts = str(thread.get("channel_id", "")), str(thread.get("thread_ts", ""))
+        thread = as_dict(event.get("assistant_thread"))
+        channel, ts = text_of(thread.get("channel_id")), text_of(thread.get("thread_ts"))
         self.tasks.submit(lambda: greet_thread(self.client, channel=channel, thread_ts=ts))
 
     def _on_ignored(self) -> None:

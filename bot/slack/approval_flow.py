@@ -19,6 +19,7 @@ from bot.approvals import Authorizer, Proposal, ProposalStore
 from bot.slack.blocks import notice_message
 from bot.slack.cards import card_message, item_list_messages
 from bot.slack.conversation import new_reference
+from bot.slack.payloads import as_dict, first_action, first_text_of, text_of
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,14 @@ class Click:
 
 def click_from_body(body: dict[str, Any], *, decision: Literal["approve", "reject"]) -> Click:
     """Read a click from Slack's block_actions payload (the button value is only the proposal id)."""
-    container = body.get("container") or {}
-    action = (body.get("actions") or [{}])[0]
+    container = as_dict(body.get("container"))
     return Click(
-        proposal_id=str(action.get("value", "")),
+        proposal_id=text_of(first_action(body).get("value")),
         decision=decision,
-        user=str((body.get("user") or {}).get("id", "")),
-        channel=container.get("channel_id") or (body.get("channel") or {}).get("id"),
-        message_ts=container.get("message_ts"),
-        thread_ts=container.get("thread_ts"),
+        user=text_of(as_dict(body.get("user")).get("id")),
+        channel=first_text_of(container.get("channel_id"), as_dict(body.get("channel")).get("id")),
+        message_ts=first_text_of(container.get("message_ts")),
+        thread_ts=first_text_of(container.get("thread_ts")),
     )
 
 

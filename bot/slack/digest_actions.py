@@ -24,6 +24,7 @@ from bot.approvals.store import PlanLookup, ProposalStatus
 from bot.digest.model import PROPOSE_ACTION
 from bot.slack.app import RegentSlack
 from bot.slack.approval_flow import ApprovalDesk
+from bot.slack.payloads import as_dict, first_action, first_text_of, text_of
 
 log = logging.getLogger(__name__)
 MAX_PLAN_AGE = timedelta(hours=24)
@@ -42,14 +43,13 @@ class ProposeClick:
 
 def propose_click_from_body(body: dict[str, Any]) -> ProposeClick:
     """Read the click from Slack's block_actions payload."""
-    container = body.get("container") or {}
-    action = (body.get("actions") or [{}])[0]
+    container = as_dict(body.get("container"))
     return ProposeClick(
-        plan_id=str(action.get("value", "")),
-        user=str((body.get("user") or {}).get("id", "")),
-        team=str((body.get("team") or {}).get("id", "")),
-        channel=container.get("channel_id") or (body.get("channel") or {}).get("id"),
-        message_ts=container.get("message_ts"),
+        plan_id=text_of(first_action(body).get("value")),
+        user=text_of(as_dict(body.get("user")).get("id")),
+        team=text_of(as_dict(body.get("team")).get("id")),
+        channel=first_text_of(container.get("channel_id"), as_dict(body.get("channel")).get("id")),
+        message_ts=first_text_of(container.get("message_ts")),
     )
 
 
