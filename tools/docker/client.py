@@ -69,7 +69,7 @@ class DockerClient:
             )
         try:
             body = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands of levels deep
             raise BadResponse(f"Docker host {self.host}: {path} is not JSON") from None
         if not isinstance(body, list):
             raise BadResponse(f"Docker host {self.host}: {path} is not a list")

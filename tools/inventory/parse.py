@@ -8,6 +8,7 @@ from typing import Any
 from tools.errors import BadResponse
 from tools.inventory.models import Descriptor, Manifest, Platform
 from tools.registry.media_types import INDEX_TYPES, MANIFEST_TYPES
+from tools.registry.reference import is_sha256_digest
 
 MAX_ENTRIES = 10_000  # layers or index children; more is not an image, it is an attack
 MAX_BLOB_SIZE = 1 << 44  # 16 TiB: any larger "size" is a lie that would poison byte totals
@@ -94,16 +95,19 @@ def parse_time(value: object) -> datetime | None:
         text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        # In UTC now: `0001-01-01T00:00:00+14:00` parses but overflows in the first conversion (the
+        # clocks, the digest's time zone), which crashed the analysis of a whole inventory.
+        utc = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return utc if 1970 <= utc.year < 9999 else None  # Go's zero time (year 1) means "not set"
 
 
 def _descriptor(raw: object, owner: str) -> Descriptor:
     if not isinstance(raw, dict):
         raise BadResponse(f"manifest {owner} has a descriptor that is not an object")
     digest, size = raw.get("digest"), raw.get("size")
-    if not isinstance(digest, str) or not digest.startswith("sha256:") or len(digest) != 71:
+    if not isinstance(digest, str) or not is_sha256_digest(digest):  # `sha256:` + 64 of `../` is 71 long
         raise BadResponse(f"manifest {owner} has a descriptor with a bad digest")
     if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_BLOB_SIZE:
         raise BadResponse(f"manifest {owner} has a descriptor with an absurd size")

@@ -137,12 +137,16 @@ def _load_yaml(content: str) -> list[Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise BadResponse(f"stack file is not valid YAML{where}") from None
+    except RecursionError:  # `[[[[…` thousands deep: PyYAML's composer recurses once per level
+        raise BadResponse("stack file is nested too deeply to read") from None
 
 
 def _compose_images(content: str) -> Iterator[tuple[str, str]]:
     for document in _load_yaml(content):
         services = document.get("services") if isinstance(document, dict) else None
-        for name, service in (services or {}).items():
+        if not isinstance(services, dict):  # `services: [a, b]` is no Compose file; there is nothing to read
+            continue
+        for name, service in services.items():
             if isinstance(service, dict) and isinstance(service.get("image"), str):
                 yield str(name), service["image"]
 
@@ -159,21 +163,24 @@ def _manifest_images(content: str) -> Iterator[tuple[str, str]]:
             yield f"{owner}/{container}", image
 
 
-def _containers_in(node: Any, budget: list[int]) -> Iterator[tuple[str, str]]:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise BadResponse("stack file is too large or too deeply aliased to read")
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("containers", "initContainers") and isinstance(value, list):
-                for item in value:
-                    if isinstance(item, dict) and isinstance(item.get("image"), str):
-                        yield str(item.get("name", "")), item["image"]
-            else:
-                yield from _containers_in(value, budget)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _containers_in(item, budget)
+def _containers_in(root: Any, budget: list[int]) -> Iterator[tuple[str, str]]:
+    # A walk with its own stack, in document order: YAML aliases can make a cycle (`a: &a [*a]`) or a
+    # deep chain, which a recursive walk followed until RecursionError; the node budget ends both.
+    stack: list[tuple[bool, Any]] = [(False, root)]  # (is a containers list, node)
+    while stack:
+        is_containers, node = stack.pop()
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise BadResponse("stack file is too large or too deeply aliased to read")
+        if is_containers:
+            for item in node:
+                if isinstance(item, dict) and isinstance(item.get("image"), str):
+                    yield str(item.get("name", "")), item["image"]
+        elif isinstance(node, dict):
+            for key, value in reversed(list(node.items())):
+                stack.append((key in ("containers", "initContainers") and isinstance(value, list), value))
+        elif isinstance(node, list):
+            stack.extend((False, item) for item in reversed(node))
 
 
 def registry_source(
