@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,3 +213,25 @@ def test_the_raw_transport_serves_direct_urls_only(monkeypatch: pytest.MonkeyPat
         # httpx sends what an environment proxy must carry; the raw transport never sees it
         assert proxied.raw_transport_for("http://127.0.0.1:5000") is None
         assert proxied.raw_transport_for("http://registry.local:5000") is not None
+
+
+def test_the_raw_transport_keeps_its_connection_alive(
+    registry: RegistryServer, seeder: Seeder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pushed = seeder.push_image(ImageSpec(repository="shop/api", tag="1.0", created=NOW))
+    connects: list[object] = []
+    connect = http.client.HTTPConnection.connect
+
+    def counted(self: http.client.HTTPConnection) -> None:
+        connects.append(self)
+        connect(self)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", counted)
+    with pooled_client(connections=2) as raw:
+        client = client_for(registry.url, raw)
+        for _ in range(3):  # HEAD answers too: http.client marks them done only when read() is called
+            assert client.head_manifest("shop/api", "1.0") is not None
+            assert client.get_manifest("shop/api", pushed.digest).digest == pushed.digest
+            assert client.head_manifest("shop/api", "nope") is None
+        assert client.requests["HEAD"] == 6
+    assert len(connects) == 1

@@ -90,18 +90,21 @@ class RawTransport:
             key = name.lower()
             answer_headers[key] = f"{answer_headers[key]}, {value}" if key in answer_headers else value
         declared = answer_headers.get("content-length", "")
-        has_body = method != "HEAD" and response.status not in _NO_BODY and response.status >= 200
-        expected = int(declared) if has_body and declared.isdigit() else None
+        body = b""
         try:
             with _as_httpx_errors(connecting=False):
-                body = read_capped_chunks(
-                    decode_body(_chunks(response, expected), answer_headers.get("content-encoding", "")),
-                    declared=declared,
-                    method=method,
-                    max_bytes=max_bytes,
-                    what=what,
-                    deadline=deadline,
-                )
+                if method == "HEAD" or response.status in _NO_BODY or response.status < 200:
+                    response.read()  # nothing to read, but only read() marks such an answer complete
+                else:
+                    expected = int(declared) if declared.isdigit() else None
+                    body = read_capped_chunks(
+                        decode_body(_chunks(response, expected), answer_headers.get("content-encoding", "")),
+                        declared=declared,
+                        method=method,
+                        max_bytes=max_bytes,
+                        what=what,
+                        deadline=deadline,
+                    )
         finally:
             if not response.isclosed():  # not read to the end: the connection cannot carry another request
                 response.close()
@@ -205,6 +208,7 @@ def _chunks(response: http.client.HTTPResponse, expected: int | None) -> Iterato
         yield chunk
     if expected is not None and received < expected:
         raise httpx.RemoteProtocolError(f"the body ended after {received} of {expected} bytes")
+    response.read()  # nothing is left, but only read() (not read1) marks the answer done: keep-alive
 
 
 def decode_body(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
