@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from bot.config import (
     state_dir,
 )
 from bot.config.env import Env
+from bot.metrics import MeteredChat, Metrics, requests_by_registry
 from bot.sources import Sources, build_sources
 from bot.toolbox_context import build_context, tool_audit
 from tools.analysis.history import RegistryHistory, build_history
@@ -85,6 +87,7 @@ class App:
     docker_hosts: list[str] = field(default_factory=list)
     clock: Callable[[], datetime] = _utcnow
     actions: ActionStore | None = None
+    metrics: Metrics = field(default_factory=Metrics)  # served at regent serve's /metrics
     _latest: tuple[int, InventorySnapshot] | None = None
     _policies: tuple[float, PolicyFile] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -111,6 +114,7 @@ class App:
         self, *, progress: Callable[[str, int, int], None] | None = None
     ) -> InventorySnapshot:
         """Crawl every configured registry and environment now, save and return the snapshot."""
+        started = time.monotonic()
         sources = self.sources()
         try:
             if not sources.registries and not sources.deployments:
@@ -127,6 +131,13 @@ class App:
             )
             snapshot.errors[:0] = sources.errors
             self.snapshots.save(snapshot)
+            self.metrics.observe_crawl(
+                kind="full",
+                seconds=time.monotonic() - started,
+                partial=any(inventory.partial for inventory in snapshot.registries),
+                requests=requests_by_registry(sources.registries),
+                taken_at=snapshot.taken_at.timestamp(),
+            )
         finally:
             sources.close()
         return snapshot
@@ -297,9 +308,11 @@ def build_app(
     context.snapshot = app.latest_snapshot
     context.history = app.history
     context.policies = app.policies
+    audit.observe(app.metrics.observe_audit)
+    app.toolbox.observe(app.metrics.observe_tool)
     model = llm or _chat_model(settings, secrets)
     if model is not None:
-        app.agent = _agent(app, model, db=db)
+        app.agent = _agent(app, MeteredChat(model, app.metrics), db=db)
     return app
 
 

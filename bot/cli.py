@@ -8,7 +8,7 @@ import sys
 import uuid
 from collections.abc import Callable, Sequence
 
-from tools.errors import RegentError
+from tools.errors import ConfigError, RegentError
 
 log = logging.getLogger("regent")
 
@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="regent", description="Container registry assistant for Portainer")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="log lines as text or one JSON object each (default: $REGENT_LOG_FORMAT, else text)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     inventory = sub.add_parser("inventory", help="crawl registries and environments, save a snapshot")
@@ -229,15 +234,21 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+def _configure_logging(args: argparse.Namespace) -> None:
+    from bot.config import read_env
+    from bot.logs import FORMATS, configure_logging
+
+    chosen = args.log_format or (read_env("REGENT_LOG_FORMAT") or "text").strip().lower()
+    if chosen not in FORMATS:
+        raise ConfigError(f"REGENT_LOG_FORMAT must be text or json, not {chosen[:20]!r}")
+    configure_logging(verbose=args.verbose, log_format="json" if chosen == "json" else "text")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `regent` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     try:
+        _configure_logging(args)
         return COMMANDS[args.command](args)
     except RegentError as exc:
         print(f"regent: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
@@ -142,6 +143,11 @@ class AuditLog(StateStore):
     def __init__(self, db_path: Path | str, *, clock: Callable[[], datetime] = _utcnow) -> None:
         super().__init__(db_path)
         self._clock = clock
+        self._observers: list[Callable[[AuditEntry], None]] = []
+
+    def observe(self, observer: Callable[[AuditEntry], None]) -> None:
+        """Call `observer` with every entry once it is written (metrics); its failures are only logged."""
+        self._observers.append(observer)
 
     def append(self, *, actor: str, kind: str, payload: Mapping[str, Any]) -> AuditEntry:
         """Add an entry at the end of the chain (payload redacted) and return it."""
@@ -158,7 +164,13 @@ class AuditLog(StateStore):
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (seq, at, actor, kind, canonical_json(clean), prev, digest),
             )
-        return AuditEntry(seq=seq, at=at, actor=actor, kind=kind, payload=clean, prev_hash=prev, hash=digest)
+        entry = AuditEntry(seq=seq, at=at, actor=actor, kind=kind, payload=clean, prev_hash=prev, hash=digest)
+        for observer in self._observers:
+            try:
+                observer(entry)
+            except Exception:  # the entry is written; a broken observer must not fail the audited action
+                logging.getLogger(__name__).exception("audit observer failed on %s", kind)
+        return entry
 
     def entries(
         self, *, since_seq: int = 0, kind: str | None = None, limit: int | None = None

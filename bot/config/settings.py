@@ -177,6 +177,40 @@ class DigestSettings(_Section):
         return self
 
 
+class InventorySettings(_Section):
+    """Crawls in `regent serve`: when, how stale /readyz tolerates, event-driven refresh and verification."""
+
+    crawl_cron: str | None = Field(
+        default=None,
+        description="5-field cron in `timezone` for scheduled crawls in regent serve; null: none",
+    )
+    timezone: str = Field(default="UTC", description="IANA zone of crawl_cron")
+    max_age_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        description="/readyz fails when the newest snapshot is older; null: three crawl_cron intervals",
+    )
+    refresh_on_events: bool = Field(
+        default=True,
+        description="registries that send notifications are refreshed in just the repositories named",
+    )
+    event_delay_seconds: float = Field(
+        default=10.0, ge=0, le=3600, description="gather notifications this long before refreshing"
+    )
+    verify_hours: float = Field(
+        default=24.0, gt=0, le=24 * 30, description="full crawl at least this often, to catch missed events"
+    )
+
+    @model_validator(mode="after")
+    def _valid_schedule(self) -> InventorySettings:
+        from bot.schedule import load_zone, parse_cron
+
+        load_zone(self.timezone)
+        if self.crawl_cron is not None:
+            parse_cron(self.crawl_cron, timezone=self.timezone)
+        return self
+
+
 class PrivilegeSettings(_Section):
     """The start-up check of what the credentials can do (bot/commands/doctor.py, `regent doctor`)."""
 
@@ -213,6 +247,7 @@ class Settings(_Section):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    inventory: InventorySettings = Field(default_factory=InventorySettings)
     vulns: VulnsSettings = Field(default_factory=VulnsSettings)
     bases: BaseCatalog = Field(
         default_factory=dict, description="approved base images per language (docs/bases.md)"

@@ -98,6 +98,7 @@ class RegistryServer:
         binary: str | None = None,
         start_timeout: float = 10.0,
         token_realm: str = TOKEN_REALM,
+        access_log: bool = False,
     ) -> None:
         self._binary = binary or require_binary("docker-registry", "docker-registry")
         self._token_realm = token_realm
@@ -106,6 +107,7 @@ class RegistryServer:
         self.readonly = readonly
         self.delete_enabled = delete_enabled  # storage.delete.enabled; False: DELETE answers 405 UNSUPPORTED
         self._notifications = list(notifications or [])
+        self._access_log = access_log  # one line per request in log_path: what tests count requests by
         self._start_timeout = start_timeout
         self._workdir = Path(tempfile.mkdtemp(prefix="regent-registry-"))
         self._data_dir = root if root is not None else self._workdir / "data"
@@ -150,6 +152,12 @@ class RegistryServer:
     def running(self) -> bool:
         """Whether the registry process is alive."""
         return self._process is not None and self._process.poll() is None
+
+    @property
+    def notifications(self) -> list[dict[str, Any]]:
+        """The notification endpoints (distribution's `notifications.endpoints`); change them, then
+        restart(), e.g. `disabled: true` to stop notifying while keeping the port and data."""
+        return self._notifications
 
     @property
     def config_path(self) -> Path:
@@ -295,7 +303,7 @@ class RegistryServer:
         }
         config: dict[str, Any] = {
             "version": 0.1,
-            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "log": {"level": "warn", "accesslog": {"disabled": not self._access_log}},
             "storage": storage,
             "http": {"addr": self.host, "secret": "regent-test-only-secret"},
         }

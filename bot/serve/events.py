@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import SecretStr
@@ -19,8 +19,9 @@ from pydantic import SecretStr
 from bot.config import EventsSettings
 from bot.serve.monitors import AnomalyMonitor, PushMonitor
 from bot.slack.alerts import SlackAlertPoster
-from bot.web.events import EventsEndpoint
+from bot.web.events import EventsEndpoint, Observe
 from tools.errors import RegentError
+from tools.events.models import RegistryEvent
 from tools.events.stats import Exclusions
 from tools.events.store import EventStore
 from tools.portainer.client import PortainerClient
@@ -98,6 +99,7 @@ class EventsService:
         alerts: SlackAlertPoster | None,
         portainer: PortainerClient | None = None,
         anomaly_interval_s: float = 900.0,
+        observe: Observe | None = None,
     ) -> None:
         poster = alerts
         self.pushes = PushMonitor(
@@ -112,11 +114,27 @@ class EventsService:
             portainer=portainer,
             interval_s=anomaly_interval_s,
         )
+        self._listeners: list[Callable[[Sequence[RegistryEvent]], None]] = [self.pushes.submit]
         self.endpoint = EventsEndpoint(
-            store=store, secret=secret, max_body_bytes=settings.max_body_bytes, on_stored=self.pushes.submit
+            store=store,
+            secret=secret,
+            max_body_bytes=settings.max_body_bytes,
+            on_stored=self._hand_on,
+            observe=observe,
         )
         self._lookup = lookup
         self._portainer = portainer
+
+    def listen(self, listener: Callable[[Sequence[RegistryEvent]], None]) -> None:
+        """Also give newly stored events to `listener` (the inventory refresh); it must return quickly."""
+        self._listeners.append(listener)
+
+    def _hand_on(self, events: Sequence[RegistryEvent]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(events)
+            except Exception:  # one broken consumer must not starve the others
+                log.exception("events: a listener failed on %d new events", len(events))
 
     def mount(self, router: Any) -> None:
         """Mount POST /events/registry and /events/harbor."""
@@ -147,6 +165,7 @@ def build_events_service(
     alerts: SlackAlertPoster | None,
     portainer: PortainerClient | None = None,
     anomaly_interval_s: float = 900.0,
+    observe: Observe | None = None,
 ) -> EventsService | None:
     """The service for `regent serve`, or None (with a warning) when no shared secret is configured."""
     if secret is None or not secret.get_secret_value():
@@ -160,6 +179,7 @@ def build_events_service(
         alerts=alerts,
         portainer=portainer,
         anomaly_interval_s=anomaly_interval_s,
+        observe=observe,
     )
 
 
@@ -177,4 +197,5 @@ def events_service_for(runtime: App, *, alerts: SlackAlertPoster | None) -> Even
         sources=sources,
         alerts=alerts,
         portainer=runtime.portainer_client() if runtime.toolbox.context.portainer else None,
+        observe=runtime.metrics.observe_webhook,
     )

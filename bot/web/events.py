@@ -27,6 +27,7 @@ from tools.events.store import EventStore
 log = logging.getLogger(__name__)
 
 OnStored = Callable[[Sequence[RegistryEvent]], None]
+Observe = Callable[[str, str, int], None]  # (source, outcome, events): bot.metrics.Metrics.observe_webhook
 PATHS = {"/events/registry": "distribution", "/events/harbor": "harbor"}
 _STORE_BUSY = Reply(503, {"error": "storage unavailable; retry"}, (("Retry-After", "5"),))
 
@@ -46,6 +47,7 @@ class EventsEndpoint:
         max_body_bytes: int = 4 << 20,
         on_stored: OnStored | None = None,
         now: Callable[[], datetime] = _utc_now,
+        observe: Observe | None = None,
     ) -> None:
         if not secret.get_secret_value():
             raise ValueError("the events endpoint needs a non-empty shared secret")
@@ -61,6 +63,7 @@ class EventsEndpoint:
         self._store = store
         self._on_stored = on_stored
         self._now = now
+        self._observe = observe or (lambda source, outcome, count: None)
 
     def mount(self, router: Any) -> None:
         """Mount both paths on a router that has `mount(path, app, max_body_bytes=…)` (bot.web.server)."""
@@ -74,17 +77,25 @@ class EventsEndpoint:
         fmt = PATHS.get(environ.get("PATH_INFO") or "")
         if fmt is None:
             return Reply(404, {"error": "not found"})
-        document = self._check.read_json(environ, expected=f"a {fmt} notification")
         try:
+            document = self._check.read_json(environ, expected=f"a {fmt} notification")
             parsed = PARSERS[fmt](document)
         except InvalidPayload as exc:
             log.info("events: refused a %s body: %s", fmt, exc)
+            self._observe(fmt, "refused", 1)
             raise RequestRefused(400, str(exc)) from None
+        except RequestRefused:
+            self._observe(fmt, "refused", 1)
+            raise
         try:
             result = self._store.add(parsed.events, ignored=parsed.ignored, now=self._now())
         except (sqlite3.Error, OSError) as exc:
             log.error("events: storing %d events failed: %s", len(parsed.events), exc)
+            self._observe(fmt, "error", len(parsed.events))
             return _STORE_BUSY
+        for outcome, count in (("stored", result.stored), ("duplicate", result.duplicates)):
+            self._observe(fmt, outcome, count)
+        self._observe(fmt, "ignored", result.ignored)  # events of kinds Regent does not keep
         new = set(result.event_ids)
         self._hand_on([event for event in parsed.events if event.id in new])
         return Reply(200, result.model_dump(exclude={"event_ids"}))

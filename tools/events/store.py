@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS event_events (
 CREATE INDEX IF NOT EXISTS event_events_repo ON event_events (registry, repository, action, at);
 CREATE INDEX IF NOT EXISTS event_events_digest ON event_events (registry, digest, action);
 CREATE INDEX IF NOT EXISTS event_events_at ON event_events (at);
+CREATE INDEX IF NOT EXISTS event_events_received ON event_events (received_at);
 CREATE TABLE IF NOT EXISTS event_push_checks (
     event_id TEXT PRIMARY KEY,
     checked_at TEXT NOT NULL,
@@ -193,6 +194,22 @@ class EventStore(StateStore):
             (registry,),
         )
         return {digest: _time(at) for digest, at in rows}
+
+    def changed_repositories(self, *, since: datetime) -> dict[str, set[str]]:
+        """Registry host -> repositories with a manifest push or delete received at or after `since`.
+
+        By arrival (Regent's own clock), not by the registry's timestamp: a crawl started at `since` may
+        have missed whatever arrives after it, and the registries' clocks may be off.
+        """
+        rows = self._rows(
+            "SELECT DISTINCT registry, repository FROM event_events WHERE received_at >= ?"
+            " AND kind = 'manifest' AND action IN ('push', 'delete')",
+            (iso(since),),
+        )
+        changed: dict[str, set[str]] = {}
+        for registry, repository in rows:
+            changed.setdefault(registry, set()).add(repository)
+        return changed
 
     def registries(self) -> list[str]:
         """Registry hosts that sent events."""

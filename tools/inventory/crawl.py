@@ -8,7 +8,7 @@ content-addressed cache, so an unchanged registry costs no manifest or config GE
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -37,15 +37,24 @@ class _TagResult:
 class _RegistryCrawl:
     """State of one registry crawl, shared by the worker threads."""
 
-    def __init__(self, client: RegistryClient, source: RegistrySource, previous: TagMap) -> None:
+    def __init__(
+        self,
+        client: RegistryClient,
+        source: RegistrySource,
+        previous: TagMap,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.client = client
         self.source = source
         self.previous = previous
+        self.cancel = cancel
         self.manifests: dict[Digest, Manifest] = {}
         self.lock = threading.Lock()
 
     def resolve_tag(self, repository: str, tag: str) -> _TagResult:
         """Digest of one tag, with its manifest (and index children) loaded into `manifests`."""
+        if self.cancel is not None and self.cancel.is_set():
+            return _TagResult(repository, tag, None, error=f"{repository}:{tag}: crawl cancelled")
         try:
             known = self.previous.get(repository, {}).get(tag)
             if known and self.client.cached_manifest(known) is not None:
@@ -84,16 +93,24 @@ def crawl_registry(
     previous: TagMap | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = _no_progress,
+    repositories: Sequence[str] | None = None,
+    cancel: threading.Event | None = None,
 ) -> RegistryInventory:
-    """Crawl one registry; an unreachable registry or a broken manifest is reported, never raised."""
+    """Crawl one registry; an unreachable registry or a broken manifest is reported, never raised.
+
+    `repositories` crawls only those, without the catalog (an event-driven refresh, tools/inventory/
+    refresh.py). Once `cancel` is set the tags not yet read are skipped as errors, so a stopping
+    `regent serve` is not held up by a long crawl.
+    """
     inventory = RegistryInventory(source=source)
-    try:
-        repositories = client.catalog()
-    except RegentError as exc:
-        inventory.errors.append(f"{source.name}: catalog failed: {exc}")
-        inventory.partial = True
-        return inventory
-    state = _RegistryCrawl(client, source, previous or {})
+    if repositories is None:
+        try:
+            repositories = client.catalog()
+        except RegentError as exc:
+            inventory.errors.append(f"{source.name}: catalog failed: {exc}")
+            inventory.partial = True
+            return inventory
+    state = _RegistryCrawl(client, source, previous or {}, cancel)
     with (
         client.batched_cache_writes(),
         ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="crawl") as pool,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -50,8 +51,12 @@ def run_inventory(
     workers: int = DEFAULT_WORKERS,
     progress: Callable[[str, int, int], None] | None = None,
     now: datetime | None = None,
+    cancel: threading.Event | None = None,
 ) -> InventorySnapshot:
-    """Crawl everything; failures of one registry or environment end up in `errors`, never raised."""
+    """Crawl everything; failures of one registry or environment end up in `errors`, never raised.
+
+    Setting `cancel` skips the tags not yet read (see crawl_registry): the snapshot is then partial.
+    """
     targets = list(registries)
     sources = list(deployment_sources)
     snapshot = InventorySnapshot(taken_at=now or datetime.now(UTC))
@@ -61,7 +66,7 @@ def run_inventory(
         crawled = list(
             pool.map(
                 lambda t: crawl_registry(
-                    t.client, t.source, previous=t.previous, workers=workers, progress=sink
+                    t.client, t.source, previous=t.previous, workers=workers, progress=sink, cancel=cancel
                 ),
                 targets,
             )

@@ -117,6 +117,11 @@ class SnapshotStore(StateStore):
         rows = self._rows("SELECT digest, first_seen FROM first_seen WHERE registry_url = ?", (registry_url,))
         return {digest: datetime.fromisoformat(when) for digest, when in rows}
 
+    def latest_taken_at(self) -> datetime | None:
+        """When the newest snapshot was taken (cheap: no snapshot is decoded), or None before the first."""
+        row = self._row("SELECT taken_at FROM snapshots ORDER BY id DESC LIMIT 1")
+        return datetime.fromisoformat(row[0]) if row else None
+
     def latest(self) -> InventorySnapshot | None:
         """The most recent snapshot, or None before the first crawl."""
         row = self._row("SELECT body FROM snapshots ORDER BY id DESC LIMIT 1")

@@ -215,6 +215,11 @@ class Toolbox:
         self._tools = {spec.name: spec for spec in (tools or default_tools())}
         self._max_chars = max_result_chars
         self._schemas = {name: function_tool(name, spec.args) for name, spec in self._tools.items()}
+        self._observers: list[Callable[[ToolOutcome], None]] = []
+
+    def observe(self, observer: Callable[[ToolOutcome], None]) -> None:
+        """Call `observer` with every call's outcome (metrics); it must not raise."""
+        self._observers.append(observer)
 
     def names(self, *, proposing: bool | Collection[str]) -> list[str]:
         """Tool names offered: read-only ones, plus proposing ones (all when True, else those whose
@@ -262,6 +267,8 @@ class Toolbox:
         started = time.monotonic()
         outcome = self._dispatch(name, arguments, user=user, conversation=conversation, offered=offered)
         outcome.elapsed_s = time.monotonic() - started
+        for observer in self._observers:
+            observer(outcome)
         return outcome
 
     def _dispatch(
