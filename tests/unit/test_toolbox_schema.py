@@ -31,6 +31,8 @@ EXPECTED_TOOLS = {
     "vulnerability_report",
     "get_cve",
     "suggest_base_upgrade",
+    "recommend_base_image",
+    "compliance_report",
     "propose_deletion",
     "propose_retention_cleanup",
     "propose_user_suspension",
@@ -39,7 +41,7 @@ EXPECTED_TOOLS = {
 PROPOSING = {"propose_deletion", "propose_retention_cleanup", "propose_user_suspension", "propose_ticket"}
 
 
-SAMPLES: dict[str, Any] = {"image": "shop/api:1.0", "images": ["a:1"], "cve": "CVE-2024-3094"}
+SAMPLES: dict[str, Any] = {"image": "shop/api:1.0", "images": ["a:1"], "cve": "CVE-2024-3094", "language": "go"}
 
 
 def sample_value(schema: dict[str, Any]) -> Any:
