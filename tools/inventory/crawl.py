@@ -57,11 +57,17 @@ class _RegistryCrawl:
             return _TagResult(repository, tag, None, error=f"{repository}:{tag}: crawl cancelled")
         try:
             known = self.previous.get(repository, {}).get(tag)
-            if known and self.client.cached_manifest(known) is not None:
+            cached = self.client.cached_manifest(known) if known else None
+            if cached is not None:
                 head = self.client.head_manifest(repository, tag)
                 if head is None:
                     return _TagResult(repository, tag, None)  # deleted since the tag list was read
-                raw = self.client.get_manifest(repository, head.digest)
+                # unchanged (the usual case): no second cache read
+                raw = (
+                    cached
+                    if head.digest == cached.digest
+                    else self.client.get_manifest(repository, head.digest)
+                )
             else:
                 raw = self.client.get_manifest(repository, tag)
             self.load(repository, raw)
