@@ -285,7 +285,10 @@ class ProposalStore:
         return expired
 
     def execute(self, *, proposal_id: str, run: ChangeRunner | None = None) -> Execution:
-        """Run an approved proposal's change; only the caller that moves it to executing runs it."""
+        """Run an approved proposal's change; only the caller that moves it to executing runs it.
+
+        `run` stands in for the bound runner (App.run_change), e.g. a test's runner that crashes midway.
+        """
         with self._lock:
             claimed = self._conn.execute(
                 "UPDATE proposals SET status = 'executing' WHERE id = ? AND status = 'approved'",
