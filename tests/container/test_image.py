@@ -75,7 +75,11 @@ def test_image_serves_crawls_and_stops(
     seed_sample(seeder, now=dt.datetime.now(dt.UTC), runnable=False)
     expected = seeder.expected()
     config = tmp_path / "regent.yml"
-    config.write_text(f"mode: read-only\nregistries:\n  - {{name: test, url: '{registry.url}'}}\n")
+    # crawl_cron: serve crawls at once (no snapshot yet), then hourly; /readyz waits for that crawl.
+    config.write_text(
+        f"mode: read-only\nregistries:\n  - {{name: test, url: '{registry.url}'}}\n"
+        "inventory: {crawl_cron: '0 * * * *'}\n"
+    )
     config.chmod(0o644)
     port = free_port()
     with FakeSlackApi() as slack:
@@ -84,6 +88,11 @@ def test_image_serves_crawls_and_stops(
             health = _wait_for_health(docker_cli, f"http://127.0.0.1:{port}/healthz")
         assert health == {"ok": True, "mode": "http", "socket_connected": None, "llm": False}
         assert slack.calls("auth.test")[0].authorization == f"Bearer {BOT_TOKEN}"
+        with step_timer("serve's first crawl until /readyz is 200"):
+            ready = _wait_until_ready(docker_cli, f"http://127.0.0.1:{port}")
+        checks = ready["checks"]
+        assert checks["state_db"] == {"ok": True, "detail": "writable"}  # the volume takes writes
+        assert checks["inventory"]["ok"] and "newest snapshot" in checks["inventory"]["detail"]
 
         _assert_locked_down(docker_cli)
         with step_timer("crawl (docker exec regent inventory --json)"):
@@ -148,6 +157,23 @@ def _wait_for_health(docker: DockerCli, url: str, *, timeout: float = 90) -> dic
             assert reply.status_code == 200, reply.text
             return reply.json()  # type: ignore[no-any-return]
     pytest.fail(f"/healthz did not answer within {timeout} s:\n{_diagnostics(docker)}")
+
+
+def _wait_until_ready(docker: DockerCli, base: str, *, timeout: float = 120) -> dict[str, Any]:
+    """Poll /readyz until 200; a 503 names the failing checks, kept for the failure message."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    with httpx.Client(timeout=5) as http:
+        while time.monotonic() < deadline:
+            reply = http.get(f"{base}/readyz")
+            if reply.status_code == 200:
+                metrics = http.get(f"{base}/metrics")
+                assert metrics.status_code == 200 and "# TYPE" in metrics.text
+                return reply.json()  # type: ignore[no-any-return]
+            assert reply.status_code == 503, reply.text
+            last = reply.text
+            time.sleep(0.5)
+    pytest.fail(f"/readyz not ready after {timeout} s: {last}\n{_diagnostics(docker)}")
 
 
 def _assert_locked_down(docker: DockerCli) -> None:
