@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,18 @@ def ask(app: App, **arguments: Any) -> dict[str, Any]:
 
 
 def pinned_froms(dockerfile: str) -> list[str]:
-    parser = DockerfileParser(fileobj=None)
-    parser.content = dockerfile
-    froms = [i["value"].split()[0] for i in parser.structure if i["instruction"] == "FROM"]
-    users = [i["value"] for i in parser.structure if i["instruction"] == "USER"]
+    with tempfile.TemporaryDirectory() as scratch:
+        # DockerfileParser writes its content to a file: never let it be ./Dockerfile of the checkout.
+        parser = DockerfileParser(path=str(Path(scratch) / "Dockerfile"))
+        parser.content = dockerfile
+        structure = parser.structure
+    return _check_structure(dockerfile, structure)
+
+
+def _check_structure(dockerfile: str, structure: list[dict[str, Any]]) -> list[str]:
+    parser_structure = structure
+    froms = [i["value"].split()[0] for i in parser_structure if i["instruction"] == "FROM"]
+    users = [i["value"] for i in parser_structure if i["instruction"] == "USER"]
     assert len(froms) == 2, dockerfile  # multi-stage
     assert users and users[-1].split(":")[0] not in {"0", "root"}, dockerfile  # non-root at run time
     return froms
