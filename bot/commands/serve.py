@@ -71,15 +71,25 @@ def run_serve(args: argparse.Namespace) -> int:
         stop.wait()
         say("stopping (finishing running work)")
     finally:
-        if inventory is not None:
-            inventory.close()  # a crawl in progress skips its remaining tags and saves nothing
-        if service is not None:
-            service.stop()  # Socket Mode and HTTP stop taking work; then the Slack pools drain
-        for part in (digest, events, readiness):
-            if part is not None:
-                part.close()
-        runtime.close()
+        _stop(runtime, service, inventory, (digest, events, readiness))
     return 0
+
+
+def _stop(
+    runtime: App,
+    service: SlackService | None,
+    inventory: InventoryService | None,
+    rest: tuple[DigestService | EventsService | Readiness | None, ...],
+) -> None:
+    """Stop in the order of the module docstring: work sources, Slack (draining), monitors, stores."""
+    if inventory is not None:
+        inventory.close()  # a crawl in progress skips its remaining tags and saves nothing
+    if service is not None:
+        service.stop()  # Socket Mode and HTTP stop taking work; then the Slack pools drain
+    for part in rest:
+        if part is not None:
+            part.close()
+    runtime.close()
 
 
 def _readiness(runtime: App, service: SlackService, inventory: InventoryService | None) -> Readiness:

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
 
 def extra_providers(runtime: App) -> list[SectionProvider]:
-    """Registry activity (bot/digest/sections_events.py) and the vulnerabilities "fix first"
-    (bot/digest/sections_vulns.py)."""
+    """Registry activity (bot/digest/sections_events.py), the vulnerabilities "fix first"
+    (bot/digest/sections_vulns.py) and inventory freshness (bot/digest/sections_refresh.py)."""
     from bot.digest.sections_events import events_providers
+    from bot.digest.sections_refresh import refresh_providers
     from bot.digest.sections_vulns import vulns_providers
 
-    return [*vulns_providers(runtime), *events_providers(runtime)]
+    return [*vulns_providers(runtime), *events_providers(runtime), *refresh_providers(runtime)]

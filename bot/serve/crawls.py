@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from bot.app import App
 from bot.metrics import requests_by_registry
@@ -232,8 +231,3 @@ def _read_environments(snapshot: InventorySnapshot, sources: Sources) -> None:
     with_environments(
         snapshot, environments=environments, deployments=deployments, errors=errors, requests=requests
     )
-
-
-def newest_snapshot_at(runtime: App) -> datetime | None:
-    """When the newest snapshot was taken, whoever took it (serve, the digest, `regent inventory`)."""
-    return runtime.snapshots.latest_taken_at()

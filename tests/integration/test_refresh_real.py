@@ -28,6 +28,7 @@ from bot.demo.bulk import fill_repositories
 from bot.demo.images import ImageSpec
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seeder import Seeder
+from bot.digest.sections_refresh import section_of
 from bot.serve.events import events_service_for
 from bot.serve.inventory import InventoryService, inventory_service_for
 from bot.web.server import HttpServer, Router
@@ -174,3 +175,7 @@ def test_refresh_crawls_only_what_was_pushed_and_verification_finds_the_silent_c
             rows = [row for row in log.since(NOW) if row.kind == "verify"]
             log.close()
             assert [(r.missed, r.changes) for r in rows] == [(1, (f"{SILENT}:v9 added",))]
+            section = section_of(rows, rows=5)  # what the digest shows
+            assert section is not None and section.severity == "warning" and section.table is not None
+            assert "1 changes that no registry notification announced" in section.lines[1]
+            assert section.table.rows[0][2] == f"{SILENT}:v9 added"
