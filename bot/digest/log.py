@@ -4,11 +4,14 @@ A scheduled run claims its day inside one `BEGIN IMMEDIATE` transaction: if the 
 digest being sent or sent, the claim fails and the run posts nothing. That holds across restarts and
 across processes sharing the state file. A failed post is marked failed, which frees the day for a
 retry; a crash mid-post leaves the claim in place, so at most one digest goes out per day. The last
-sent digest's snapshot id is what "change since the previous digest" compares with.
+sent digest's snapshot id is what "change since the previous digest" compares with; its headline is
+kept for the Slack Home tab (a table of its own, so databases made before need no migration).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
@@ -32,6 +35,10 @@ CREATE TABLE IF NOT EXISTS digest_sends (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS digest_sends_day ON digest_sends(day, status);
+CREATE TABLE IF NOT EXISTS digest_headlines (
+    send_id INTEGER PRIMARY KEY REFERENCES digest_sends(id),
+    headline TEXT NOT NULL
+);
 """
 
 
@@ -49,6 +56,7 @@ class DigestSend:
     ts: str | None
     snapshot_id: int | None
     error: str | None
+    headline: tuple[str, ...] = ()  # the headline figures as sent (empty for sends made before)
 
 
 class DigestLog(StateStore):
@@ -73,14 +81,25 @@ class DigestLog(StateStore):
             return int(cursor.lastrowid or 0)
 
     def mark_sent(
-        self, send_id: int, *, channel: str, ts: str, snapshot_id: int | None, now: datetime
+        self,
+        send_id: int,
+        *,
+        channel: str,
+        ts: str,
+        snapshot_id: int | None,
+        now: datetime,
+        headline: Sequence[str] = (),
     ) -> None:
-        """Record a digest that reached Slack."""
+        """Record a digest that reached Slack, with its headline figures."""
         with self._transaction() as db:
             db.execute(
                 "UPDATE digest_sends SET status = 'sent', finished_at = ?, channel = ?, ts = ?, "
                 "snapshot_id = ? WHERE id = ?",
                 (_iso(now), channel, ts, snapshot_id, send_id),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO digest_headlines (send_id, headline) VALUES (?, ?)",
+                (send_id, json.dumps(list(headline))),
             )
 
     def mark_failed(self, send_id: int, *, error: str, now: datetime) -> None:
@@ -103,12 +122,13 @@ class DigestLog(StateStore):
         """The most recent digest that reached Slack, or None."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, day, kind, status, started_at, finished_at, channel, ts, snapshot_id, error "
-                "FROM digest_sends WHERE status = 'sent' ORDER BY finished_at DESC, id DESC LIMIT 1"
+                "SELECT id, day, kind, status, started_at, finished_at, channel, ts, snapshot_id, error, "
+                "h.headline FROM digest_sends LEFT JOIN digest_headlines h ON h.send_id = id "
+                "WHERE status = 'sent' ORDER BY finished_at DESC, id DESC LIMIT 1"
             ).fetchone()
         if row is None:
             return None
-        sid, day, kind, status, started, finished, channel, ts, snapshot_id, error = row
+        sid, day, kind, status, started, finished, channel, ts, snapshot_id, error, headline = row
         return DigestSend(
             id=sid,
             day=date.fromisoformat(day),
@@ -120,6 +140,7 @@ class DigestLog(StateStore):
             ts=ts,
             snapshot_id=snapshot_id,
             error=error,
+            headline=tuple(str(line) for line in json.loads(headline)) if headline else (),
         )
 
 

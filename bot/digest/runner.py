@@ -71,6 +71,7 @@ class DigestRunner:
         summarizer: Summarizer | None = None,
         summary_by: str | None = None,
         extra_providers: Sequence[SectionProvider] = (),
+        providers: Sequence[SectionProvider] | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.runtime = runtime
@@ -79,7 +80,10 @@ class DigestRunner:
         self._poster = poster
         self._summarizer = summarizer
         self._summary_by = summary_by
-        self._providers = default_providers(extra=extra_providers)
+        # `providers` replaces the whole list (the Home tab needs only totals and trend).
+        self._providers = (
+            tuple(providers) if providers is not None else default_providers(extra=extra_providers)
+        )
         self._clock = clock
 
     def close(self) -> None:
@@ -153,7 +157,12 @@ class DigestRunner:
             log.exception("digest for %s failed", local_day)
             return SendResult("failed", f"the digest could not be sent ({type(exc).__name__})")
         self.log.mark_sent(
-            send_id, channel=posted.channel, ts=posted.ts, snapshot_id=digest.snapshot_id, now=self._clock()
+            send_id,
+            channel=posted.channel,
+            ts=posted.ts,
+            snapshot_id=digest.snapshot_id,
+            now=self._clock(),
+            headline=digest.headline,
         )
         self.runtime.audit.append(
             actor="regent",

@@ -17,6 +17,7 @@ from bot.app import DB_NAME, App
 from bot.approvals import Authorizer
 from bot.approvals.authorization import ReadOnlyAuthorizer
 from bot.config import SlackEnv
+from bot.serve.home import home_for
 from bot.slack.app import RegentSlack, SlackServices
 from bot.slack.connect import (
     EVENTS_PATH,
@@ -65,6 +66,7 @@ class SlackService:
                 ),
                 signing_secret=secret.get_secret_value() if secret else None,
             )
+        self._home = home_for(runtime, self.slack)  # the App Home tab (app_home_opened)
         self.router = Router(health=self.health)
         if not self.socket_mode:
             self.router.mount(EVENTS_PATH, events_handler(self.slack))
@@ -92,6 +94,7 @@ class SlackService:
             self._socket.close()
         self.http.stop()
         self.slack.close()
+        self._home.close()
         if self._sweeper.is_alive():
             self._sweeper.join(timeout=5)
 

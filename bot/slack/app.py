@@ -12,13 +12,13 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from bot.approvals import Authorizer, ProposalStore
-from bot.slack.approval_flow import ApprovalDesk, click_from_body
+from bot.slack.approval_flow import ApprovalDesk, Click, click_from_body
 from bot.slack.assistant import greet_thread, set_thread_title
 from bot.slack.blocks import notice_message, report_message
 from bot.slack.cards import APPROVE_ACTION, REJECT_ACTION
@@ -45,6 +45,14 @@ class _NoTokenWarning(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Drop only that warning."""
         return "`token` will be unused" not in record.getMessage()
+
+
+class HomeClicks(Protocol):
+    """The App Home tab (bot/slack/home.py registers itself): decides a click made on it, re-renders."""
+
+    def handle_click(self, click: Click) -> None:
+        """Decide through the approval desk, then publish the clicker's tab again."""
+        ...
 
 
 @dataclass(slots=True)
@@ -75,6 +83,7 @@ class RegentSlack:
             proposals=services.proposals,
             authorizer=services.authorizer,
         )
+        self.home: HomeClicks | None = None  # set by bot.slack.home.register_home
         bolt_log = logging.getLogger("slack_bolt.App")
         if not any(isinstance(f, _NoTokenWarning) for f in bolt_log.filters):
             bolt_log.addFilter(_NoTokenWarning())
@@ -218,5 +227,10 @@ class RegentSlack:
 
     def _click(self, body: dict[str, Any], decision: Literal["approve", "reject"]) -> None:
         click = click_from_body(body, decision=decision)
-        if not self.tasks.submit(lambda: self.desk.handle_click(click, reference=new_reference)):
+        home = self.home if click.home else None
+        if home is not None:  # the same desk path, then the clicker's Home tab is published again
+            accepted = self.tasks.submit(lambda: home.handle_click(click))
+        else:
+            accepted = self.tasks.submit(lambda: self.desk.handle_click(click, reference=new_reference))
+        if not accepted:
             log.error("tasks pool full: click on %s dropped", click.proposal_id)

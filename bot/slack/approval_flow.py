@@ -15,7 +15,7 @@ from typing import Any, Literal
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.approvals import Authorizer, Proposal, ProposalStore
+from bot.approvals import Authorizer, Decision, Proposal, ProposalStore
 from bot.slack.blocks import notice_message
 from bot.slack.cards import card_message, item_list_messages
 from bot.slack.conversation import new_reference
@@ -34,6 +34,7 @@ class Click:
     channel: str | None
     message_ts: str | None
     thread_ts: str | None
+    home: bool = False  # made on the App Home tab (bot/slack/home.py), not on a card
 
 
 def click_from_body(body: dict[str, Any], *, decision: Literal["approve", "reject"]) -> Click:
@@ -46,6 +47,8 @@ def click_from_body(body: dict[str, Any], *, decision: Literal["approve", "rejec
         channel=first_text_of(container.get("channel_id"), as_dict(body.get("channel")).get("id")),
         message_ts=first_text_of(container.get("message_ts")),
         thread_ts=first_text_of(container.get("thread_ts")),
+        home=text_of(container.get("type")) == "view"
+        and text_of(as_dict(body.get("view")).get("type")) == "home",
     )
 
 
@@ -73,23 +76,35 @@ class ApprovalDesk:
             for message in item_list_messages(card):
                 self._client.chat_postMessage(channel=channel, thread_ts=thread_ts or ts, **message.payload())
 
-    def handle_click(self, click: Click, *, reference: Callable[[], str]) -> None:
-        """Decide, update the card, and for the winning approval run the change once."""
+    def handle_click(
+        self,
+        click: Click,
+        *,
+        reference: Callable[[], str],
+        decided: Callable[[Decision], None] | None = None,
+    ) -> Decision:
+        """Decide, update the card, and for the winning approval run the change once.
+
+        Wherever the button was (a card, the Home tab), this is the one path; `decided` hears the
+        decision before the change runs (the Home tab re-renders then, and again when this returns).
+        """
         decision = self._proposals.decide(
             proposal_id=click.proposal_id,
             user=click.user,
             decision=click.decision,
             authorizer=self._authorizer,
         )
+        if decided is not None:
+            decided(decision)
         if not decision.changed:
             self._tell(click, decision.message)
             if decision.proposal is not None and decision.outcome in ("expired", "already_decided"):
                 self.update_card(decision.proposal, fallback=click)  # the card may show an older state
-            return
+            return decision
         assert decision.proposal is not None
         self.update_card(decision.proposal, fallback=click)
         if decision.outcome != "approved":
-            return
+            return decision
         try:
             execution = self._proposals.execute(proposal_id=click.proposal_id)
         except Exception:
@@ -99,8 +114,9 @@ class ApprovalDesk:
             self.update_card(
                 current, fallback=click, note=f":x: Execution stopped with an error (reference `{ref}`)."
             )
-            return
+            return decision
         self.update_card(execution.proposal, fallback=click)
+        return decision
 
     def update_card(
         self, proposal: Proposal, *, fallback: Click | None = None, note: str | None = None

@@ -38,7 +38,7 @@ def card_message(card: Card, *, note: str | None = None) -> Message:
     blocks: list[Block] = [
         header(view.title),
         section(
-            _fit(f"*Requested by* {_person(proposal.requester)} · {facts}", 2900)
+            _fit(f"*Requested by* {person_mention(proposal.requester)} · {facts}", 2900)
             + f"*Expires* {slack_date(proposal.expires_at)}"
         ),
         *(section(_fit(_fact(line), 3000)) for line in view.lines[:MAX_LINES]),
@@ -96,11 +96,11 @@ def _items_section(card: Card) -> str:
 
 def _state_blocks(card: Card) -> list[Block]:
     proposal, wording = card.proposal, card.wording
-    who = _person(proposal.decided_by) if proposal.decided_by else "someone"
+    who = person_mention(proposal.decided_by) if proposal.decided_by else "someone"
     when = f" {slack_date(proposal.decided_at)}" if proposal.decided_at else ""
     status = proposal.status
     if status == "pending":
-        return [DividerBlock(), _buttons(card)]
+        return [DividerBlock(), approval_buttons(card)]
     if status == "rejected":
         return [DividerBlock(), section(f":no_entry: Rejected by {who}{when}. {wording.nothing_done}")]
     if status == "expired":
@@ -130,7 +130,8 @@ def _outcome_blocks(outcome: OutcomeView) -> list[Block]:
     return blocks
 
 
-def _buttons(card: Card) -> ActionsBlock:
+def approval_buttons(card: Card) -> ActionsBlock:
+    """Approve and Reject with their confirm dialogs; the Home tab shows the very same buttons."""
     proposal, wording = card.proposal, card.wording
     approve = ButtonElement(
         text="Approve",
@@ -166,7 +167,7 @@ def _fact(fact: Fact) -> str:
     return f"*{escape_text(fact.name)}* {value}"
 
 
-def _person(user: str) -> str:
+def person_mention(user: str) -> str:
     """A Slack user id as a mention; anyone else (`cli:alice`, `regent`) as plain text."""
     return f"<@{user}>" if _SLACK_USER.fullmatch(user) else escape_text(user)
 

@@ -2,7 +2,10 @@
 
 Base URL for `WebClient(base_url=...)` is `fake.api_url` (`http://127.0.0.1:PORT/api/`). `response_url`
 posts go to `fake.hook_url(name)` and are recorded under the method name "response_url". Limits follow
-reference/slack.md section 5; a violation answers `invalid_blocks` / `msg_too_long` like Slack does.
+reference/slack.md section 5 (tests/fakes/slack_limits.py); a violation answers `invalid_blocks` /
+`msg_too_long` like Slack does. Home tabs (`views.publish`) are checked and kept per user; streamed
+messages (`chat.startStream` / `appendStream` / `stopStream`) keep their chunks, and `stream_error` makes
+all three answer an error (`unknown_method`: a workspace without streaming).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from tests.fakes.http_server import BackgroundServer, QuietHandler
+from tests.fakes.slack_limits import MAX_MARKDOWN_BLOCK, check_message, check_view
+
+__all__ = ["BOT_ID", "BOT_USER", "TEAM", "Call", "FakeSlackApi", "FakeSlackState", "check_message"]
 
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
@@ -47,6 +53,10 @@ class FakeSlackState:
     cond: threading.Condition = field(default_factory=threading.Condition)
     ts_counter: int = 0
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    home_views: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> the published Home tab
+    streams: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # message -> chunks, in order
+    streaming: set[tuple[str, str]] = field(default_factory=set)  # streams not stopped yet
+    stream_error: str | None = None  # every stream method answers this error (e.g. unknown_method)
 
 
 class FakeSlackApi(BackgroundServer):
@@ -98,6 +108,16 @@ class FakeSlackApi(BackgroundServer):
         """The current content of a posted message (after updates)."""
         with self.state.cond:
             return dict(self.state.messages[(channel, ts)])
+
+    def streamed(self, channel: str, ts: str) -> list[str]:
+        """The markdown chunks a streamed message received, in order (start, appends, stop)."""
+        with self.state.cond:
+            return list(self.state.streams[(channel, ts)])
+
+    def home_view(self, user: str) -> dict[str, Any] | None:
+        """The Home tab last published for a user."""
+        with self.state.cond:
+            return self.state.home_views.get(user)
 
 
 def _handler_for(state: FakeSlackState) -> type[QuietHandler]:
@@ -159,6 +179,8 @@ def _answer(
         return 200, {"ok": False, "error": "invalid_auth"}, {}
     if failure:
         return 200, {"ok": False, "error": failure}, {}
+    if method in _STREAM_METHODS and state.stream_error:
+        return 200, {"ok": False, "error": state.stream_error}, {}
     problem = check_message(args) if method in _MESSAGE_METHODS else None
     if problem:
         return 200, {"ok": False, "error": problem[0], "response_metadata": {"messages": [problem[1]]}}, {}
@@ -196,6 +218,82 @@ def _update(state: FakeSlackState, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "channel": channel, "ts": ts}
 
 
+def _delete(state: FakeSlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+    with state.cond:
+        if state.messages.pop((channel, ts), None) is None:
+            return {"ok": False, "error": "message_not_found"}
+        state.streaming.discard((channel, ts))
+    return {"ok": True, "channel": channel, "ts": ts}
+
+
+def _publish(state: FakeSlackState, args: dict[str, Any]) -> dict[str, Any]:
+    user = str(args.get("user_id") or "")
+    if not user:
+        return {"ok": False, "error": "invalid_arguments"}
+    problem = check_view(args.get("view"))
+    if problem:
+        return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": [problem]}}
+    with state.cond:
+        state.home_views[user] = args["view"]
+    return {"ok": True, "view": {"id": f"V{user}", "type": "home", **args["view"]}}
+
+
+def _stream_text(args: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The markdown a stream call adds (markdown_text or markdown_text chunks), or an error code."""
+    parts = [str(args["markdown_text"])] if args.get("markdown_text") else []
+    chunks = args.get("chunks") or []
+    if not isinstance(chunks, list):
+        return None, "invalid_chunks"
+    for chunk in chunks:
+        if not isinstance(chunk, dict) or chunk.get("type") not in {"markdown_text", "task_update", "plan"}:
+            return None, "invalid_chunks"
+        if chunk["type"] == "markdown_text":
+            parts.append(str(chunk.get("text", "")))
+    text = "".join(parts)
+    return (None, "msg_too_long") if len(text) > MAX_MARKDOWN_BLOCK else (text, None)
+
+
+def _start_stream(state: FakeSlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel, thread = str(args.get("channel", "")), str(args.get("thread_ts") or "")
+    if not channel or not thread:
+        return {"ok": False, "error": "invalid_arguments"}
+    # Slack needs to know whom the stream is for when it streams into a channel (not a DM).
+    recipient = args.get("recipient_team_id") and args.get("recipient_user_id")
+    if channel.startswith(("C", "G")) and not recipient:
+        return {"ok": False, "error": "missing_recipient_team_id"}
+    text, error = _stream_text(args)
+    if error:
+        return {"ok": False, "error": error}
+    ts = _next_ts(state)
+    with state.cond:
+        state.messages[(channel, ts)] = {"text": text, "blocks": [], "ts": ts, "thread_ts": thread}
+        state.streams[(channel, ts)] = [text] if text else []
+        state.streaming.add((channel, ts))
+    return {"ok": True, "channel": channel, "ts": ts}
+
+
+def _append_stream(state: FakeSlackState, args: dict[str, Any], *, stop: bool = False) -> dict[str, Any]:
+    key = (str(args.get("channel", "")), str(args.get("ts", "")))
+    text, error = _stream_text(args)
+    if error:
+        return {"ok": False, "error": error}
+    if stop and (problem := check_message({"blocks": args.get("blocks") or []})):
+        return {"ok": False, "error": problem[0], "response_metadata": {"messages": [problem[1]]}}
+    with state.cond:
+        if key not in state.messages:
+            return {"ok": False, "error": "message_not_found"}
+        if key not in state.streaming:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        if text:
+            state.streams[key].append(text)
+            state.messages[key]["text"] += text
+        if stop:
+            state.streaming.discard(key)
+            state.messages[key]["blocks"] = args.get("blocks") or []
+    return {"ok": True, "channel": key[0], "ts": key[1]}
+
+
 def _usergroup_users(state: FakeSlackState, args: dict[str, Any]) -> dict[str, Any]:
     group = str(args.get("usergroup", ""))
     with state.cond:
@@ -226,112 +324,11 @@ _METHODS: Mapping[str, Callable[[FakeSlackState, dict[str, Any]], dict[str, Any]
     "usergroups.users.list": _usergroup_users,
     "apps.connections.open": _connections_open,
     "conversations.replies": lambda s, a: {"ok": True, "messages": [], "has_more": False},
+    "chat.delete": _delete,
+    "views.publish": _publish,
+    "chat.startStream": _start_stream,
+    "chat.appendStream": _append_stream,
+    "chat.stopStream": lambda s, a: _append_stream(s, a, stop=True),
 }
+_STREAM_METHODS = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
 _MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"})
-
-# -- Block Kit limits -------------------------------------------------------------------------------
-
-MAX_BLOCKS = 50
-MAX_TEXT = 40_000
-MAX_SECTION_TEXT = 3_000
-MAX_HEADER = 150
-MAX_BUTTON_TEXT = 75
-MAX_BUTTON_VALUE = 2_000
-MAX_ID = 255
-MAX_MARKDOWN_BLOCK = 12_000
-
-
-def check_message(args: Mapping[str, Any]) -> tuple[str, str] | None:
-    """Slack's error code and a message for the first limit a message breaks, else None."""
-    text = args.get("text") or ""
-    if len(text) > MAX_TEXT:
-        return "msg_too_long", f"text is {len(text)} characters (max {MAX_TEXT})"
-    blocks = args.get("blocks") or []
-    if not isinstance(blocks, list):
-        return "invalid_blocks_format", "blocks must be an array"
-    if len(blocks) > MAX_BLOCKS:
-        return "invalid_blocks", f"{len(blocks)} blocks (max {MAX_BLOCKS})"
-    block_ids: set[str] = set()
-    for index, block in enumerate(blocks):
-        problem = _check_block(block, block_ids)
-        if problem:
-            return "invalid_blocks", f"blocks[{index}]: {problem}"
-    return None
-
-
-def _check_block(block: Mapping[str, Any], block_ids: set[str]) -> str | None:
-    block_id = block.get("block_id")
-    if block_id is not None:
-        if len(block_id) > MAX_ID or block_id in block_ids:
-            return f"block_id {block_id!r} too long or repeated"
-        block_ids.add(block_id)
-    kind = block.get("type")
-    checks: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
-        "section": _check_section,
-        "header": lambda b: _check_text(b.get("text"), MAX_HEADER, plain=True),
-        "actions": _check_actions,
-        "context": lambda b: None if 0 < len(b.get("elements", [])) <= 10 else "context needs 1-10 elements",
-        "markdown": lambda b: None if len(b.get("text", "")) <= MAX_MARKDOWN_BLOCK else "markdown too long",
-        "divider": lambda b: None,
-        "rich_text": lambda b: None,
-    }
-    check = checks.get(str(kind))
-    return f"unsupported block type {kind!r}" if check is None else check(block)
-
-
-def _check_text(obj: Any, limit: int, *, plain: bool = False) -> str | None:
-    if not isinstance(obj, Mapping) or obj.get("type") not in {"plain_text", "mrkdwn"}:
-        return "text must be a text object"
-    if plain and obj["type"] != "plain_text":
-        return "must be plain_text"
-    text = obj.get("text", "")
-    if not text:
-        return "text must not be empty"
-    return f"text is {len(text)} characters (max {limit})" if len(text) > limit else None
-
-
-def _check_section(block: Mapping[str, Any]) -> str | None:
-    if "text" not in block and "fields" not in block:
-        return "section needs text or fields"
-    if "text" in block and (problem := _check_text(block["text"], MAX_SECTION_TEXT)):
-        return problem
-    fields = block.get("fields") or []
-    if len(fields) > 10:
-        return "more than 10 fields"
-    for item in fields:
-        if problem := _check_text(item, 2_000):
-            return problem
-    accessory = block.get("accessory")
-    return _check_element(accessory) if accessory else None
-
-
-def _check_actions(block: Mapping[str, Any]) -> str | None:
-    elements = block.get("elements") or []
-    if not 0 < len(elements) <= 25:
-        return "actions needs 1-25 elements"
-    action_ids = [e.get("action_id") for e in elements if e.get("action_id")]
-    if len(action_ids) != len(set(action_ids)):
-        return "action_id repeated within a block"
-    for element in elements:
-        if problem := _check_element(element):
-            return problem
-    return None
-
-
-def _check_element(element: Mapping[str, Any]) -> str | None:
-    if element.get("type") != "button":
-        return None
-    if problem := _check_text(element.get("text"), MAX_BUTTON_TEXT, plain=True):
-        return f"button {problem}"
-    if len(str(element.get("value", ""))) > MAX_BUTTON_VALUE:
-        return "button value too long"
-    if len(str(element.get("action_id", ""))) > MAX_ID:
-        return "action_id too long"
-    if element.get("style") not in {None, "primary", "danger"}:
-        return "bad button style"
-    confirm = element.get("confirm")
-    if confirm:
-        for key, limit in (("title", 100), ("text", 300), ("confirm", 30), ("deny", 30)):
-            if problem := _check_text(confirm.get(key), limit, plain=key != "text"):
-                return f"confirm.{key}: {problem}"
-    return None

@@ -21,6 +21,7 @@ def test_manifest_matches_the_app() -> None:
         "message.im",
         "assistant_thread_started",
         "assistant_thread_context_changed",
+        "app_home_opened",
     }
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {
@@ -34,5 +35,6 @@ def test_manifest_matches_the_app() -> None:
     } <= scopes
     assert settings["socket_mode_enabled"] is True and settings["interactivity"]["is_enabled"] is True
     assert features["app_home"]["messages_tab_enabled"] is True
+    assert features["app_home"]["home_tab_enabled"] is True  # bot/slack/home.py publishes it
     titles = {p["title"] for p in features["assistant_view"]["suggested_prompts"]}
     assert titles <= {p["title"] for p in SUGGESTED_PROMPTS}
