@@ -17,7 +17,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from tools.errors import RegentError
 
 
 def connect(db_path: Path | str) -> sqlite3.Connection:
@@ -71,6 +75,20 @@ class StateStore:
             return row
 
 
+class HashedRecord(Protocol):
+    """An immutable record whose items hash covers its content (a Plan, an Action)."""
+
+    items_hash: str
+    created_at: datetime
+
+    def verify_hash(self) -> bool: ...
+
+    def model_dump_json(self) -> str: ...
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
 class RunOnceStore(StateStore):
     """A store of immutable, hashed records that run at most once (plans, actions).
 
@@ -82,6 +100,36 @@ class RunOnceStore(StateStore):
     results_table: ClassVar[str]
     key_column: ClassVar[str]
     what: ClassVar[str]
+
+    def _store(self, row_id: str, record: HashedRecord, *, error: type[RegentError], **columns: str) -> str:
+        """Store a hashed record once (same record again: no-op; other items under its id: `error`)."""
+        if not record.verify_hash():
+            raise error(f"{self.what} {row_id}: items do not match items_hash; refusing to store it")
+        values = {
+            "id": row_id,
+            **columns,
+            "created_at": record.created_at.isoformat(),
+            "items_hash": record.items_hash,
+            "body": record.model_dump_json(),
+        }
+        try:
+            self._insert_once(row_id, record.items_hash, values)
+        except ValueError as exc:
+            raise error(str(exc)) from None
+        return row_id
+
+    def _load(self, row_id: str, model: type[R], *, error: type[RegentError], missing: str) -> R:
+        """A stored record, checked against the stored hash and its own (tampering refuses to run)."""
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT items_hash, body FROM {self.table} WHERE id = ?", (row_id,)
+            ).fetchone()
+        if row is None:
+            raise error(missing)
+        record = model.model_validate_json(row[1])
+        if record.items_hash != row[0] or not record.verify_hash():  # type: ignore[attr-defined]
+            raise error(f"{self.what} {row_id} does not match its hash; it will not be run")
+        return record
 
     def _insert_once(self, row_id: str, items_hash: str, values: dict[str, Any]) -> bool:
         """Insert a record once; False if it exists with the same hash, ValueError if with another."""

@@ -170,30 +170,13 @@ class ActionStore(RunOnceStore):
 
     def save(self, action: Action) -> str:
         """Store an action; the same action again is a no-op, other items under its id an error."""
-        if not action.verify_hash():
-            raise ActionStoreError(f"action {action.action_id}: items do not match items_hash")
-        values = {
-            "id": action.action_id,
-            "kind": action.kind,
-            "created_at": action.created_at.isoformat(),
-            "items_hash": action.items_hash,
-            "body": action.model_dump_json(),
-        }
-        try:
-            self._insert_once(action.action_id, action.items_hash, values)
-        except ValueError as exc:
-            raise ActionStoreError(str(exc)) from None
-        return action.action_id
+        return self._store(action.action_id, action, error=ActionStoreError, kind=action.kind)
 
     def get(self, action_id: str) -> Action:
         """Load a stored action, checking it against the stored hash."""
-        row = self._row("SELECT items_hash, body FROM actions WHERE id = ?", (action_id,))
-        if row is None:
-            raise ActionStoreError(f"no stored action {action_id!r}")
-        action = Action.model_validate_json(row[1])
-        if action.items_hash != row[0] or not action.verify_hash():
-            raise ActionStoreError(f"action {action_id} does not match its hash; it will not be run")
-        return action
+        return self._load(
+            action_id, Action, error=ActionStoreError, missing=f"no stored action {action_id!r}"
+        )
 
     def status(self, action_id: str) -> tuple[ActionStatus, str | None, str | None]:
         """(status, runner, heartbeat_at) of a stored action."""
@@ -236,6 +219,15 @@ class ActionStore(RunOnceStore):
                 ).rowcount
                 == 1
             )
+
+    def runs(self, kind: str, *, limit: int = 100) -> list[tuple[Action, str | None, str | None]]:
+        """Actions of one kind that were run, newest start first: (action, started_at, finished_at)."""
+        rows = self._rows(
+            "SELECT id, started_at, finished_at FROM actions WHERE kind = ? AND started_at IS NOT NULL "
+            "ORDER BY started_at DESC LIMIT ?",
+            (kind, limit),
+        )
+        return [(self.get(row[0]), row[1], row[2]) for row in rows]
 
     def results(self, action_id: str) -> dict[int, tuple[ItemOutcome, str]]:
         """Recorded (status, reason) per item index."""

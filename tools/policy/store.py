@@ -83,30 +83,12 @@ class PlanStore(RunOnceStore):
 
     def save(self, plan: Plan) -> str:
         """Store a plan; saving the same plan again is a no-op, a different body under its id an error."""
-        if not plan.verify_hash():
-            raise PlanStoreError(f"plan {plan.plan_id}: items do not match items_hash; refusing to store it")
-        values = {
-            "id": plan.plan_id,
-            "created_at": plan.created_at.isoformat(),
-            "items_hash": plan.items_hash,
-            "body": plan.model_dump_json(),
-        }
-        try:
-            self._insert_once(plan.plan_id, plan.items_hash, values)
-        except ValueError as exc:
-            raise PlanStoreError(str(exc)) from None
-        return plan.plan_id
+        return self._store(plan.plan_id, plan, error=PlanStoreError)
 
     def get(self, plan_id: str) -> Plan:
         """Load a stored plan, checking its items against the stored hash."""
-        with self._lock:
-            row = self._conn.execute("SELECT items_hash, body FROM plans WHERE id = ?", (plan_id,)).fetchone()
-        if row is None:
-            raise PlanStoreError(f"no stored plan {plan_id!r}; make one with `regent plan`")
-        plan = Plan.model_validate_json(row[1])
-        if plan.items_hash != row[0] or not plan.verify_hash():
-            raise PlanStoreError(f"plan {plan_id} does not match its hash; it will not be executed")
-        return plan
+        missing = f"no stored plan {plan_id!r}; make one with `regent plan`"
+        return self._load(plan_id, Plan, error=PlanStoreError, missing=missing)
 
     def record(self, plan_id: str) -> PlanRecord:
         """The run state of a stored plan."""
