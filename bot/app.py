@@ -44,6 +44,7 @@ from bot.toolbox_context import build_context, tool_audit
 from tools.analysis.history import RegistryHistory, build_history
 from tools.changes.actions import ActionStore
 from tools.changes.base import Change, ChangeReport, ChangeServices
+from tools.changes.gc import deleted_since_last_gc
 from tools.changes.revalidate import RegistryDeleter
 from tools.changes.store import ChangeStore
 from tools.errors import ConfigError, RegentError
@@ -308,6 +309,7 @@ def build_app(
     context.snapshot = app.latest_snapshot
     context.history = app.history
     context.policies = app.policies
+    context.deleted_since_gc = lambda registry: deleted_since_last_gc(plans, actions, registry)
     audit.observe(app.metrics.observe_audit)
     app.toolbox.observe(app.metrics.observe_tool)
     model = llm or _chat_model(settings, secrets)

@@ -80,8 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sources(plan)
     plan.add_argument("--json", action="store_true", help="print the plan as one JSON object")
 
-    apply = sub.add_parser("apply", help="execute a stored plan once (re-validates every item first)")
-    apply.add_argument("plan_id", metavar="PLAN_ID")
+    apply = sub.add_parser(
+        "apply", help="execute a stored plan or change (act-...) once (re-validates every item first)"
+    )
+    apply.add_argument("plan_id", metavar="PLAN_ID", help="a plan id, or a change id such as act-...")
     apply.add_argument(
         "--yes", action="store_true", help="really delete (without it, only says what would go)"
     )

@@ -53,6 +53,7 @@ def build_context(
         now=clock,
         production=settings.environments,
         base_catalog=settings.bases,
+        registry_services={service.registry: service for service in settings.registry_services},
         audit_view=audit_view(audit),
         cost_per_gb_month=configured_prices(settings),
         events=events_access(settings, events, clock=clock),

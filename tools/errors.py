@@ -24,6 +24,7 @@ Exception
     │   ├── PlanStoreError
     │   └── ActionStoreError
     ├── SuspensionError            a user cannot be suspended as asked
+    ├── ChangeRefused              tools/changes: a change cannot be proposed or run as asked (GC, stack)
     ├── ToolFailure                tools.toolbox.context: a tool's answer to the model (message + hint)
     ├── LLMError                   bot.errors: the LLM endpoint failed (`status`)
     └── DemoError                  bot.errors: a local demo part failed (also a RuntimeError)
@@ -130,3 +131,7 @@ class ActionStoreError(StoreError):
 
 class SuspensionError(RegentError):
     """The user cannot be suspended as asked (unknown, ambiguous, or Regent's own account)."""
+
+
+class ChangeRefused(RegentError):
+    """A change cannot be proposed or run as asked (garbage collection, a stack file update); says why."""

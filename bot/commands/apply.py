@@ -1,4 +1,5 @@
-"""`regent apply PLAN_ID --yes`: run a stored plan through the same approval record as a Slack click.
+"""`regent apply PLAN_ID --yes`: run a stored plan (or another change, `act-…`: a garbage collection, a stack
+update) through the same approval record as a Slack click.
 
 The operator is requester and approver (`cli:<login>`, admitted by App.cli_authorizer: whoever runs this
 holds the state directory and the registry credentials already). With `--yes` the plan's proposal is
@@ -22,7 +23,7 @@ from bot.app import DB_NAME
 from bot.approvals import Authorizer, Execution, Proposal, ProposalStore
 from bot.commands.plan import open_app, plan_sources, print_plan, recall_sources
 from bot.config import read_only_reason, state_dir
-from tools.changes.base import Change
+from tools.changes.base import Change, ChangeView, OutcomeView
 from tools.changes.retention import ExecutionReport
 from tools.errors import ConfigError
 
@@ -38,22 +39,35 @@ def run_apply_command(args: argparse.Namespace) -> int:
         reason = read_only_reason(app.settings)
         if reason is not None:  # before anything else: read-only never deletes, --yes or not
             raise ConfigError(f"cannot apply {args.plan_id}: {reason}")
-        plan = app.plans.get(args.plan_id)
-        if not args.yes:
-            print_plan(plan, console=Console())
-            raise ConfigError(
-                f"{plan.summary()}; add --yes to delete these {len(plan.items)} manifests "
-                "(every tag on each digest goes with it)"
-            )
+        change: Change
+        if args.plan_id.startswith("act-"):  # any other kind of change: garbage collection, a stack update
+            if app.actions is None:
+                raise ConfigError("this Regent keeps no changes other than plans")
+            change = app.actions.get(args.plan_id)
+            if not args.yes:
+                print_change(app.proposals.changes.view(change), console=Console())
+                raise ConfigError(f"{change.summary()}; add --yes to run exactly these steps")
+        else:
+            plan = app.plans.get(args.plan_id)
+            if not args.yes:
+                print_plan(plan, console=Console())
+                raise ConfigError(
+                    f"{plan.summary()}; add --yes to delete these {len(plan.items)} manifests "
+                    "(every tag on each digest goes with it)"
+                )
+            change = plan
         operator = f"cli:{getpass.getuser()}"
         execution = apply_change(
-            app.proposals, plan, operator=operator, authorizer=app.cli_authorizer(operator)
+            app.proposals, change, operator=operator, authorizer=app.cli_authorizer(operator)
         )
+        outcome = app.proposals.card(execution.proposal).outcome
     finally:
         app.close()
     console = Console()
     if isinstance(execution.report, ExecutionReport):
         print_report(execution.report, console=console)
+    elif outcome is not None and execution.ran:
+        print_outcome(outcome, console=console)
     else:
         console.print(execution.message, highlight=False, markup=False)
     if execution.ran:
@@ -108,4 +122,27 @@ def print_report(report: ExecutionReport, *, console: Console) -> None:
     console.print(table)
     console.print(report.message, highlight=False, markup=False)
     for note in report.after_delete:
+        console.print(note, highlight=False, markup=False)
+
+
+def print_change(view: ChangeView, *, console: Console) -> None:
+    """A change as its card shows it: title, facts, lines, every item, warnings and notes."""
+    console.print(view.title, style="bold", highlight=False, markup=False)
+    for fact in (*view.facts, *view.lines):
+        console.print(f"{fact.name} {fact.value}", highlight=False, markup=False)
+    console.print(view.items_heading, style="bold", highlight=False, markup=False)
+    for number, item in enumerate(view.items, 1):
+        console.print(f"  {number}. {item.label}", highlight=False, markup=False)
+    for warning in view.warnings:
+        console.print(f"Warning: {warning}", highlight=False, markup=False)
+    for note in view.notes:
+        console.print(note, highlight=False, markup=False)
+
+
+def print_outcome(outcome: OutcomeView, *, console: Console) -> None:
+    """What a run did, item by item."""
+    console.print(outcome.summary, highlight=False, markup=False)
+    for item in outcome.items:
+        console.print(f"  {item.status}: {item.label} — {item.reason}", highlight=False, markup=False)
+    for note in outcome.notes:
         console.print(note, highlight=False, markup=False)

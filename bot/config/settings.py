@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from tools.bases.catalog import BaseCatalog
+from tools.changes.registry_host import RegistryService
 from tools.events.rules import AnomalyRules, PushRules
 from tools.inventory.models import RegistrySource
 
@@ -251,6 +252,10 @@ class Settings(_Section):
     vulns: VulnsSettings = Field(default_factory=VulnsSettings)
     bases: BaseCatalog = Field(
         default_factory=dict, description="approved base images per language (docs/bases.md)"
+    )
+    registry_services: list[RegistryService] = Field(
+        default_factory=list,
+        description="where self-hosted registries run in Portainer: garbage collection, cache changes",
     )
 
 

@@ -153,6 +153,11 @@ class Seeder:
         self._push_built(spec.repository, built, spec.tag)
         return _pushed_image(spec.repository, spec.tag, built)
 
+    def push_built(self, repository: str, built: BuiltImage, tag: str | None) -> str:
+        """Push an image built elsewhere (its blobs, then its manifest); returns the manifest digest."""
+        self._push_built(repository, built, tag)
+        return built.digest
+
     def push_index(
         self,
         repository: str,

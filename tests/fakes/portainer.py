@@ -29,6 +29,7 @@ import httpx
 from tests.fakes.portainer_activity import ActivityRoutes, FakeAuthLog
 from tests.fakes.portainer_auth import AuthRoutes
 from tests.fakes.portainer_core import CoreRoutes
+from tests.fakes.portainer_exec import ExecRoutes, exec_routes
 from tests.fakes.portainer_http import PLAIN_404, Request, Response, handler_class, json_response
 from tests.fakes.portainer_proxies import ProxyRoutes
 from tests.fakes.portainer_records import (
@@ -74,7 +75,9 @@ class _Hook:
     action: Callable[[], None]
 
 
-class FakePortainer(CoreRoutes, RegistryRoutes, UserRoutes, AuthRoutes, ProxyRoutes, ActivityRoutes):
+class FakePortainer(
+    CoreRoutes, RegistryRoutes, UserRoutes, AuthRoutes, ProxyRoutes, ActivityRoutes, ExecRoutes
+):
     """The fake server; a context manager. Public record lists may be changed while it runs."""
 
     def __init__(
@@ -344,6 +347,7 @@ class FakePortainer(CoreRoutes, RegistryRoutes, UserRoutes, AuthRoutes, ProxyRou
             (get, "/api/stacks", False, self._stacks, "http/handler/stacks/stack_list.go:119-135"),
             (get, r"/api/stacks/(\d+)/file", False, self._stack_file, "http/handler/stacks/stack_file.go"),
         ]
+        table[:0] = exec_routes(self)  # stacks/{id} and Docker exec (portainer_exec.py), before the proxy
         if system:  # http/handler/system: both exist only since 2.17.0
             table.append(
                 (get, "/api/system/status", True, self._system_status, "http/handler/system/status.go:25-29")

@@ -13,7 +13,14 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MUTATING_CALLS = ("delete_manifest", "delete_api_key", "delete_team_membership", "set_user_role")
+MUTATING_CALLS = (
+    "delete_manifest",
+    "delete_api_key",
+    "delete_team_membership",
+    "set_user_role",
+    "update_stack",  # a Portainer stack file, redeployed
+    "run_exec",  # a command in a container through Portainer
+)
 
 
 def _callers(name: str, root: Path = ROOT) -> set[str]:

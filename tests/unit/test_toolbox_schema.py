@@ -37,8 +37,15 @@ EXPECTED_TOOLS = {
     "propose_retention_cleanup",
     "propose_user_suspension",
     "propose_ticket",
+    "propose_garbage_collection",
 }
-PROPOSING = {"propose_deletion", "propose_retention_cleanup", "propose_user_suspension", "propose_ticket"}
+PROPOSING = {
+    "propose_deletion",
+    "propose_retention_cleanup",
+    "propose_user_suspension",
+    "propose_ticket",
+    "propose_garbage_collection",
+}
 
 
 SAMPLES: dict[str, Any] = {"image": "shop/api:1.0", "images": ["a:1"], "cve": "CVE-2024-3094", "language": "go"}
@@ -75,7 +82,7 @@ def test_the_toolbox_has_the_required_tools_and_only_the_proposing_ones_propose(
 def test_proposing_tools_are_offered_only_for_the_intent_asked() -> None:
     toolbox = Toolbox(ToolContext(snapshot=lambda: None))
     read_only = EXPECTED_TOOLS - PROPOSING
-    cleanup = {"propose_deletion", "propose_retention_cleanup"}
+    cleanup = {"propose_deletion", "propose_retention_cleanup", "propose_garbage_collection"}
     assert set(toolbox.names(proposing=frozenset())) == read_only
     assert set(toolbox.names(proposing={"cleanup"})) == read_only | cleanup
     assert set(toolbox.names(proposing={"suspension"})) == read_only | {"propose_user_suspension"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tools.changes.base import ChangeKind
+from tools.changes.gc import GC
 from tools.changes.retention import RETENTION
 from tools.changes.suspension import SUSPENSION
 from tools.changes.ticket import TICKET
@@ -16,4 +17,5 @@ KINDS: tuple[ChangeKind[Any], ...] = (
     RETENTION,  # "plan": a retention plan, deleting manifests by digest
     SUSPENSION,  # "portainer_user_suspension"
     TICKET,  # "ticket": one CVE's ticket in the configured tracker
+    GC,  # "gc_run": garbage collection on a self-hosted registry in a Portainer environment
 )

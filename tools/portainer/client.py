@@ -32,6 +32,7 @@ from tools.errors import (
 from tools.inventory.models import Environment
 from tools.portainer import environments as convert
 from tools.portainer.deployments import DeploymentCalls
+from tools.portainer.engine import EngineCalls
 from tools.portainer.models import (
     AuthLog,
     AuthLogPage,
@@ -52,7 +53,7 @@ MAX_PAGES = 10_000
 __all__ = ["EcrCredentials", "PortainerClient", "RegistryProxy"]
 
 
-class PortainerClient(RegistryCalls, UserCalls, DeploymentCalls):
+class PortainerClient(RegistryCalls, UserCalls, DeploymentCalls, EngineCalls):
     """A synchronous client for one Portainer server."""
 
     def __init__(

@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tools.analysis.history import RegistryHistory
+from tools.analysis.reclaim import Revision
 from tools.bases.catalog import BaseCatalog
+from tools.changes.registry_host import RegistryService
 from tools.compliance.build import AuditView
 from tools.errors import RegentError
 from tools.events.access import EventsAccess
@@ -101,6 +103,8 @@ class ToolContext:
     delete_refusals: Mapping[str, str] = field(default_factory=dict)  # registry -> why deletes will fail
     base_catalog: BaseCatalog = field(default_factory=dict)  # approved bases per language (`bases:`)
     audit_view: Callable[[], AuditView] | None = None  # audit entries + chain check (compliance)
+    registry_services: Mapping[str, RegistryService] = field(default_factory=dict)  # by registry name
+    deleted_since_gc: Callable[[str], list[Revision]] | None = None  # registry -> deleted, not yet collected
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -39,6 +39,7 @@ from tools.toolbox.events import (
 )
 from tools.toolbox.images import GetImageArgs, SearchImagesArgs, get_image, search_images
 from tools.toolbox.layers import CompareImagesArgs, compare_images
+from tools.toolbox.maintenance import ProposeGarbageCollectionArgs, propose_garbage_collection
 from tools.toolbox.overview import (
     ImageUsageArgs,
     ListEnvironmentsArgs,
@@ -162,6 +163,13 @@ def default_tools() -> tuple[ToolSpec, ...]:
             ProposeRetentionCleanupArgs,
             propose_retention_cleanup,
             _say("Preparing a cleanup proposal…"),
+            proposes=True,
+        ),
+        ToolSpec(
+            "propose_garbage_collection",
+            ProposeGarbageCollectionArgs,
+            propose_garbage_collection,
+            _say("Preparing a garbage collection proposal for {}…", "registry"),
             proposes=True,
         ),
         ToolSpec(
