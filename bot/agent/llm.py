@@ -2,7 +2,8 @@
 
 Everything the SDK can raise is turned into `LLMError` with a short user-facing message (never the
 exception text, which can carry URLs and request details); the loop never sees an openai type.
-Streaming (SSE) and plain JSON give the same `Completion`.
+Streaming (SSE) and plain JSON give the same `Completion`; when streaming, each piece of content is also
+passed to the live answer sink (bot/agent/streaming.py) as it arrives, until the model turns to tools.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 import openai
 from openai import OpenAI
 
+from bot.agent.streaming import emit_text
 from bot.errors import LLMError
 
 log = logging.getLogger(__name__)
@@ -130,6 +132,8 @@ class OpenAIChat:
                     delta = choice.delta
                     if delta.content:
                         content.append(delta.content)
+                        if not calls:  # text after a tool call began is not an answer to show
+                            emit_text(delta.content)
                     for part in delta.tool_calls or ():
                         slot = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
                         slot["id"] = part.id or slot["id"]

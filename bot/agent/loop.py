@@ -2,12 +2,14 @@
 
 Interface with the Slack side (bot/slack/conversation.py relies on it, keep it stable):
 
-    Agent.answer(*, conversation: str, user: str, text: str, status: Callable[[str], None] | None = None)
-        -> AgentReply
+    Agent.answer(*, conversation: str, user: str, text: str, status: Callable[[str], None] | None = None,
+                 stream: AnswerStream | None = None) -> AgentReply
 
 - `conversation` is the memory key: a Slack thread key such as "C123:1700000000.0001", or "cli".
 - `user` is who asked (Slack user id, or "cli:<login>"); proposals record them as the requester.
 - `status` receives short progress lines ("Looking up shop/api:1.4.0…"); its failures are ignored.
+- `stream` receives the answer while the model writes it (a streaming LLM client), scrubbed and bounded;
+  text written before a tool call is retracted (the contract is in bot/agent/streaming.py).
 - `AgentReply.text` is Slack mrkdwn written by the model (the Slack side escapes and splits it);
   `proposal_ids` are the proposals created while answering (one approval card each); `reference` is
   the id in the log lines of this answer; `truncated` says the answer was cut (step limit or length);
@@ -38,6 +40,7 @@ from bot.agent.intent import asked_intents
 from bot.agent.llm import ChatModel, Completion, ToolCallRequest
 from bot.agent.memory import ConversationMemory
 from bot.agent.prompts import Prompts
+from bot.agent.streaming import AnswerStream, StreamTap, text_sink
 from bot.errors import LLMError
 from tools.toolbox.dispatch import Toolbox, dumps
 
@@ -101,6 +104,7 @@ class _Run:
     tool_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    tap: StreamTap | None = None  # live answer text, when the caller streams it
 
 
 def _utcnow() -> datetime:
@@ -141,10 +145,19 @@ class Agent:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def answer(
-        self, *, conversation: str, user: str, text: str, status: Callable[[str], None] | None = None
+        self,
+        *,
+        conversation: str,
+        user: str,
+        text: str,
+        status: Callable[[str], None] | None = None,
+        stream: AnswerStream | None = None,
     ) -> AgentReply:
         """Answer one question; never raises (failures become a reply with `error`)."""
         run = _Run(secrets.token_hex(4), conversation, user, text[:MAX_QUESTION_CHARS], status)
+        if stream is not None:  # a secret split across pieces must arrive whole before it is scrubbed
+            hold = max((len(s) for s in self._secrets), default=1) - 1
+            run.tap = StreamTap(stream, scrub=self._scrub, hold=hold, limit=self._limits.max_reply_chars)
         started = time.monotonic()
         try:
             reply = self._answer(run)
@@ -226,12 +239,15 @@ class Agent:
 
     def _complete(self, run: _Run, *, tools: list[dict[str, Any]] | None) -> Completion:
         run.steps += 1
-        completion = self._llm.complete(messages=self._scrubbed(run.messages), tools=tools)
+        with text_sink(run.tap.piece if run.tap else None):
+            completion = self._llm.complete(messages=self._scrubbed(run.messages), tools=tools)
         run.prompt_tokens += completion.prompt_tokens
         run.completion_tokens += completion.completion_tokens
         return completion
 
     def _run_tools(self, run: _Run, completion: Completion, step: int) -> None:
+        if run.tap is not None:  # whatever the model wrote before turning to tools was not the answer
+            run.tap.retract()
         calls = completion.tool_calls
         run.messages.append(
             {
@@ -318,6 +334,8 @@ class Agent:
         limit = self._limits.max_reply_chars
         if len(text) > limit:
             text, truncated = text[: limit - 1] + "…", True
+        if run.tap is not None:
+            run.tap.settle(text)
         if self._memory is not None:
             self._memory.remember(
                 run.conversation, user=run.user, question=run.text, answer=text, now=self._clock()

@@ -33,6 +33,7 @@ from bot.slack.commands import (
 from bot.slack.conversation import BUSY, Answerer, Question, answer_question, new_reference, strip_mentions
 from bot.slack.dedupe import EventDeduper
 from bot.slack.payloads import as_dict, text_of
+from bot.slack.streaming import StreamSupport
 from bot.slack.work import WorkPool
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class RegentSlack:
             authorizer=services.authorizer,
         )
         self.home: HomeClicks | None = None  # set by bot.slack.home.register_home
+        self.streams = StreamSupport()  # whether this workspace streams answers (learned on first try)
         bolt_log = logging.getLogger("slack_bolt.App")
         if not any(isinstance(f, _NoTokenWarning) for f in bolt_log.filters):
             bolt_log.addFilter(_NoTokenWarning())
@@ -137,6 +139,7 @@ class RegentSlack:
                 text=strip_mentions(str(event.get("text", ""))),
                 conversation=f"slack:{body.get('team_id', '')}:{channel}:{root}",
                 assistant=False,
+                team=text_of(body.get("team_id")),
             )
         )
 
@@ -152,6 +155,7 @@ class RegentSlack:
             text=strip_mentions(str(event.get("text", ""))),
             conversation=f"slack:{body.get('team_id', '')}:{channel}:{thread or 'dm'}",
             assistant=thread is not None,
+            team=text_of(body.get("team_id")),
         )
         if question.assistant and question.thread_ts:
             self.tasks.submit(lambda: set_thread_title(self.client, question))
@@ -215,7 +219,11 @@ class RegentSlack:
         if not question.text:
             return
         work = lambda: answer_question(  # noqa: E731
-            question, client=self.client, agent=self.services.agent, post_cards=self.desk.post_cards
+            question,
+            client=self.client,
+            agent=self.services.agent,
+            post_cards=self.desk.post_cards,
+            streams=self.streams,
         )
         if not self.answers.submit(work):
             busy = notice_message(BUSY)

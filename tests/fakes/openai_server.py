@@ -7,6 +7,7 @@ Each request consumes one step of the script:
 - `{"status": 500}`: an HTTP error; `{"delay": 2.0}`: sleep first (combine with anything);
 - `{..., "repeat": True}`: the step is never consumed (a model that never stops calling tools);
 - `{..., "cut": True}`: when streaming, close the connection after the first content piece;
+- `{..., "chunk_delay": 0.1}`: when streaming, sleep between chunks (a model writing at a human pace);
 - a callable `step(body) -> dict`: computed from the request (e.g. an answer quoting a tool result).
 Answers are JSON, or SSE when the request says `stream: true` (role delta, content pieces, tool-call
 argument deltas, finish_reason, a usage chunk when asked, `data: [DONE]`). Every request body and its
@@ -84,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
         for index, chunk in enumerate(_chunks(server.next_id(), body, step, include_usage=include_usage)):
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
+            if step.get("chunk_delay"):
+                time.sleep(float(step["chunk_delay"]))
             if step.get("cut") and index == 1:
                 return  # HTTP/1.0: closing the connection ends the response mid-stream
         self.wfile.write(b"data: [DONE]\n\n")
