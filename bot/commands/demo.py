@@ -26,6 +26,7 @@ from tools.errors import RegentError
 from tools.inventory.inventory import DeploymentSource, RegistryTarget, run_inventory
 from tools.inventory.models import InventorySnapshot, RegistrySource
 from tools.inventory.store import SnapshotStore
+from tools.policy.plans import Plan
 from tools.registry.client import RegistryClient
 
 console = Console()
@@ -81,7 +82,7 @@ policies:
 """
 
 
-def _print_sample_plan(snapshot: InventorySnapshot, state: Path) -> None:
+def _print_sample_plan(snapshot: InventorySnapshot, state: Path) -> Plan:
     """Evaluate a sample policy on the demo's snapshot and print the plan; nothing is deleted."""
     from bot.app import build_app
     from bot.commands.plan import print_plan
@@ -99,6 +100,65 @@ def _print_sample_plan(snapshot: InventorySnapshot, state: Path) -> None:
     finally:
         runtime.close()
     print_plan(plan, console=console)
+    return plan
+
+
+DEMO_SERVICE = {"registry": "demo-registry", "environment": 1, "container": "demo-registry"}
+COMPLIANCE_PDF = "regent-demo-compliance.pdf"
+
+
+def _print_gc_and_compliance(snapshot: InventorySnapshot, state: Path, plan: Plan) -> None:
+    """The garbage collection proposal that follows the plan, and the compliance report (#16)."""
+    from bot.app import build_app
+    from bot.commands.apply import print_change
+    from bot.config import Secrets, Settings
+    from tools.changes.gc import build_gc_run, predict_gc
+    from tools.changes.registry_host import RegistryService
+    from tools.compliance.evidence import seal
+    from tools.compliance.render import to_markdown, to_pdf
+    from tools.toolbox.compliance import evidence_for
+    from tools.toolbox.context import Call
+
+    service = RegistryService.model_validate(DEMO_SERVICE)
+    app = build_app(settings=Settings(registry_services=[service]), secrets=Secrets(), state_dir=state)
+    try:
+        console.rule("Garbage collection proposal")
+        inventory = next(i for i in snapshot.registries if i.source.name == "demo-registry")
+        deleted = [(i.repository, i.digest) for i in plan.items if i.registry == "demo-registry"]
+        prediction = predict_gc(inventory, app.history(snapshot)["demo-registry"], deleted)
+        action = build_gc_run(
+            source=inventory.source,
+            service=service,
+            prediction=prediction,
+            deleted=deleted,
+            reason=f"free the space of the {len(deleted)} manifests plan {plan.plan_id} deletes",
+            now=app.clock(),
+            after=f"the {len(deleted)} manifests of the plan above, once it is executed",
+        )
+        proposal = app.proposals.create(change=action, requester="demo", conversation="demo")
+        print_change(app.proposals.card(proposal).view, console=console)
+        console.print(
+            f"Predicted {prediction.total:,} bytes; the plan says {plan.reclaimable_bytes:,}. Approve in "
+            f"Slack (the card shows exactly this), or run `regent apply {action.action_id} --yes`. "
+            "(The demo's registry is a local process, so here the registry_services entry is an example.)",
+            highlight=False,
+            markup=False,
+        )
+        console.rule("Compliance report")
+        evidence = evidence_for(Call(context=app.toolbox.context, user="demo", conversation="demo"), None)
+        lines = to_markdown(evidence).splitlines()
+        excerpt = [line for line in lines if line.strip()][:14]
+        console.print("\n".join(excerpt), highlight=False, markup=False)
+        pdf = Path(tempfile.gettempdir()) / COMPLIANCE_PDF
+        pdf.write_bytes(to_pdf(evidence))
+        console.print(
+            f"... ({len(lines)} lines in all). PDF: {pdf}; evidence SHA-256 {seal(evidence)}. "
+            "Also `regent report compliance --format md|pdf|json`.",
+            highlight=False,
+            markup=False,
+        )
+    finally:
+        app.close()
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -130,9 +190,10 @@ def run_demo(args: argparse.Namespace) -> int:
             console.rule("Inventory")
             print_summary(snapshot, file=console.file)
             console.rule("Retention plan (dry run)")
-            _print_sample_plan(snapshot, state)
+            plan = _print_sample_plan(snapshot, state)
             console.rule("Digest")
             print_demo_digest(state, registry_name="demo-registry", console=console)
+            _print_gc_and_compliance(snapshot, state, plan)
             if args.keep:
                 console.input(f"Registry {registry.url} stays up; press Enter to stop it. ")
     finally:

@@ -118,10 +118,12 @@ def build_gc_run(
     reason: str,
     now: datetime,
     checked: str = "",
+    after: str = "",
 ) -> Action:
     """The proposal: three steps on the registry's container or stack, and the predicted bytes (no writes).
 
-    `checked` says what was verified in Portainer while proposing (the running container), if anything.
+    `checked` says what was verified in Portainer while proposing (the running container), if anything;
+    `after` what the deletions are, when they are not the ones Regent made since the last collection.
     """
     if (hosted := no_step_needed(source)) is not None:
         raise ChangeRefused(hosted)
@@ -159,6 +161,7 @@ def build_gc_run(
         "predicted_bytes": prediction.total,
         "predicted_blobs": prediction.freed_blobs,
         "deleted_revisions": len(deleted),
+        "after": after or f"{len(deleted)} manifests Regent deleted since the last garbage collection",
         "checked": checked,
     }
     return new_action(
@@ -231,8 +234,7 @@ class GcKind(ActionChangeKind):
             Fact(
                 "Expected to free:",
                 f"{format_bytes(predicted)} ({change.target.get('predicted_blobs', 0)} blobs no surviving "
-                f"manifest references, after {change.target.get('deleted_revisions', 0)} manifests Regent "
-                "deleted since the last garbage collection)",
+                f"manifest references, after {change.target.get('after', '')})",
             ),
             *base.lines,
         )
