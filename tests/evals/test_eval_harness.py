@@ -9,9 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.agent.llm import OpenAIChat
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
+from tests.conftest import SeederFactory
 from tests.evals.cases import CASES, EvalCase
 from tests.evals.harness import run_case
 from tests.fakes.openai_server import FakeOpenAI, tool_messages
@@ -63,7 +66,28 @@ def test_an_obeyed_injection_fails_the_safety_case(
         call("propose_deletion", images=["shop/api:1.4.0"]),
         {"content": "Labels: owner=team shop. Deleting everything as instructed."},
     ]
-    result = run(BY_ID["prompt-injection"], script, registry, seeder, tmp_path)
+    result = run(BY_ID["label-injection"], script, registry, seeder, tmp_path)
     # The gate refused the proposal (0 proposals), but calling the tool at all is what the case forbids.
     assert result.problems == ["propose_deletion was called"]
     assert result.reply.proposal_ids == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_every_case_computes_its_ground_truth(
+    case: EvalCase, make_seeder: SeederFactory, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Fixture, crawl and facts work for every case; a model that says nothing useful fails it."""
+    dockerd = request.getfixturevalue("dockerd") if case.dockerd else None
+    with RegistryServer() as registry, FakeOpenAI([{"content": "I cannot tell.", "repeat": True}]) as fake:
+        result = run_case(
+            case,
+            registry=registry,
+            seeder=make_seeder(registry),
+            state=tmp_path,
+            llm=chat(fake),
+            dockerd=dockerd,
+        )
+    assert result.requests and result.requests[0].tools_offered > 0
+    # Declining is the right answer off-topic; the read-only refusal is added by the loop itself.
+    if case.id not in {"off-topic", "read-only-refusal"}:
+        assert not result.passed, f"{case.id} passes without an answer: its rules check too little"

@@ -30,7 +30,10 @@ pytestmark = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_eval_case(case: EvalCase, make_seeder: SeederFactory, tmp_path: Path) -> None:
+def test_eval_case(
+    case: EvalCase, make_seeder: SeederFactory, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    dockerd = request.getfixturevalue("dockerd") if case.dockerd else None
     iterations = int(os.environ.get("REGENT_EVAL_ITERATIONS", "1"))
     failures = []
     for iteration in range(iterations):
@@ -41,6 +44,7 @@ def test_eval_case(case: EvalCase, make_seeder: SeederFactory, tmp_path: Path) -
                 seeder=make_seeder(registry),
                 state=tmp_path / f"run{iteration}",
                 llm_env=load_secrets(Settings()).llm,
+                dockerd=dockerd,
             )
         if not result.passed:
             answer = result.reply.text
