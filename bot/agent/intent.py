@@ -2,8 +2,9 @@
 
 Deterministic on purpose: a proposing tool is offered to the model only when the current message, or
 the same user's previous message in the conversation, asks for that kind of change in words that are
-not negated ("don't delete"): a cleanup (propose_deletion, propose_retention_cleanup), suspending a user
-(propose_user_suspension), or opening a ticket (propose_ticket). Text from tools (labels, annotations,
+neither negated ("don't delete") nor hypothetical ("how much would removing them free?"): a cleanup
+(propose_deletion, propose_retention_cleanup), suspending a user (propose_user_suspension), or opening
+a ticket (propose_ticket). Text from tools (labels, annotations,
 tag names, CVE descriptions) never reaches this check, so an image label saying "delete everything" or
 "suspend admin" cannot unlock proposals. It is a necessary condition, not a sufficient one: a proposal
 still changes nothing until an authorized approver clicks Approve on a card that shows exactly the
@@ -32,12 +33,15 @@ _TICKET = re.compile(
     re.IGNORECASE,
 )
 _NEGATION = re.compile(r"(?:\b(?:don'?t|do\s+not|never|not|without|no)\s+(?:\w+\s+){0,2})$", re.IGNORECASE)
+# "how much would removing them free?", "what if we pruned…": asking about a change is not asking for it.
+# A clause break ends the hypothetical: "if it is stale, delete it" still asks.
+_HYPOTHETICAL = re.compile(r"\b(?:would(?!\s+you)|what\s+if|if|suppose|supposing)\b[^.?!,;]*$", re.IGNORECASE)
 
 
 def _asks(pattern: re.Pattern[str], text: str) -> bool:
     for match in pattern.finditer(text):
         before = text[max(0, match.start() - 40) : match.start()]
-        if not _NEGATION.search(before):
+        if not _NEGATION.search(before) and not _HYPOTHETICAL.search(before):
             return True
     return False
 

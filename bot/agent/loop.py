@@ -19,8 +19,9 @@ Rules: at most `max_steps` LLM calls, and the last one is offered no tools; argu
 unavailable tools go back to the model as JSON errors to correct; every tool call is written to the
 audit log before it runs (if that fails, nothing runs and the answer fails); each tool runs on a worker
 thread with a time limit; proposing tools are offered only when the user's own words ask for a cleanup
-(bot/agent/intent.py), and never in read-only mode (the reply then says why); known secret values are
-replaced in everything sent to the LLM.
+(bot/agent/intent.py), and never in read-only mode (the reply then says why); only the schemas the
+question plausibly needs are sent (bot/agent/toolsets.py), while every allowed tool can still run; known
+secret values are replaced in everything sent to the LLM.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from bot.agent.llm import ChatModel, Completion, ToolCallRequest
 from bot.agent.memory import ConversationMemory
 from bot.agent.prompts import Prompts
 from bot.agent.streaming import AnswerStream, StreamTap, text_sink
+from bot.agent.toolsets import select_tools
 from bot.errors import LLMError
 from tools.toolbox.dispatch import Toolbox, dumps
 
@@ -95,11 +97,12 @@ class _Run:
     user: str
     text: str
     status: Callable[[str], None] | None
-    offered: list[str] = field(default_factory=list)
+    offered: list[str] = field(default_factory=list)  # may run: read-only tools + what the gate allows
+    shown: list[str] = field(default_factory=list)  # whose schemas are sent (bot/agent/toolsets.py)
     refused: str | None = None  # read-only mode and the user asked for a change: why it cannot be proposed
     messages: list[dict[str, Any]] = field(default_factory=list)
     proposal_ids: list[str] = field(default_factory=list)
-    seen: dict[str, str] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)  # tool + arguments already called in this answer
     steps: int = 0
     tool_calls: int = 0
     prompt_tokens: int = 0
@@ -127,6 +130,7 @@ class Agent:
         secrets_to_redact: Sequence[str] = (),
         clock: Callable[[], datetime] = _utcnow,
         workers: int = 4,
+        select: bool = True,
     ) -> None:
         self._llm = llm
         self._toolbox = toolbox
@@ -138,6 +142,7 @@ class Agent:
         # Short values would redact ordinary words; real keys and passwords are longer.
         self._secrets = sorted({s for s in secrets_to_redact if len(s) >= 6}, key=len, reverse=True)
         self._clock = clock
+        self._select = select  # False: every allowed schema on every request (the pre-selection behaviour)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regent-tool")
 
     def close(self) -> None:
@@ -193,7 +198,7 @@ class Agent:
     def _answer(self, run: _Run) -> AgentReply:
         self._say(run, "Thinking…")
         run.messages = self._initial_messages(run)
-        tools = self._toolbox.openai_tools(run.offered)
+        tools = self._toolbox.openai_tools(run.shown)
         last = self._limits.max_steps - 1
         for step in range(self._limits.max_steps):
             if step == last:
@@ -211,7 +216,12 @@ class Agent:
         mine = [t for t in turns if t.user == run.user]
         asked = asked_intents(run.text) | (asked_intents(mine[-1].question) if mine else frozenset())
         run.offered = self._toolbox.names(proposing=asked)
-        offered = [name for name in run.offered if self._toolbox.is_proposing(name)]
+        run.shown = run.offered
+        if self._select:
+            texts = [run.text, mine[-1].question] if mine else [run.text]
+            proposing = {name for name in run.offered if self._toolbox.is_proposing(name)}
+            run.shown = select_tools(run.offered, texts=texts, intents=asked, is_proposing=proposing)
+        offered = [name for name in run.shown if self._toolbox.is_proposing(name)]
         read_only = self._toolbox.context.read_only
         if read_only and asked_intents(run.text):
             run.refused = read_only
@@ -228,8 +238,11 @@ class Agent:
             "proposals": proposals,
         }
         values.update(self._prompt_values())
+        # The constant instructions first and the changing context (date, inventory counts) in a message
+        # of its own: the server's prompt cache then reuses instructions and tool schemas across questions.
         messages: list[dict[str, Any]] = [
-            {"role": "system", "content": self._prompts.render("system", values)}
+            {"role": "system", "content": self._prompts.render("system", values)},
+            {"role": "system", "content": self._prompts.render("context", values)},
         ]
         for turn in turns:
             messages.append({"role": "user", "content": turn.question})
@@ -270,8 +283,14 @@ class Agent:
     def _call_tool(self, run: _Run, call: ToolCallRequest, step: int) -> str:
         arguments = _parse_arguments(call.arguments)
         key = call.name + "\x00" + json.dumps(arguments, sort_keys=True)
-        if key in run.seen:  # the same call again (a looping model, or a repeated proposal) costs nothing
-            return run.seen[key]
+        if key in run.seen:  # the same call again (a looping model, or a repeated proposal) runs nothing
+            # A small model that repeats itself needs to be told, not shown the same result again.
+            return dumps(
+                {
+                    "error": f"{call.name} was already called with these arguments; its result is above",
+                    "hint": "do not call it again: answer the user's question from that result now",
+                }
+            )
         run.tool_calls += 1
         self._say(run, self._toolbox.status(call.name, call.arguments))
         if self._audit is not None:  # before it runs: if the audit log fails, the tool does not run
@@ -315,7 +334,7 @@ class Agent:
             " truncated" if outcome.truncated else "",
         )
         run.proposal_ids.extend(p for p in outcome.proposal_ids if p not in run.proposal_ids)
-        run.seen[key] = outcome.content
+        run.seen.add(key)
         return outcome.content
 
     def _finish(self, run: _Run, completion: Completion, *, hit_limit: bool) -> AgentReply:

@@ -185,11 +185,11 @@ def test_memory_is_per_thread_and_bounded(
         rt.agent.answer(conversation="C1:1", user="U1", text=f"question {number}")
     fake_llm.push({"content": "other"})
     rt.agent.answer(conversation="C2:2", user="U1", text="question elsewhere")
-    last_in_thread = [m["content"] for m in fake_llm.requests[11]["messages"][1:]]
+    last_in_thread = [m["content"] for m in fake_llm.requests[11]["messages"][2:]]  # after the 2 system
     assert last_in_thread[:2] == ["question 1", "answer 1"] and last_in_thread[-1] == "question 11"
     assert len(last_in_thread) == 2 * 10 + 1  # llm.memory_turns earlier turns, then the question
     other = fake_llm.requests[-1]["messages"]
-    assert [m["role"] for m in other] == ["system", "user"]
+    assert [m["role"] for m in other] == ["system", "system", "user"]  # instructions, context, question
     rt.close()
 
 

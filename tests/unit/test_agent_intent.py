@@ -18,6 +18,8 @@ from bot.agent.intent import asked_intents, asks_for_cleanup, asks_for_suspensio
         "get rid of shop/web 2.0.0",
         "free up some space in the registry",
         "Purge dangling manifests",
+        "Would you delete shop/api:1.2.0?",
+        "if they are stale, delete them",
     ],
 )
 def test_cleanup_requests_open_the_gate(text: str) -> None:
@@ -33,6 +35,8 @@ def test_cleanup_requests_open_the_gate(text: str) -> None:
         "Don't delete anything, just tell me what is stale",
         "do not remove the prod tags; which tags are old?",
         "show me the biggest repositories",
+        "Which images are stale, and how much space would removing them free?",
+        "what if we pruned everything older than a year?",
         "",
     ],
 )

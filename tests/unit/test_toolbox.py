@@ -163,7 +163,12 @@ def test_retention_cleanup_proposal_matches_its_preview() -> None:
     _, bad = run(toolbox, "preview_retention_policy", {"policy": {"repositories": ["x"]}})
     assert "no delete rule" in bad["error"]
     _, both = run(toolbox, "preview_retention_policy", {})
-    assert "exactly one of policy_name or policy" in both["error"]
+    assert "exactly one of policy_name or the rules" in both["error"]
+    # The flat rules the LLM sees make the same plan as the full inline policy (Slack, MCP, tests).
+    flat = {"repository": "team1/**", "keep_most_recent": 2, "delete_older_than_days": 60}
+    _, simple = run(toolbox, "preview_retention_policy", flat)
+    assert simple["plan"]["items"] == preview["plan"]["items"]
+    assert simple["plan"]["reclaimable_bytes"] == preview["plan"]["reclaimable_bytes"]
 
 
 def test_registry_text_is_bounded_and_stripped_of_control_characters() -> None:

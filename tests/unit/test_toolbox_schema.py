@@ -48,7 +48,12 @@ PROPOSING = {
 }
 
 
-SAMPLES: dict[str, Any] = {"image": "shop/api:1.0", "images": ["a:1"], "cve": "CVE-2024-3094", "language": "go"}
+SAMPLES: dict[str, Any] = {
+    "image": "shop/api:1.0",
+    "images": ["a:1"],
+    "cve": "CVE-2024-3094",
+    "language": "go",
+}
 
 
 def sample_value(schema: dict[str, Any]) -> Any:
@@ -137,7 +142,8 @@ def test_generation_inlines_refs_and_strips_unsupported_keywords() -> None:
     assert "$ref" not in text and "$defs" not in text and '"default"' not in text
     assert "maxLength" not in text and "title" not in text
     assert params["required"] == ["name", "mode", "limit", "nested", "items"]
-    assert params["properties"]["limit"]["anyOf"][1] == {"type": "null"}
+    assert params["properties"]["limit"]["type"] == ["integer", "null"]  # a nullable scalar, collapsed
+    assert params["properties"]["mode"]["anyOf"][1] == {"type": "null"}  # an enum keeps its anyOf
     assert "Null: 20" in params["properties"]["limit"]["description"]
     assert params["properties"]["nested"]["anyOf"][0]["additionalProperties"] is False
     assert strict_problems(tool) == []

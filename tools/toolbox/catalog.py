@@ -6,6 +6,7 @@ many tools it calls; 20,000 tags take tens of milliseconds.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -85,10 +86,7 @@ def resolve_image(catalog: Catalog, text: str, *, registry: str | None = None) -
         candidates = [v for v in views if repository in v.inventory.tags]
     if not candidates:
         where = f"registry {registry}" if registry else "any registry"
-        raise ToolFailure(
-            f"repository {repository!r} not found in {where}",
-            hint="call search_images with a repository glob to find the right name",
-        )
+        raise ToolFailure(f"repository {repository!r} not found in {where}", hint=_similar(views, repository))
     view = candidates[0]
     tags = view.inventory.tags.get(repository, {})
     if ref.digest:
@@ -102,6 +100,17 @@ def resolve_image(catalog: Catalog, text: str, *, registry: str | None = None) -
         hint = f"some of its {len(tags)} tags: {sample}; or search_images with repository={repository!r}"
         raise ToolFailure(f"{repository} has no {what}", hint=hint)
     return ResolvedImage(view, repository, tags[tag], tag)
+
+
+def _similar(views: list[RegistryView], repository: str) -> str:
+    """What to call next for a repository name that does not exist: close names first, if any."""
+    names = sorted({name for view in views for name in view.inventory.tags})
+    close = difflib.get_close_matches(repository, names, n=3, cutoff=0.6)
+    namespace = repository.split("/", 1)[0]
+    search = f"call search_images with repository='{namespace}/*' to list the names"
+    if not close:
+        return search
+    return f"similar repositories: {', '.join(close)}; retry with one of them, or {search}"
 
 
 def _has_digest(view: RegistryView, repository: str, digest: str | None) -> bool:

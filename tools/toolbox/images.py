@@ -28,37 +28,23 @@ class _Args(BaseModel):
 
 
 class SearchImagesArgs(_Args):
-    """Find images by registry, repository or tag glob, age, size, dangling or in-use state; one row per
-    repository and digest with its tags. Use it to discover names before get_image. The list is capped:
-    when told it was cut, narrow the filters."""
+    """List images, one row per repository and digest with its tags, filtered, sorted and capped. Use it
+    to find exact names, a repository's tags, and old, large, unused or untagged images."""
 
-    registry: str | None = Field(
-        None, description="Registry name, URL or host:port; all registries when null"
-    )
+    registry: str | None = Field(None, description="Registry name or host; all when null")
     repository: str | None = Field(
-        None,
-        description="Repository glob such as 'shop/*' or 'team-x/**' ('*' stops at '/', '**' crosses it)",
+        None, description="Repository or glob, e.g. 'shop/api' or 'shop/*' ('**' also crosses '/')"
     )
-    tag: str | None = Field(
-        None, description="Tag glob such as '1.4.*'; a digest matches if any of its tags do"
-    )
-    older_than_days: int | None = Field(
-        None, ge=0, description="Only images older than this many days by clock"
-    )
+    tag: str | None = Field(None, description="Tag glob, e.g. '1.4.*'")
+    older_than_days: int | None = Field(None, ge=0, description="Only images older than N days")
     clock: SearchClock = Field(
-        "created",
-        description="Age clock: created (build time from the image config) or first_seen (first crawl)",
+        "created", description="Age clock: created (image build time) or first_seen (first crawl)"
     )
-    larger_than_mb: float | None = Field(None, ge=0, description="Only images larger than this many MiB")
-    dangling: bool | None = Field(
-        None,
-        description="true: only untagged digests that earlier crawls saw tagged; otherwise tagged images",
-    )
-    in_use: bool | None = Field(
-        None, description="true: only images a container, service, pod or stack uses; false: only unused ones"
-    )
-    sort: Literal["name", "newest", "oldest", "largest"] = Field("name", description="Order of the rows")
-    limit: int = Field(20, ge=1, le=50, description="Maximum rows to return")
+    larger_than_mb: float | None = Field(None, ge=0, description="Only images larger than N MiB")
+    dangling: bool | None = Field(None, description="true: only untagged digests (their tags moved on)")
+    in_use: bool | None = Field(None, description="true: only images something runs; false: only unused")
+    sort: Literal["name", "newest", "oldest", "largest"] = Field("name", description="Row order")
+    limit: int = Field(20, ge=1, le=50, description="Maximum rows")
 
 
 class ImageRow(BaseModel):
@@ -141,8 +127,20 @@ def search_images(call: Call, args: SearchImagesArgs) -> SearchImagesResult:
         "narrow with registry, repository/tag globs, older_than_days or larger_than_mb, or change sort",
     )
     return SearchImagesResult(
-        clock=args.clock, matched=len(rows), images=shown, truncated=note is not None, note=note
+        headline=_search_headline(len(rows), shown),
+        clock=args.clock,
+        matched=len(rows),
+        images=shown,
+        truncated=note is not None,
+        note=note,
     )
+
+
+def _search_headline(matched: int, shown: list[ImageRow]) -> str:
+    if not shown:
+        return "no image matches these filters"
+    listed = "all of them" if len(shown) == matched else f"only the first {len(shown)} (a partial list)"
+    return f"{matched:,} image(s) match; listed: {listed}"
 
 
 def _candidates(
@@ -168,14 +166,11 @@ def _sort(rows: list[tuple[ImageRow, float | None]], order: str) -> None:
 
 
 class GetImageArgs(_Args):
-    """Everything about one image: size, platforms, layers, created time, labels, base image, where it
-    runs and the tags sharing its digest. Give repository:tag or repository@sha256:<digest> (a registry
-    host prefix is allowed); a bare repository means its 'latest' tag."""
+    """Everything about one image: size, digest, platforms, layers, created date, labels, base image,
+    where it runs, and the other tags on its digest."""
 
-    image: str = Field(description="Image reference, e.g. 'shop/api:1.4.0' or 'shop/api@sha256:<hex>'")
-    registry: str | None = Field(
-        None, description="Registry name when several registries hold the repository"
-    )
+    image: str = Field(description="repository:tag or repository@sha256:<digest>, e.g. 'shop/api:1.4.0'")
+    registry: str | None = Field(None, description="Registry name, when several hold the repository")
 
 
 class PlatformRow(BaseModel):
@@ -239,7 +234,7 @@ def get_image(call: Call, args: GetImageArgs) -> ImageDetails:
     notes = [
         f"{n} more {what} left out" for n, what in ((more_layers, "layers"), (more_labels, "labels")) if n
     ] + ([f"{more_annotations} more annotations left out"] if more_annotations else [])
-    return ImageDetails(
+    details = ImageDetails(
         registry=view.name,
         repository=found.repository,
         reference=f"{found.repository}:{found.tag}" if found.tag else f"{found.repository}@{digest}",
@@ -265,6 +260,26 @@ def get_image(call: Call, args: GetImageArgs) -> ImageDetails:
         truncated=bool(notes),
         note="; ".join(notes) or None,
     )
+    details.headline = _image_headline(details, layer_count=len(layers), tag=found.tag)
+    return details
+
+
+def _image_headline(image: ImageDetails, *, layer_count: int, tag: str | None) -> str:
+    """The facts most questions ask for, in one line the model can quote."""
+    parts = [
+        f"{image.reference}: {image.size} ({image.size_bytes:,} bytes)",
+        f"digest {image.digest}",
+        "platforms " + ", ".join(p.platform for p in image.platforms),
+        f"{layer_count} layers",
+        f"created {image.created or 'unknown'}",
+    ]
+    if image.base_image is not None and image.base_image.name:
+        parts.append(f"base image {image.base_image.name}")
+    places = ", ".join(f"{p.name} ({p.state}) in {p.environment}" for p in image.runs_on[:3])
+    parts.append(f"runs in {len(image.runs_on)} place(s): {places}" if places else "runs nowhere")
+    others = [t for t in image.tags_on_digest if t != tag]
+    parts.append("other tags on this digest: " + (", ".join(others[:10]) if others else "none"))
+    return "; ".join(parts)
 
 
 def _labels(view: RegistryView, manifest: Manifest) -> dict[str, str]:

@@ -35,8 +35,7 @@ def layer_rows(
 
 
 class CompareImagesArgs(BaseModel):
-    """Compare two images: layers they share, layers only one has, the size delta and label changes.
-    Typical uses: two tags of one repository, or an image and its base."""
+    """Compare two images: the size difference, shared layers, layers only one has, label changes."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -103,7 +102,13 @@ def compare_images(call: Call, args: CompareImagesArgs) -> CompareImagesResult:
     changes = _label_changes(first.view.manifest(a_digest), second.view.manifest(b_digest))
     size_a, size_b = first.view.size(first.digest), second.view.size(second.digest)
     cut = a_more + b_more + max(0, len(changes) - 20)
+    delta = size_b - size_a
     return CompareImagesResult(
+        headline=(
+            f"{clean_text(args.image_b)} is {format_bytes(abs(delta))} ({abs(delta):,} bytes) "
+            f"{'larger' if delta >= 0 else 'smaller'} than {clean_text(args.image_a)} "
+            f"({format_bytes(size_b)} vs {format_bytes(size_a)}); they share {len(shared)} layer(s)"
+        ),
         a=_brief(first.view, first.digest, args.image_a, a_digest, len(a_layers)),
         b=_brief(second.view, second.digest, args.image_b, b_digest, len(b_layers)),
         same_digest=first.digest == second.digest,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -187,7 +188,21 @@ def registry_usage(call: Call, args: RegistryUsageArgs) -> RegistryUsageResult:
     """Totals, top repositories and shared-layer savings."""
     catalog = catalog_of(call)
     rows = [_usage_row(call, view, top=args.top) for view in catalog.registry(args.registry)[:10]]
-    return RegistryUsageResult(registries=rows)
+    return RegistryUsageResult(headline="; ".join(_usage_headline(row) for row in rows[:3]), registries=rows)
+
+
+def _usage_headline(row: RegistryUsageRow) -> str:
+    line = (
+        f"registry {row.registry} stores {row.stored} ({row.stored_bytes:,} bytes) "
+        f"in {row.repositories} repositories"
+    )
+    if row.top_repositories:
+        top = row.top_repositories[0]
+        line += (
+            f"; the largest repository is {top.repository} ({format_bytes(top.referenced_bytes)}, "
+            f"{top.referenced_bytes:,} bytes)"
+        )
+    return line
 
 
 def _usage_row(call: Call, view: RegistryView, *, top: int) -> RegistryUsageRow:
@@ -232,11 +247,11 @@ def _monthly_cost(call: Call, view: RegistryView, stored: int) -> float | None:
 
 
 class ImageUsageArgs(_Args):
-    """Which images run where: each container, service, pod or stack with its image reference, the
-    digest it resolves to and the registry holding it. Filter by environment, image glob or state."""
+    """Which images run where: each container, service, pod or stack with its image, the digest it
+    resolves to and the registry holding it."""
 
     environment: str | None = Field(None, description="Environment name glob; all when null")
-    image: str | None = Field(None, description="Glob on the image reference as deployed, e.g. '*shop/api*'")
+    image: str | None = Field(None, description="Part of the image name, e.g. 'shop/api', or a glob")
     state: Literal["any", "running", "stopped"] = Field("any", description="Container state filter")
     not_in_registry: bool | None = Field(
         None, description="true: only deployments whose image no crawled registry holds"
@@ -267,7 +282,7 @@ class ImageUsageResult(ToolResult):
 def image_usage(call: Call, args: ImageUsageArgs) -> ImageUsageResult:
     """Deployments with their images, resolved against the registries."""
     catalog = catalog_of(call)
-    env_re, image_re = compile_glob(args.environment, "environment"), compile_glob(args.image, "image")
+    env_re, image_matches = compile_glob(args.environment, "environment"), _image_filter(args.image)
     where: dict[Deployment, tuple[RegistryView, Digest]] = {}
     for view in catalog.views:
         for digest, users in view.usage.items():
@@ -277,7 +292,7 @@ def image_usage(call: Call, args: ImageUsageArgs) -> ImageUsageResult:
     for deployment in catalog.snapshot.deployments:
         if env_re is not None and not env_re.match(deployment.environment):
             continue
-        if image_re is not None and not image_re.match(deployment.image):
+        if not image_matches(deployment.image):
             continue
         stopped = deployment.state in STOPPED_STATES
         if (args.state == "running" and stopped) or (args.state == "stopped" and not stopped):
@@ -287,8 +302,34 @@ def image_usage(call: Call, args: ImageUsageArgs) -> ImageUsageResult:
             continue
         rows.append(_deployment_row(deployment, found))
     shown = rows[: args.limit]
-    note = cut_note(len(shown), len(rows), "deployments", "filter by environment, image glob or state")
-    return ImageUsageResult(matched=len(rows), deployments=shown, truncated=note is not None, note=note)
+    note = cut_note(len(shown), len(rows), "deployments", "filter by environment, image or state")
+    places = ", ".join(f"{r.name} ({r.state}, {r.image}) in {r.environment}" for r in shown[:5])
+    return ImageUsageResult(
+        headline=f"{len(rows)} deployment(s) match" + (f": {places}" if places else ""),
+        matched=len(rows),
+        deployments=shown,
+        truncated=note is not None,
+        note=note,
+    )
+
+
+def _image_filter(value: str | None) -> Callable[[str], bool]:
+    """A deployed image reference matches a plain name by containment ('shop/api' matches
+    '10.0.0.5:5000/shop/api:1.4'), and a glob against the reference with or without its registry host."""
+    if not value:
+        return lambda _image: True
+    if not any(char in value for char in "*?["):
+        needle = value.lower()
+        return lambda image: needle in image.lower()
+    pattern = compile_glob(value, "image")
+    assert pattern is not None  # value is not empty
+
+    def matches(image: str) -> bool:
+        first, _, rest = image.partition("/")
+        without_host = rest if rest and ("." in first or ":" in first or first == "localhost") else image
+        return bool(pattern.match(image) or pattern.match(without_host))
+
+    return matches
 
 
 def _deployment_row(deployment: Deployment, found: tuple[RegistryView, Digest] | None) -> DeploymentRow:

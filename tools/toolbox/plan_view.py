@@ -96,6 +96,16 @@ def summarize_plan(plan: Plan) -> tuple[PlanSummary, str | None]:
     return summary, note
 
 
+def plan_headline(summary: PlanSummary, *, what: str) -> str:
+    """One line: how many manifests `what` covers and the bytes deleting them frees."""
+    if not summary.items:
+        return f"{what}: nothing ({summary.kept:,} manifests stay)"
+    return (
+        f"{what}: {summary.items:,} manifest(s), freeing {summary.reclaimable} "
+        f"({summary.reclaimable_bytes:,} bytes) after garbage collection; {summary.kept:,} stay"
+    )
+
+
 def _total(registry: str, repository: str, items: list[PlanItem]) -> RepositoryTotal:
     return RepositoryTotal(
         registry=registry,

@@ -22,10 +22,12 @@ from tools.toolbox.context import ToolFailure
 
 
 class ToolResult(BaseModel):
-    """Base of every tool result: says when the answer was cut and how to narrow the question."""
+    """Base of every tool result: the answer in one line first, then whether it was cut and how to narrow
+    the question (a small model copies a headline more reliably than it assembles one from fields)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    headline: str | None = None
     truncated: bool = False
     note: str | None = None
 

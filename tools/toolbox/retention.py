@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from tools.analysis.clocks import ClockName
 from tools.errors import ConfigError
@@ -18,7 +19,7 @@ from tools.policy.model import DeleteRule, KeepRule, Policy, PolicyFile, SemverK
 from tools.policy.plans import Plan
 from tools.toolbox.catalog import history_of
 from tools.toolbox.context import Call, ToolFailure, require_writable
-from tools.toolbox.plan_view import PlanSummary, run_plan, summarize_plan
+from tools.toolbox.plan_view import PlanSummary, plan_headline, run_plan, summarize_plan
 from tools.toolbox.results import ToolResult
 
 AD_HOC = "ad-hoc policy"
@@ -55,22 +56,47 @@ class PolicyRules(BaseModel):
 
 
 class PolicyChoice(BaseModel):
-    """Either a configured policy by name or an inline policy."""
+    """A configured policy by name, or a simple one described by its rules (or, for callers that are not
+    the LLM, a full inline `policy`: hidden from the schema to keep it small, still accepted)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    policy_name: str | None = Field(None, description="Name of a policy in the policies file")
-    policy: PolicyRules | None = Field(None, description="An inline policy; used when policy_name is null")
+    policy_name: str | None = Field(None, description="A policy of the policies file, by name")
+    repository: str | None = Field(
+        None, description="Repository or glob the rules cover, e.g. 'team-x/batch' or 'shop/*'"
+    )
+    keep_most_recent: int | None = Field(None, ge=1, description="Keep the N newest tags of each repository")
+    delete_older_than_days: int | None = Field(None, ge=0, description="Delete images older than N days")
+    delete_untagged: bool | None = Field(None, description="Also delete digests no tag points at")
+    policy: SkipJsonSchema[PolicyRules | None] = Field(None, description="A full inline policy")
+
+    def rules(self) -> PolicyRules | None:
+        """The inline policy: `policy` as given, or one made of the simple fields; None if neither."""
+        if self.policy is not None:
+            return self.policy
+        simple = (self.repository, self.keep_most_recent, self.delete_older_than_days, self.delete_untagged)
+        if all(value is None for value in simple):
+            return None
+        return PolicyRules.model_validate(
+            {
+                "repositories": [self.repository or "**"],
+                "keep_most_recent": self.keep_most_recent,
+                "delete_older_than_days": self.delete_older_than_days,
+                "delete_dangling_older_than_days": 0 if self.delete_untagged else None,
+            }
+        )
 
 
 class PreviewRetentionPolicyArgs(PolicyChoice):
-    """Dry-run a retention policy and summarise what it would delete and keep, with deduplicated bytes.
-    Give policy_name (from the policies file) or an inline policy. Deletes nothing, proposes nothing."""
+    """Dry-run a retention policy: what it would delete and keep, and the deduplicated bytes freed.
+    Give policy_name, or the rules (repository, keep_most_recent, delete_older_than_days,
+    delete_untagged). Deletes and proposes nothing."""
 
 
 class ProposeRetentionCleanupArgs(PolicyChoice):
-    """Propose a cleanup from a retention policy: makes the dry-run plan and an approval request for it.
-    Only when the user asked to clean up or delete. Deletes nothing: an approver must click Approve."""
+    """Propose a cleanup by retention rules (policy_name, or repository, keep_most_recent,
+    delete_older_than_days, delete_untagged): stores the dry-run plan and asks an approver. Only when the
+    user asked to clean up or delete. Deletes nothing."""
 
 
 class PreviewResult(ToolResult):
@@ -120,8 +146,8 @@ def _inline_policy(rules: PolicyRules, *, name: str) -> Policy:
             delete.append(DeleteRule(dangling_older_than_days=rules.delete_dangling_older_than_days))
         if not delete:
             raise ToolFailure(
-                "the inline policy has no delete rule",
-                hint="set delete_older_than_days and/or delete_dangling_older_than_days",
+                "the rules delete nothing: no delete rule",
+                hint="call again with delete_older_than_days and/or delete_untagged=true",
             )
         return Policy(
             name=name,
@@ -160,28 +186,38 @@ def plan_for(call: Call, choice: PolicyChoice) -> Plan:
     """The dry-run plan of the chosen policy over the latest snapshot."""
     snapshot = call.require_snapshot()
     configured = configured_policies(call)
-    if (choice.policy_name is None) == (choice.policy is None):
+    rules = choice.rules()
+    if (choice.policy_name is None) == (rules is None):
         names = ", ".join(configured.policy_names()) if configured else "none configured"
         raise ToolFailure(
-            "give exactly one of policy_name or policy",
-            hint=f"configured policies: {names}; or describe an inline policy",
+            "give exactly one of policy_name or the rules (repository, keep_most_recent, "
+            "delete_older_than_days, delete_untagged)",
+            hint=f"configured policies: {names}; or call again with repository and delete_older_than_days",
         )
     if choice.policy_name is not None:
         if configured is None:
-            raise ToolFailure("no policies file is configured", hint="use an inline policy instead")
+            raise ToolFailure(
+                "no policies file is configured",
+                hint="call again without policy_name, with repository and delete_older_than_days",
+            )
         return run_plan(
             call, configured, snapshot=snapshot, history=history_of(call), names=[choice.policy_name]
         )
-    assert choice.policy is not None  # one of the two is set, checked above
+    assert rules is not None  # one of the two is set, checked above
     name = unique_name(configured, AD_HOC)
-    policies = with_policy(configured, _inline_policy(choice.policy, name=name))
+    policies = with_policy(configured, _inline_policy(rules, name=name))
     return run_plan(call, policies, snapshot=snapshot, history=history_of(call), names=[name])
 
 
 def preview_retention_policy(call: Call, args: PreviewRetentionPolicyArgs) -> PreviewResult:
     """Dry-run summary of a policy."""
     summary, note = summarize_plan(plan_for(call, args))
-    return PreviewResult(plan=summary, truncated=note is not None, note=note)
+    return PreviewResult(
+        headline=plan_headline(summary, what="the policy would delete (dry run)"),
+        plan=summary,
+        truncated=note is not None,
+        note=note,
+    )
 
 
 def propose_plan(call: Call, plan: Plan) -> ProposalResult:
@@ -189,6 +225,7 @@ def propose_plan(call: Call, plan: Plan) -> ProposalResult:
     summary, note = summarize_plan(plan)
     if not plan.items:
         return ProposalResult(
+            headline=plan_headline(summary, what="nothing to propose: the rules delete nothing"),
             status="nothing_to_delete",
             proposal_id=None,
             summary=None,
@@ -206,6 +243,8 @@ def propose_plan(call: Call, plan: Plan) -> ProposalResult:
         plan = plan.model_copy(update={"warnings": [*plan.warnings, *notes]})
     ref = context.propose(plan, call.user, call.conversation)
     return ProposalResult(
+        headline=f"proposal {ref.id} created, awaiting approval; "
+        + plan_headline(summary, what="it would delete"),
         status="proposed",
         proposal_id=ref.id,
         summary=ref.summary,
@@ -223,17 +262,16 @@ def propose_retention_cleanup(call: Call, args: ProposeRetentionCleanupArgs) -> 
 
 
 class FindStaleImagesArgs(BaseModel):
-    """Find stale images: unused by every deployment and older than N days by the clock (unknown ages
-    never count as old), optionally untagged leftovers too; with the deduplicated bytes deleting them
-    frees. Configured keep rules and protected tags apply. Read-only."""
+    """Stale images (unused by every deployment and older than N days; untagged leftovers too) and the
+    deduplicated bytes deleting them would free. Keep rules and protected tags apply. Read-only."""
 
     model_config = ConfigDict(extra="forbid")
 
-    registry: str | None = Field(None, description="Registry name or glob; all registries when null")
-    repository: str | None = Field(None, description="Repository glob, e.g. 'team-x/**'; all when null")
+    registry: str | None = Field(None, description="Registry name or glob; all when null")
+    repository: str | None = Field(None, description="Repository or glob, e.g. 'team-x/*'; all when null")
     older_than_days: int = Field(90, ge=1, description="Minimum age in days")
     clock: Literal["created", "first_seen"] = Field("created", description="Age clock")
-    include_dangling: bool = Field(True, description="Also list digests untagged since an earlier crawl")
+    include_dangling: bool = Field(True, description="Also count untagged digests")
 
 
 class StaleResult(ToolResult):
@@ -267,6 +305,11 @@ def find_stale_images(call: Call, args: FindStaleImagesArgs) -> StaleResult:
     )
     summary, note = summarize_plan(plan)
     return StaleResult(
+        headline=plan_headline(
+            summary,
+            what=f"stale (unused and older than {args.older_than_days} days by {args.clock}"
+            + (", or untagged)" if args.include_dangling else ")"),
+        ),
         older_than_days=args.older_than_days,
         clock=args.clock,
         stale=summary,

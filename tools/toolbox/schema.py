@@ -41,6 +41,7 @@ _KEEP = frozenset(
 )
 _FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"})
 MAX_DESCRIPTION = 1024
+_SCALARS = frozenset({"string", "integer", "number", "boolean"})
 
 
 def tool_description(model: type[BaseModel]) -> str:
@@ -141,12 +142,18 @@ def _accepts_null(schema: dict[str, Any]) -> bool:
 
 
 def _collapse_nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    """`anyOf: [{type: T}, {type: null}]` → `type: [T, null]` when the branches are bare types (shorter)."""
+    """`anyOf: [{type: T, ...}, {type: null}]` → `type: [T, null], ...` for a scalar T without an enum
+    (shorter: every token of a schema is sent with every request)."""
     branches = schema.get("anyOf")
-    if not branches or any(set(b) != {"type"} or isinstance(b["type"], list) for b in branches):
+    if not branches or len(branches) != 2 or {"type": "null"} not in branches:
+        return schema
+    (other,) = [b for b in branches if b != {"type": "null"}]
+    kind = other.get("type")
+    if kind not in _SCALARS or "enum" in other or "const" in other:
         return schema
     collapsed = {k: v for k, v in schema.items() if k != "anyOf"}
-    collapsed["type"] = [b["type"] for b in branches]
+    collapsed.update({k: v for k, v in other.items() if k != "description"})
+    collapsed["type"] = [kind, "null"]
     return collapsed
 
 

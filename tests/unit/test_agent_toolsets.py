@@ -1,0 +1,72 @@
+"""Tool selection: a question is shown the core plus the groups its words ask for; nothing becomes
+unreachable, and selection never widens what the proposal gate allows."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.agent.intent import asked_intents
+from bot.agent.toolsets import CORE, grouped_tools, select_tools
+from tools.toolbox.context import ToolContext
+from tools.toolbox.dispatch import Toolbox, default_tools
+
+TOOLBOX = Toolbox(ToolContext(snapshot=lambda: None))
+PROPOSING = {spec.name for spec in default_tools() if spec.proposes}
+
+
+def shown(text: str, *, previous: str | None = None) -> list[str]:
+    """What the loop would show for this message (the gate's allowance included)."""
+    texts = [text, previous] if previous else [text]
+    intents = asked_intents(text) | (asked_intents(previous) if previous else frozenset())
+    allowed = TOOLBOX.names(proposing=intents)
+    return select_tools(allowed, texts=texts, intents=intents, is_proposing=PROPOSING)
+
+
+def test_every_tool_can_be_shown() -> None:
+    assert {spec.name for spec in default_tools()} - PROPOSING <= grouped_tools()
+
+
+@pytest.mark.parametrize(
+    ("question", "expected", "absent"),
+    [
+        ("How big is shop/api:1.4.0?", {"get_image", "list_registries"}, {"registry_usage"}),
+        ("What is shop/web:2.1.0 built on?", {"get_image"}, {"recommend_base_image"}),
+        ("Which base image should we use for a new Python service?", {"recommend_base_image"}, set()),
+        ("Where is shop/api:1.4.0 running?", {"image_usage", "get_image"}, {"registry_usage"}),
+        ("What is wasting space in our registry?", {"registry_usage", "find_stale_images"}, {"get_cve"}),
+        ("How much bigger is shop/api:1.4.0 than 1.3.0?", {"compare_images"}, set()),
+        ("Which vulnerabilities should we fix first?", {"vulnerability_report", "get_cve"}, set()),
+        ("How many of our images are signed, for the auditors?", {"compliance_report"}, set()),
+        ("Any suspicious pulls from unusual addresses?", {"access_anomalies"}, set()),
+        ("Should we put a pull-through cache in front of Docker Hub?", {"cache_advice"}, set()),
+        ("If we kept only 2 tags, how much would come back?", {"preview_retention_policy"}, set()),
+        ("Can you recommend a pizza place?", set(CORE), {"registry_usage", "image_usage"}),
+    ],
+)
+def test_questions_get_their_tools(question: str, expected: set[str], absent: set[str]) -> None:
+    names = shown(question)
+    assert set(CORE) <= set(names) and expected <= set(names), names
+    assert not absent & set(names), names
+    assert len(names) <= 9, names  # the point: far fewer than the 17 read-only tools
+
+
+def test_the_order_is_core_then_the_toolboxs_and_only_allowed_tools_are_shown() -> None:
+    names = shown("Delete the stale images of team-x, and compare the vulnerabilities of what runs")
+    everything = TOOLBOX.names(proposing=True)
+    assert names[: len(CORE)] == list(CORE)
+    assert names[len(CORE) :] == [name for name in everything if name in names and name not in CORE]
+    assert {"propose_deletion", "propose_retention_cleanup"} <= set(names)
+    assert "propose_user_suspension" not in names  # the gate did not allow it; selection cannot add it
+
+
+def test_a_named_deletion_needs_no_preview_but_a_broad_cleanup_does() -> None:
+    named = shown("Please delete shop/api:1.2.0.")
+    assert {"propose_deletion", "propose_retention_cleanup"} <= set(named)
+    assert "preview_retention_policy" not in named
+    broad = shown("Clean up the team-x/batch images older than 90 days")
+    assert {"find_stale_images", "preview_retention_policy", "propose_retention_cleanup"} <= set(broad)
+
+
+def test_a_follow_up_keeps_the_previous_questions_tools() -> None:
+    assert "image_usage" in shown("and the other one?", previous="Where does shop/api:1.4.0 run?")
+    assert "image_usage" not in shown("and the other one?")
