@@ -177,22 +177,35 @@ def _add_portainer(
     for source in registry_sources:
         if source.name in configured:
             continue  # the config's own entry (URL, credentials) wins over Portainer's record
-        if reader is not None and source.access == "portainer-proxy" and source.portainer_id is not None:
-            proxy = reader.registry_proxy(
-                source.portainer_id,
-                environment_id=source.proxy_environment_id,
-                allow_api_key=config.registry_proxy_auth == "api-key",
-            )
-            client = RegistryClient(
-                proxy.base_url, http=http, cache=cache, headers=dict(proxy.headers), params=dict(proxy.params)
-            )
-        elif edition == "BE" and config.registry_proxy_auth == "login":
+        if reader is None and edition == "BE" and config.registry_proxy_auth == "login":
             sources.errors.append(f"registry {source.name}: not read: {NO_PROXY_LOGIN}")
             continue
-        else:
-            username, password = _credentials(secrets, source.name)
-            client = RegistryClient(source.url, http=http, cache=cache, username=username, password=password)
+        client = _portainer_registry_client(source, reader, settings, secrets, http=http, cache=cache)
         _add_registry(sources, seen, source, client, store)
+
+
+def _portainer_registry_client(
+    source: RegistrySource,
+    reader: PortainerClient | None,
+    settings: Settings,
+    secrets: Secrets,
+    *,
+    http: httpx.Client,
+    cache: Cache,
+) -> RegistryClient:
+    """Through BE's proxy with the reader's credentials (a JWT unless opted in), else directly."""
+    if reader is not None and source.access == "portainer-proxy" and source.portainer_id is not None:
+        assert settings.portainer is not None
+        proxy = reader.registry_proxy(
+            source.portainer_id,
+            environment_id=source.proxy_environment_id,
+            allow_api_key=settings.portainer.registry_proxy_auth == "api-key",
+        )
+        return RegistryClient(
+            proxy.base_url, http=http, cache=cache, headers=dict(proxy.headers), params=dict(proxy.params)
+        )
+    username, password = _credentials(secrets, source.name)
+    return RegistryClient(source.url, http=http, cache=cache, username=username, password=password)
 
 
 NO_PROXY_LOGIN = (

@@ -1,10 +1,11 @@
 """A fake Portainer (CE or BE) on real HTTP that follows Portainer's own handlers.
 
-Each route answers as the CE 2.23 handler named next to it in `_build_routes` does (paths under `api/`
-of portainer/portainer, summarised with file and line in shared/reference/portainer-real.md); BE-only
-routes and behaviour are marked BE and follow BE-old or the EE 2.44 spec. Records live in
-tests/fakes/portainer_records.py; the Docker proxy goes to a real dockerd over its unix socket and, in BE
-mode, `/api/registries/{id}/v2/...` goes to a real registry with the stored credentials injected.
+Each route answers as the CE 2.23 handler named next to it in tests/fakes/portainer_routes.py does
+(paths under `api/` of portainer/portainer, summarised with file and line in
+shared/reference/portainer-real.md); BE-only routes and behaviour are marked BE and follow BE-old or the
+EE 2.44 spec. Records live in tests/fakes/portainer_records.py; the Docker proxy goes to a real dockerd
+over its unix socket and, in BE mode, `/api/registries/{id}/v2/...` goes to a real registry with the
+stored credentials injected.
 
     with FakePortainer(edition="BE", environments=[FakeEnvironment.docker(1, "local", socket=sock)],
                        registries=[FakeRegistry(1, "test", registry_url)]) as portainer:
@@ -29,7 +30,7 @@ import httpx
 from tests.fakes.portainer_activity import ActivityRoutes, FakeAuthLog
 from tests.fakes.portainer_auth import AuthRoutes
 from tests.fakes.portainer_core import CoreRoutes
-from tests.fakes.portainer_exec import ExecRoutes, exec_routes
+from tests.fakes.portainer_exec import ExecRoutes
 from tests.fakes.portainer_http import PLAIN_404, Request, Response, handler_class, json_response
 from tests.fakes.portainer_proxies import ProxyRoutes
 from tests.fakes.portainer_records import (
@@ -42,6 +43,7 @@ from tests.fakes.portainer_records import (
     FakeUser,
 )
 from tests.fakes.portainer_registries import RegistryRoutes
+from tests.fakes.portainer_routes import BE_ROUTES, ROUTES, SYSTEM_ROUTES, SYSTEM_ROUTES_SINCE
 from tests.fakes.portainer_users import UserRoutes
 
 __all__ = [
@@ -55,7 +57,6 @@ __all__ = [
     "FakeTeam",
     "FakeUser",
 ]
-SYSTEM_ROUTES_SINCE = (2, 17)  # /api/system/status and /version; older servers have only /api/status
 
 Route = tuple[frozenset[str] | None, re.Pattern[str], bool, Callable[..., Response], str]
 
@@ -242,148 +243,21 @@ class FakePortainer(
         return PLAIN_404
 
     def _build_routes(self) -> list[Route]:
-        """(methods, path, public, handler, the real handler it follows); BE-only routes only in BE mode."""
-        get, any_method = frozenset({"GET"}), None
-        system = self._version_tuple >= SYSTEM_ROUTES_SINCE
-        table: list[tuple[frozenset[str] | None, str, bool, Callable[..., Response], str]] = [
-            (frozenset({"POST"}), "/api/auth", True, self._login, "http/handler/auth/authenticate.go"),
-            (
-                frozenset({"POST"}),
-                "/api/auth/logout",
-                True,
-                lambda _r: Response(204),
-                "http/handler/auth/logout.go",
-            ),
-            # Before 2.17 this was the only status route; since then a deprecated alias.
-            (get, "/api/status", True, self._system_status, "http/handler/system/status.go:25-29"),
-            (
-                get,
-                r"/api/users/(\d+)/memberships",
-                False,
-                self._user_memberships,
-                "http/handler/users/user_memberships.go",
-            ),
-            (get, "/api/users/me", False, self._me, "http/handler/users/user_inspect_me.go"),
-            (get, "/api/users", False, self._users, "http/handler/users/user_list.go"),
-            (
-                frozenset({"GET", "PUT"}),
-                r"/api/users/(\d+)",
-                False,
-                self._user,
-                "http/handler/users/user_inspect.go, user_update.go:23-44,143-146",
-            ),
-            (
-                get,
-                r"/api/users/(\d+)/tokens",
-                False,
-                self._tokens,
-                "http/handler/users/user_get_access_tokens.go:49-50",
-            ),
-            (
-                frozenset({"DELETE"}),
-                r"/api/users/(\d+)/tokens/(\d+)",
-                False,
-                self._delete_token,
-                "http/handler/users/user_remove_access_token.go:47-76",
-            ),
-            (get, "/api/teams", False, self._teams, "http/handler/teams/team_list.go"),
-            (
-                get,
-                "/api/team_memberships",
-                False,
-                self._team_memberships,
-                "http/handler/teammemberships/teammembership_list.go",
-            ),
-            (
-                frozenset({"DELETE"}),
-                r"/api/team_memberships/(\d+)",
-                False,
-                self._delete_membership,
-                "http/handler/teammemberships/teammembership_delete.go",
-            ),
-            (
-                get,
-                "/api/registries",
-                False,
-                self._registries,
-                "http/handler/registries/registry_list.go:30-39 (BE: EE 2.44 spec)",
-            ),
-            (
-                get,
-                r"/api/registries/(\d+)",
-                False,
-                self._registry,
-                "http/handler/registries/registry_inspect.go:41-49",
-            ),
-            (get, "/api/endpoints", False, self._endpoints, "http/handler/endpoints/endpoint_list.go:53-147"),
-            (
-                get,
-                r"/api/endpoints/(\d+)",
-                False,
-                self._endpoint,
-                "http/handler/endpoints/endpoint_inspect.go",
-            ),
-            (
-                get,
-                r"/api/endpoints/(\d+)/registries",
-                False,
-                self._endpoint_registries,
-                "http/handler/endpoints/endpoint_registries_list.go:53-96",
-            ),
-            (
-                any_method,
-                r"/api/endpoints/(\d+)/docker(/.*)",
-                False,
-                self._docker,
-                "http/handler/endpointproxy/handler.go:27-36",
-            ),
-            (
-                any_method,
-                r"/api/endpoints/(\d+)/kubernetes(/.*)",
-                False,
-                self._kubernetes,
-                "http/handler/endpointproxy/handler.go:27-36",
-            ),
-            (get, "/api/stacks", False, self._stacks, "http/handler/stacks/stack_list.go:119-135"),
-            (get, r"/api/stacks/(\d+)/file", False, self._stack_file, "http/handler/stacks/stack_file.go"),
-        ]
-        table[:0] = exec_routes(self)  # stacks/{id} and Docker exec (portainer_exec.py), before the proxy
-        if system:  # http/handler/system: both exist only since 2.17.0
-            table.append(
-                (get, "/api/system/status", True, self._system_status, "http/handler/system/status.go:25-29")
-            )
-            table.append(
-                (
-                    get,
-                    "/api/system/version",
-                    False,
-                    self._system_version,
-                    "http/handler/system/version.go:19-84",
-                )
-            )
-        if (
-            self._be
-        ):  # CE has no registry proxy and no activity logs: those paths fall through to the plain 404
-            table.append(
-                (
-                    any_method,
-                    r"/api/registries/(\d+)/v2(/.*)?",
-                    False,
-                    self._registry_proxy,
-                    "BE-old registry proxy (BE only)",
-                )
-            )
-            table.append(
-                (
-                    get,
-                    "/api/useractivity/authlogs",
-                    False,
-                    self._authlogs,
-                    "BE-old useractivity authlogs (BE only)",
-                )
-            )
+        """The route table (tests/fakes/portainer_routes.py) bound to this server's handlers."""
+        specs = [*ROUTES]
+        if self._version_tuple >= SYSTEM_ROUTES_SINCE:
+            specs.extend(SYSTEM_ROUTES)
+        if self._be:
+            specs.extend(BE_ROUTES)
         return [
-            (methods, re.compile(path), public, fn, source) for methods, path, public, fn, source in table
+            (
+                None if methods == "*" else frozenset(methods.split(",")),
+                re.compile(path),
+                public,
+                getattr(self, handler),
+                source,
+            )
+            for methods, path, public, handler, source in specs
         ]
 
     def route_sources(self) -> dict[str, str]:

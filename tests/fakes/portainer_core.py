@@ -1,6 +1,6 @@
 """The fake Portainer's own small handlers: system status and version, the caller, teams, envs, stacks.
 
-Each follows the CE 2.23 handler named in FakePortainer's route table (tests/fakes/portainer.py).
+Each follows the CE 2.23 handler named in the route table (tests/fakes/portainer_routes.py).
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ class CoreRoutes:
                 "Runtime": {"Env": env},  # EE 2.44 spec: system.versionResponse.Runtime
             },
         )
+
+    def _logout(self, _req: Request) -> Response:
+        return Response(204)
 
     def _me(self, req: Request) -> Response:
         assert req.user is not None

@@ -88,30 +88,7 @@ def build_suspension(client: PortainerClient, *, user: str, reason: str, now: da
     if target.id == me.id:
         raise SuspensionError("that is the account Regent itself uses for Portainer; it cannot suspend it")
     teams = {team.id: team.name for team in client.teams()}
-    items: list[ActionItem] = []
-    warnings = [LIMITS]
-    if target.role in PRIVILEGED_ROLES:
-        items.append(
-            ActionItem(
-                op="demote_to_standard_user",
-                ref=str(target.id),
-                label=f"Demote {target.username} from {PRIVILEGED_ROLES[target.role]} to standard user",
-                detail={"user_id": target.id, "from_role": target.role, "to_role": STANDARD_USER},
-            )
-        )
-        # Another administrator's keys are a 403 until the demotion: they are listed at run time.
-        items.append(
-            ActionItem(
-                op="revoke_all_api_keys",
-                ref=str(target.id),
-                label=f"Revoke every API key {target.username} has once demoted (cannot be listed before)",
-                detail={"user_id": target.id},
-            )
-        )
-        warnings.append(ADMIN_KEYS_UNKNOWN.format(name=target.username))
-    else:
-        keys = sorted(client.api_keys(target.id), key=lambda k: k.id)
-        items.extend(_key_item(target, key) for key in keys)
+    items, warnings = _role_and_key_items(client, target)
     for membership in sorted(client.user_memberships(target.id), key=lambda m: m.id):
         team = teams.get(membership.team_id, f"team {membership.team_id}")
         role = "leader" if membership.role == 1 else "member"
@@ -136,6 +113,27 @@ def build_suspension(client: PortainerClient, *, user: str, reason: str, now: da
         now=now,
         warnings=warnings,
     )
+
+
+def _role_and_key_items(client: PortainerClient, target: User) -> tuple[list[ActionItem], list[str]]:
+    """A standard user: one item per API key. An administrator: the demotion, then "every key once
+    demoted", since another administrator's keys are a 403 until then; the card says why."""
+    if target.role not in PRIVILEGED_ROLES:
+        keys = sorted(client.api_keys(target.id), key=lambda k: k.id)
+        return [_key_item(target, key) for key in keys], [LIMITS]
+    demote = ActionItem(
+        op="demote_to_standard_user",
+        ref=str(target.id),
+        label=f"Demote {target.username} from {PRIVILEGED_ROLES[target.role]} to standard user",
+        detail={"user_id": target.id, "from_role": target.role, "to_role": STANDARD_USER},
+    )
+    revoke_all = ActionItem(
+        op="revoke_all_api_keys",
+        ref=str(target.id),
+        label=f"Revoke every API key {target.username} has once demoted (cannot be listed before)",
+        detail={"user_id": target.id},
+    )
+    return [demote, revoke_all], [LIMITS, ADMIN_KEYS_UNKNOWN.format(name=target.username)]
 
 
 def _key_item(user: User, key: APIKey) -> ActionItem:
