@@ -1,18 +1,23 @@
 """Slack load benchmark: N concurrent mentions while the (fake) LLM takes 2 s per step; ack latency.
 
     .venv/bin/python bench/slack_load.py [--mentions 50] [--llm-delay 2.0] [--workers 8] [--socket]
+                                         [--stream [--no-stream-api]]
 
 `regent serve`'s composition (runtime + SlackService) runs against the fake Slack Web API and the fake
 OpenAI server (tests/fakes/openai_server.py); each answer is two LLM steps (a tool call, then the text).
 Mentions arrive as signed HTTP requests (or Socket Mode envelopes with --socket), all at once; during the
 load a `/regent help` command and an Approve click are sent too. Prints ack latency p50/p99/max, the
 command and click ack times, when the last answer was posted, and the tokens one question sends to the LLM
-on a 100-tag and on a 20,000-tag registry (synthetic snapshots; `--no-tokens` skips that part).
+on a 100-tag and on a 20,000-tag registry (synthetic snapshots; `--no-tokens` skips that part). With
+`--stream` the LLM streams a longer answer (SSE, 16 characters every 20 ms) and Slack receives it as it is
+written (chat.startStream/appendStream/stopStream); `--no-stream-api` makes the fake Slack answer
+`unknown_method` to those, so answers fall back to a placeholder updated at most once a second.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -25,20 +30,51 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.openai_server import FakeOpenAI, tool_messages  # noqa: E402
+from tests.fakes.slack_api import Call  # noqa: E402
 from tests.fakes.slack_socket import FakeSocketMode  # noqa: E402
 from tests.integration.slack.harness import APPROVER, SlackHarness, start_slack  # noqa: E402
 from tests.integration.slack.test_socket_mode import command_payload, mention_payload  # noqa: E402
 
+SHORT_ANSWER = "There are no registries yet."
+LONG_ANSWER = (
+    "There are no registries yet, so there is nothing to measure or clean up. Add one under `registries` "
+    "in regent.yml (or let Portainer list its own), run `regent inventory`, and ask again: I will then "
+    "know every repository, tag and layer, where each image runs, and what a retention policy would free."
+)
 
-def llm_step(delay: float) -> Any:
+SLACK_COUNTED = (
+    "chat.postMessage",
+    "chat.update",
+    "chat.delete",
+    "chat.startStream",
+    "chat.appendStream",
+    "chat.stopStream",
+)
+
+
+def llm_step(delay: float, *, stream: bool) -> Any:
     """Every request: a tool call first, the answer once a tool result is in the conversation."""
+    answer = {"content": LONG_ANSWER, "chunk_delay": 0.02} if stream else {"content": SHORT_ANSWER}
 
     def step(body: dict[str, Any]) -> dict[str, Any]:
         if tool_messages(body):
-            return {"delay": delay, "content": "There are no registries yet.", "repeat": True}
+            return {"delay": delay, **answer, "repeat": True}
         return {"delay": delay, "tool_calls": [{"name": "list_registries", "arguments": {}}], "repeat": True}
 
     return step
+
+
+def wait_answers(harness: SlackHarness, args: argparse.Namespace) -> list[Call]:
+    """The call that completed each answer: a stopped stream, or the placeholder's final update."""
+    if args.stream and not args.no_stream_api:
+        return harness.fake.wait_for("chat.stopStream", args.mentions, timeout=600)
+    tail = (LONG_ANSWER if args.stream else SHORT_ANSWER)[-30:]
+
+    def final(call: Call) -> bool:  # partial updates (fallback) end with " …"
+        text = json.dumps(call.args)
+        return tail in text and f"{tail} \u2026" not in text
+
+    return harness.fake.wait_for("chat.update", args.mentions, timeout=600, where=final)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -113,7 +149,8 @@ def send_click(harness: SlackHarness, socket: FakeSocketMode | None) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Start everything, apply the load, print the figures."""
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAI([llm_step(args.llm_delay)]) as llm:
+    step = llm_step(args.llm_delay, stream=args.stream)
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAI([step]) as llm:
         llm._server.socket.listen(128)  # a deeper backlog: 8 workers connect at once, every 2 s
         socket = FakeSocketMode().__enter__() if args.socket else None
         try:
@@ -122,7 +159,10 @@ def run(args: argparse.Namespace) -> None:
                 llm_url=llm.base_url,
                 socket_url=socket.url if socket else None,
                 answer_workers=args.workers,
+                settings_extra={"llm": {"stream": True}} if args.stream else None,
             ) as harness:
+                if args.no_stream_api:
+                    harness.fake.state.stream_error = "unknown_method"
                 if socket:
                     socket.wait_connected()
                 started = time.monotonic()
@@ -139,16 +179,16 @@ def run(args: argparse.Namespace) -> None:
                     fire_socket(socket, args.mentions) if socket else fire_http(harness, args.mentions)
                 )
                 extra.join()
-                answers = harness.fake.wait_for(
-                    "chat.update", args.mentions, timeout=600, where=lambda c: bool(c.args.get("blocks"))
-                )
+                answers = wait_answers(harness, args)
                 last = max(call.at for call in answers) - started
                 steps = len(llm.requests)
+                counts = {m: len(harness.fake.calls(m)) for m in SLACK_COUNTED}
         finally:
             if socket:
                 socket.drop()
                 socket.__exit__(None, None, None)
     print_figures(args, latencies, side, answers=len(answers), last=last, steps=steps)
+    print("  Slack calls: " + ", ".join(f"{m} {n}" for m, n in counts.items() if n))
 
 
 def print_figures(
@@ -162,6 +202,8 @@ def print_figures(
 ) -> None:
     """The benchmark's output."""
     mode = "Socket Mode" if args.socket else "HTTP"
+    if args.stream:
+        mode += ", streamed answers" + (" (workspace without streaming)" if args.no_stream_api else "")
     ms = [v * 1000 for v in latencies]
     print(
         f"{args.mentions} concurrent mentions over {mode}; LLM {args.llm_delay:.1f} s per step, "
@@ -185,6 +227,10 @@ def main() -> None:
     parser.add_argument("--llm-delay", type=float, default=2.0, help="seconds the fake LLM takes per step")
     parser.add_argument("--workers", type=int, default=8, help="answer workers (LLM loops in parallel)")
     parser.add_argument("--socket", action="store_true", help="deliver over Socket Mode instead of HTTP")
+    parser.add_argument("--stream", action="store_true", help="a streaming LLM; answers stream into Slack")
+    parser.add_argument(
+        "--no-stream-api", action="store_true", help="with --stream: Slack refuses streaming (unknown_method)"
+    )
     parser.add_argument("--no-tokens", action="store_true", help="skip the tokens-per-question measurement")
     args = parser.parse_args()
     run(args)
