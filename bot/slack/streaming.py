@@ -7,7 +7,12 @@ ends it with the notes. A workspace without them (`unknown_method`, a token type
 remembered in StreamSupport, and from then on answers fall back to post-then-update: the placeholder
 (posted first where the thread had none) shows the text so far, updated at most once per
 UPDATE_INTERVAL, and is replaced by the formatted answer at the end (bot/slack/conversation.py). The
-assistant status keeps showing the tool in use either way. Nothing here raises into the agent.
+assistant status keeps showing the tool in use either way. Slack errors are logged, never raised: a
+stream that fails falls back to the placeholder (and bot/agent/streaming.py shields the agent anyway).
+
+The three methods are called directly rather than through slack_sdk's `chat_stream` helper: its
+ChatStream flushes by buffer size only (256 characters by default), so it can neither bound the calls
+per second nor show the first words before a buffer's worth has arrived.
 
 Streamed text is Markdown (Slack renders it natively), so it is not converted to mrkdwn; it is made
 safe instead: `[text](url)` links show their URL, and `<` is followed by a zero-width space so no
