@@ -30,7 +30,7 @@ import httpx
 from tests.fakes.portainer_activity import ActivityRoutes, FakeAuthLog
 from tests.fakes.portainer_auth import AuthRoutes
 from tests.fakes.portainer_core import CoreRoutes
-from tests.fakes.portainer_exec import ExecRoutes
+from tests.fakes.portainer_exec import EXEC_ROUTES, ExecRoutes
 from tests.fakes.portainer_http import PLAIN_404, Request, Response, handler_class, json_response
 from tests.fakes.portainer_proxies import ProxyRoutes
 from tests.fakes.portainer_records import (
@@ -244,7 +244,7 @@ class FakePortainer(
 
     def _build_routes(self) -> list[Route]:
         """The route table (tests/fakes/portainer_routes.py) bound to this server's handlers."""
-        specs = [*ROUTES]
+        specs = [*EXEC_ROUTES, *ROUTES]  # stacks/{id} and Docker exec (portainer_exec.py), before the proxy
         if self._version_tuple >= SYSTEM_ROUTES_SINCE:
             specs.extend(SYSTEM_ROUTES)
         if self._be:

@@ -42,9 +42,7 @@ import yaml
 
 from tests.fakes.portainer_http import Request, Response, error, json_response
 from tests.fakes.portainer_records import FakeEnvironment, FakeStack, stack_json
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from tests.fakes.portainer_routes import RouteSpec
 
 NOT_FOUND_DB = "Object not found inside the database"
 STACK_NOT_FOUND = "Unable to find a stack with the specified identifier inside the database"
@@ -69,33 +67,26 @@ class DeployError(Exception):
     """What `docker compose up` would have printed when it failed."""
 
 
-def exec_routes(fake: Any) -> list[tuple[frozenset[str] | None, str, bool, Callable[..., Response], str]]:
-    """Route rows for FakePortainer's table; they go before the generic Docker proxy row."""
-    h = "http/handler/stacks/"
-    transport = "http/proxy/factory/docker/transport.go"
-    return [
-        (
-            frozenset({"GET", "PUT"}),
-            r"/api/stacks/(\d+)",
-            False,
-            fake._stack,
-            h + "stack_inspect.go (GET), stack_update.go (PUT)",
-        ),
-        (
-            frozenset({"POST"}),
-            r"/api/endpoints/(\d+)/docker((?:/v[\d.]+)?/containers/[^/]+/exec)",
-            False,
-            fake._exec_create,
-            transport + " proxyContainerRequest: restrictedResourceOperation",
-        ),
-        (
-            None,
-            r"/api/endpoints/(\d+)/docker((?:/v[\d.]+)?/exec/[^/]+/(?:start|json|resize))",
-            False,
-            fake._docker,
-            transport + " ProxyDockerRequest: no prefix handler, executeDockerRequest",
-        ),
-    ]
+_H = "http/handler/stacks/"
+_TRANSPORT = "http/proxy/factory/docker/transport.go"
+# In the format of tests/fakes/portainer_routes.py; FakePortainer puts them before the generic Docker proxy.
+EXEC_ROUTES: tuple[RouteSpec, ...] = (
+    ("GET,PUT", r"/api/stacks/(\d+)", False, "_stack", _H + "stack_inspect.go (GET), stack_update.go (PUT)"),
+    (
+        "POST",
+        r"/api/endpoints/(\d+)/docker((?:/v[\d.]+)?/containers/[^/]+/exec)",
+        False,
+        "_exec_create",
+        _TRANSPORT + " proxyContainerRequest: restrictedResourceOperation",
+    ),
+    (
+        "*",
+        r"/api/endpoints/(\d+)/docker((?:/v[\d.]+)?/exec/[^/]+/(?:start|json|resize))",
+        False,
+        "_docker",
+        _TRANSPORT + " ProxyDockerRequest: no prefix handler, executeDockerRequest",
+    ),
+)
 
 
 class ExecRoutes:
