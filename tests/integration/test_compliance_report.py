@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.approvals.audit import AuditLog
@@ -19,10 +20,22 @@ from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
 from tests.cli import run_regent
 from tests.conftest import need_binary
+from tests.fakes.portainer import FakePortainer
+from tests.fakes.portainer_records import (
+    STANDARD_USER,
+    FakeEnvironment,
+    FakeMembership,
+    FakeRegistry,
+    FakeTeam,
+    FakeUser,
+    make_pod,
+)
+from tests.vulns.scanner import Vuln, read_image, trivy_report
 from tools.compliance.evidence import ComplianceEvidence, seal
 
 pytestmark = pytest.mark.real
 NOW = dt.datetime.now(dt.UTC)
+API_KEY = "ptr_compliance-test-key-0001"
 POLICIES = """
 policies:
   - name: shop-old
@@ -136,3 +149,54 @@ def test_a_broken_chain_and_an_unknown_registry_are_said(
     assert data["evidence"]["history"]["chain_ok"] is False
     unknown = run_regent("report", "compliance", "--config", str(config), "--registry", "nope", state=state)
     assert unknown.returncode == 2 and "nope" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_a_portainer_managed_registry_reports_access_and_running_images(
+    registry: RegistryServer, seeder: Seeder, tmp_path: Path
+) -> None:
+    """Portainer's users and teams, a pod running one image with a scanned critical and high finding."""
+    seed(seeder)
+    host = registry.url.split("://")[1]
+    running = seeder.tagged()[("shop/api", "2.0")]
+    pod = make_pod(
+        "api-0",
+        namespace="shop",
+        containers=[("api", f"{host}/shop/api:2.0", f"docker-pullable://{host}/shop/api@{running}")],
+    )
+    fake = FakePortainer(
+        users=[FakeUser(1, "admin", api_keys=(API_KEY,)), FakeUser(2, "bob", role=STANDARD_USER)],
+        teams=[FakeTeam(1, "shop")],
+        memberships=[FakeMembership(1, user_id=2, team_id=1)],
+        registries=[FakeRegistry(5, "private", registry.url)],
+        environments=[FakeEnvironment.kubernetes(2, "prod-k8s", pods=[pod])],
+    )
+    state = tmp_path / "state"
+    with fake:
+        config = write_config(tmp_path, registry)
+        config.write_text(config.read_text() + f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
+        env = {"PORTAINER_API_KEY": API_KEY}
+        crawled = run_regent("inventory", "--config", str(config), "--no-progress", state=state, env=env)
+        assert crawled.returncode == 0, crawled.stderr
+        with httpx.Client() as client:
+            image = read_image(client, registry.url, host, f"{host}/shop/api:2.0")
+        vulns = [
+            Vuln("CVE-2026-1111", "openssl", "3.0.1", layer=0, severity="CRITICAL", cvss=9.8),
+            Vuln("CVE-2026-2222", "zlib", "1.2.13", layer=0, severity="HIGH"),
+        ]
+        scan = tmp_path / "scan.json"
+        scan.write_text(json.dumps(trivy_report(image, vulns)))
+        ingested = run_regent("vulns", "--config", str(config), "ingest", str(scan), state=state, env=env)
+        assert ingested.returncode == 0, ingested.stderr + ingested.stdout
+        done = run_regent(
+            "report", "compliance", "--config", str(config), "--format", "json", state=state, env=env
+        )
+    assert done.returncode == 0, done.stderr
+    evidence = ComplianceEvidence.model_validate(json.loads(done.stdout)["evidence"])
+    people = {p.username: (p.role, p.teams, p.can_read_registry_credentials) for p in evidence.access.people}
+    assert people == {"admin": ("administrator", [], True), "bob": ("standard user", ["shop"], False)}
+    assert evidence.access.registries == [f"private: custom, {host}"]  # Portainer stores host:port
+    assert evidence.access.auth_events is None  # CE has no authentication log
+    assert evidence.vulns.running_images == 1
+    (row,) = evidence.vulns.images
+    assert (row.critical, row.high, row.findings, row.environments) == (1, 1, 2, ["prod-k8s"])
+    assert API_KEY not in done.stdout + done.stderr
