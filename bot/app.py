@@ -310,6 +310,7 @@ def build_app(
     context.history = app.history
     context.policies = app.policies
     context.deleted_since_gc = lambda registry: deleted_since_last_gc(plans, actions, registry)
+    context.stored_action = actions.get
     audit.observe(app.metrics.observe_audit)
     app.toolbox.observe(app.metrics.observe_tool)
     model = llm or _chat_model(settings, secrets)

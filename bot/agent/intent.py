@@ -3,23 +3,24 @@
 Deterministic on purpose: a proposing tool is offered to the model only when the current message, or
 the same user's previous message in the conversation, asks for that kind of change in words that are
 neither negated ("don't delete") nor hypothetical ("how much would removing them free?"): a cleanup
-(propose_deletion, propose_retention_cleanup), suspending a user (propose_user_suspension), or opening
-a ticket (propose_ticket). Text from tools (labels, annotations,
-tag names, CVE descriptions) never reaches this check, so an image label saying "delete everything" or
-"suspend admin" cannot unlock proposals. It is a necessary condition, not a sufficient one: a proposal
-still changes nothing until an authorized approver clicks Approve on a card that shows exactly the
-stored items.
+(propose_deletion, propose_retention_cleanup, propose_garbage_collection), suspending a user
+(propose_user_suspension), opening a ticket (propose_ticket), or configuring a registry as a pull-through
+cache and reverting that (propose_cache_configuration, propose_stack_revert). Text from tools (labels,
+annotations, tag names, CVE descriptions) never reaches this check, so an image label saying "delete
+everything" or "suspend admin" cannot unlock proposals. It is a necessary condition, not a sufficient
+one: a proposal still changes nothing until an authorized approver clicks Approve on a card that shows
+exactly the stored items.
 """
 
 from __future__ import annotations
 
 import re
 
-Intent = str  # "cleanup" | "suspension" | "ticket"
+Intent = str  # "cleanup" | "suspension" | "ticket" | "configuration"
 
 _VERB = re.compile(
     r"\b(delete|deleting|deletion|remove|removing|removal|purge|purging|prune|pruning|clean(?:\s|-)?up|"
-    r"cleaning(?:\s|-)?up|get\s+rid\s+of|reclaim|free\s+up|garbage[- ]collect|drop)\b",
+    r"cleaning(?:\s|-)?up|get\s+rid\s+of|reclaim|free\s+up|garbage[- ]collect(?:ion)?|drop)\b",
     re.IGNORECASE,
 )
 _SUSPEND = re.compile(
@@ -30,6 +31,13 @@ _SUSPEND = re.compile(
 _TICKET = re.compile(
     r"\b(open|opening|create|creating|file|filing|raise|raising|submit|log|make|cut)\s+(?:\S+\s+){0,3}?"
     r"(ticket|tickets|jira|incident|issue)\b",
+    re.IGNORECASE,
+)
+# A registry's configuration: make it a pull-through cache (mirror) of an upstream, or revert such a change.
+_CONFIGURE = re.compile(
+    r"\b(?:(?:set\s+up|setup|configure|configuring|enable|enabling|turn|make|apply|applying|switch|use)"
+    r"\s+(?:\S+\s+){0,5}?(?:pull[- ]through|cache|caching|mirror|mirroring)"
+    r"|revert|reverting|undo|roll\s*back)\b",
     re.IGNORECASE,
 )
 _NEGATION = re.compile(r"(?:\b(?:don'?t|do\s+not|never|not|without|no)\s+(?:\w+\s+){0,2})$", re.IGNORECASE)
@@ -61,7 +69,18 @@ def asks_for_ticket(text: str) -> bool:
     return _asks(_TICKET, text)
 
 
+def asks_for_configuration(text: str) -> bool:
+    """True when the text asks to make a registry a pull-through cache or mirror, or to revert that."""
+    return _asks(_CONFIGURE, text)
+
+
 def asked_intents(text: str) -> frozenset[Intent]:
-    """Every kind of change the text asks for: a subset of {"cleanup", "suspension", "ticket"}."""
-    checks = (("cleanup", asks_for_cleanup), ("suspension", asks_for_suspension), ("ticket", asks_for_ticket))
+    """Every kind of change the text asks for: a subset of {"cleanup", "suspension", "ticket",
+    "configuration"}."""
+    checks = (
+        ("cleanup", asks_for_cleanup),
+        ("suspension", asks_for_suspension),
+        ("ticket", asks_for_ticket),
+        ("configuration", asks_for_configuration),
+    )
     return frozenset(name for name, check in checks if check(text))

@@ -133,6 +133,8 @@ def print_change(view: ChangeView, *, console: Console) -> None:
     console.print(view.items_heading, style="bold", highlight=False, markup=False)
     for number, item in enumerate(view.items, 1):
         console.print(f"  {number}. {item.label}", highlight=False, markup=False)
+    if view.preformatted:
+        console.print(view.preformatted, highlight=False, markup=False, soft_wrap=True)
     for warning in view.warnings:
         console.print(f"Warning: {warning}", highlight=False, markup=False)
     for note in view.notes:

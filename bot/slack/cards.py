@@ -44,6 +44,8 @@ def card_message(card: Card, *, note: str | None = None) -> Message:
         *(section(_fit(_fact(line), 3000)) for line in view.lines[:MAX_LINES]),
         section(_items_section(card)),
     ]
+    if view.preformatted:
+        blocks.append(section(_code_block(view.preformatted, proposal.change_id)))
     notes = [*view.warnings, *view.notes]
     if notes:
         blocks.append(context(_fit(" · ".join(escape_text(n) for n in notes), 2000)))
@@ -159,6 +161,14 @@ def approval_buttons(card: Card) -> ActionsBlock:
         ),
     )
     return ActionsBlock(block_id=f"proposal:{proposal.id}", elements=[approve, reject])
+
+
+def _code_block(text: str, change_id: str, *, limit: int = 2800) -> str:
+    """Untrusted text (a stack file diff) as an escaped code block; cut when long, saying where it is."""
+    body = escape_text(text).replace("```", "`\u200b``")
+    if len(body) > limit:
+        body = _fit(body, limit) + f"\n(cut: `regent apply {change_id}` prints it whole)"
+    return f"```\n{body}\n```"
 
 
 def _fact(fact: Fact) -> str:

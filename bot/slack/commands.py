@@ -39,6 +39,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "[REGISTRY]",
         "compliance evidence (signing, policies, access, history, vulnerabilities) as a PDF",
     ),
+    "gc": (
+        "REGISTRY",
+        "propose garbage collection: the bytes deleted manifests still hold, an approval card",
+    ),
+    "cache": (
+        "REGISTRY UPSTREAM [REPOSITORY:TAG]",
+        "propose making a registry a pull-through cache of UPSTREAM: its stack file's diff, an approval card",
+    ),
+    "revert": ("CHANGE", "propose putting back the stack file an applied change (act-…) replaced"),
     "vulns": (
         "[IMAGE|CVE]",
         "what to fix first (known exploited, EPSS, severity, where it runs); one image's findings and base "

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from bot.slack.bases_report import base_report
 from bot.slack.compliance_report import compliance_report
+from bot.slack.maintenance_report import cache_report, gc_report, revert_report
 from bot.slack.report import Report, Table
 from bot.slack.vulns_report import vulns_report
 from tools.toolbox.context import Call, ToolContext, ToolFailure
@@ -72,6 +73,9 @@ class ToolboxCommands:
             "vulns": vulns_report,
             "base": base_report,
             "compliance": compliance_report,
+            "gc": gc_report,
+            "cache": cache_report,
+            "revert": revert_report,
         }
         try:
             return handlers[name](call, argument)

@@ -38,6 +38,8 @@ EXPECTED_TOOLS = {
     "propose_user_suspension",
     "propose_ticket",
     "propose_garbage_collection",
+    "propose_cache_configuration",
+    "propose_stack_revert",
 }
 PROPOSING = {
     "propose_deletion",
@@ -45,6 +47,8 @@ PROPOSING = {
     "propose_user_suspension",
     "propose_ticket",
     "propose_garbage_collection",
+    "propose_cache_configuration",
+    "propose_stack_revert",
 }
 
 
@@ -92,6 +96,8 @@ def test_proposing_tools_are_offered_only_for_the_intent_asked() -> None:
     assert set(toolbox.names(proposing={"cleanup"})) == read_only | cleanup
     assert set(toolbox.names(proposing={"suspension"})) == read_only | {"propose_user_suspension"}
     assert set(toolbox.names(proposing={"ticket"})) == read_only | {"propose_ticket"}
+    configuration = {"propose_cache_configuration", "propose_stack_revert"}
+    assert set(toolbox.names(proposing={"configuration"})) == read_only | configuration
 
 
 @pytest.mark.parametrize("tool", all_tools(), ids=lambda t: t["function"]["name"])

@@ -3,8 +3,11 @@
 The protocol is in `base.py` (`Change`, `ChangeKind`, the card's `ChangeView`, `ChangeServices`), the
 registered kinds in `kinds.py`, and the one store that loads any change by (kind, id) in `store.py`.
 Kinds: `retention.py` (a retention plan: deletes manifests by digest), `suspension.py` (a Portainer user
-suspension) and `ticket.py` (a ticket in the configured tracker), the last two built on the stored
-Actions of `actions.py` through `action_kind.py`.
+suspension), `ticket.py` (a ticket in the configured tracker), `gc.py` (garbage collection on a registry
+in a Portainer environment; executor in `gc_steps.py`) and `stack_update.py` (a registry's stack file: a
+pull-through cache configuration, its revert), all but the first built on the stored Actions of
+`actions.py` through `action_kind.py`; `registry_host.py` operates a registry's container or stack
+through Portainer, `compose_edit.py` edits a stack file as text.
 
 Adding a kind of change:
 1. a module `tools/changes/<kind>.py`: what builds the change (read-only; for an Action-based kind,

@@ -113,6 +113,7 @@ class ChangeView:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what else it takes (e.g. garbage collection after deletes)
     wording: Wording = Wording()
+    preformatted: str = ""  # shown as a code block after the items (a stack file's diff); untrusted text
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 from tools.changes.base import ChangeKind
 from tools.changes.gc import GC
 from tools.changes.retention import RETENTION
+from tools.changes.stack_update import STACK_UPDATE
 from tools.changes.suspension import SUSPENSION
 from tools.changes.ticket import TICKET
 
@@ -18,4 +19,5 @@ KINDS: tuple[ChangeKind[Any], ...] = (
     SUSPENSION,  # "portainer_user_suspension"
     TICKET,  # "ticket": one CVE's ticket in the configured tracker
     GC,  # "gc_run": garbage collection on a self-hosted registry in a Portainer environment
+    STACK_UPDATE,  # "stack_update": a registry's stack file (a pull-through cache configuration, a revert)
 )

@@ -105,6 +105,7 @@ class ToolContext:
     audit_view: Callable[[], AuditView] | None = None  # audit entries + chain check (compliance)
     registry_services: Mapping[str, RegistryService] = field(default_factory=dict)  # by registry name
     deleted_since_gc: Callable[[str], list[Revision]] | None = None  # registry -> deleted, not yet collected
+    stored_action: Callable[[str], Action] | None = None  # a stored Action by id (a revert reads it)
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

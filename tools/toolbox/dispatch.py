@@ -39,7 +39,14 @@ from tools.toolbox.events import (
 )
 from tools.toolbox.images import GetImageArgs, SearchImagesArgs, get_image, search_images
 from tools.toolbox.layers import CompareImagesArgs, compare_images
-from tools.toolbox.maintenance import ProposeGarbageCollectionArgs, propose_garbage_collection
+from tools.toolbox.maintenance import (
+    ProposeCacheConfigurationArgs,
+    ProposeGarbageCollectionArgs,
+    ProposeStackRevertArgs,
+    propose_cache_configuration,
+    propose_garbage_collection,
+    propose_stack_revert,
+)
 from tools.toolbox.overview import (
     ImageUsageArgs,
     ListEnvironmentsArgs,
@@ -171,6 +178,22 @@ def default_tools() -> tuple[ToolSpec, ...]:
             propose_garbage_collection,
             _say("Preparing a garbage collection proposal for {}…", "registry"),
             proposes=True,
+        ),
+        ToolSpec(
+            "propose_cache_configuration",
+            ProposeCacheConfigurationArgs,
+            propose_cache_configuration,
+            _say("Preparing a cache configuration for {}…", "registry"),
+            proposes=True,
+            intent="configuration",
+        ),
+        ToolSpec(
+            "propose_stack_revert",
+            ProposeStackRevertArgs,
+            propose_stack_revert,
+            _say("Preparing the revert of {}…", "change_id"),
+            proposes=True,
+            intent="configuration",
         ),
         ToolSpec(
             "propose_user_suspension",

@@ -7,6 +7,8 @@ shows; only an authorized Approve runs it, re-checked first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.analysis.history import RegistryHistory
@@ -14,8 +16,10 @@ from tools.analysis.text import clean_text
 from tools.changes.actions import Action
 from tools.changes.gc import build_gc_run, no_step_needed, predict_gc
 from tools.changes.registry_host import RegistryHost, RegistryService
-from tools.errors import ChangeRefused, RegentError
+from tools.changes.stack_update import build_cache_configuration, build_stack_revert, remote_url
+from tools.errors import ChangeRefused, ImageReferenceError, RegentError
 from tools.inventory.models import InventorySnapshot, RegistryInventory
+from tools.registry.reference import parse_reference
 from tools.toolbox.context import Call, ToolFailure, require_writable
 from tools.toolbox.results import ToolResult
 from tools.units import format_bytes
@@ -79,6 +83,119 @@ def propose_garbage_collection(call: Call, args: ProposeGarbageCollectionArgs) -
         raise ToolFailure(str(exc), hint="tell the user exactly this") from None
     expected = f"{format_bytes(prediction.total)} ({prediction.total} bytes, {prediction.freed_blobs} blobs)"
     return propose_action(call, action, expected=expected)
+
+
+class ProposeCacheConfigurationArgs(BaseModel):
+    """Propose making a self-hosted registry a pull-through cache (mirror) of an upstream registry, by
+    setting REGISTRY_PROXY_REMOTEURL in its Compose stack file in Portainer; the card shows the diff, and
+    after approval Regent checks the registry serves an upstream image through it. Only when the user
+    asked to set up, apply or enable a cache or mirror. Changes nothing until approved. cache_advice says
+    which upstreams are worth caching."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    registry: str = Field(min_length=1, max_length=128, description="The registry to turn into the cache")
+    upstream: str = Field(
+        min_length=1, max_length=256, description="Upstream to cache: docker.io, ghcr.io, or a URL"
+    )
+    probe_image: str | None = Field(
+        None,
+        max_length=256,
+        description="repository:tag on the upstream to check through the cache; default: one that runs",
+    )
+    reason: str = Field("", max_length=500, description="Why, in the requester's words")
+
+
+class ProposeStackRevertArgs(BaseModel):
+    """Propose putting back the stack file that an applied stack update (a cache configuration) replaced;
+    the card shows the diff. Only when the user asked to revert, undo or roll back that change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    change_id: str = Field(
+        min_length=1, max_length=80, description="The applied change's id, act-..., from its card or result"
+    )
+    reason: str = Field("", max_length=500, description="Why, in the requester's words")
+
+
+def propose_cache_configuration(call: Call, args: ProposeCacheConfigurationArgs) -> MaintenanceProposalResult:
+    """Read the registry's stack file and propose the cache configuration as a diff."""
+    require_writable(call.context)
+    snapshot = call.require_snapshot()
+    source = _registry(snapshot, args.registry).source
+    service = call.context.registry_services.get(source.name)
+    if service is None:
+        raise ToolFailure(
+            f"Regent does not know where {source.name} runs",
+            hint="tell the user to add it to registry_services (Portainer environment and stack)",
+        )
+    probe = args.probe_image or _running_image_of(snapshot, args.upstream)
+    if probe is None:
+        raise ToolFailure(
+            f"no image from {args.upstream} runs anywhere, so there is none to check the cache with",
+            hint="ask the user for probe_image (repository:tag on the upstream)",
+        )
+    action = _with_host(
+        call,
+        service,
+        lambda host: build_cache_configuration(
+            host,
+            source=source,
+            upstream=args.upstream,
+            probe=probe,
+            reason=args.reason or f"pull {args.upstream} images through {source.name}",
+            now=call.context.now(),
+        ),
+    )
+    return propose_action(call, action, expected=f"the diff of stack {action.target['stack_name']}'s file")
+
+
+def propose_stack_revert(call: Call, args: ProposeStackRevertArgs) -> MaintenanceProposalResult:
+    """Propose putting back the file an applied stack update replaced."""
+    require_writable(call.context)
+    read = call.context.stored_action
+    if read is None:
+        raise ToolFailure("stored changes are not available here", hint="tell the user")
+    try:
+        applied = read(args.change_id.strip())
+    except RegentError as exc:
+        raise ToolFailure(str(exc), hint="ask for the act-... id of the applied change") from None
+    service = RegistryService.model_validate(applied.target.get("service", {}))
+    action = _with_host(
+        call,
+        service,
+        lambda host: build_stack_revert(
+            host, applied, reason=args.reason or f"undo {applied.action_id}", now=call.context.now()
+        ),
+    )
+    return propose_action(call, action, expected=f"the diff back to the file before {applied.action_id}")
+
+
+def _with_host(call: Call, service: RegistryService, build: Callable[[RegistryHost], Action]) -> Action:
+    connect = call.context.portainer
+    if connect is None:
+        raise ToolFailure("Portainer is not configured here", hint="tell the user this needs Portainer")
+    try:
+        with connect() as client:
+            return build(RegistryHost(client, service, ping=lambda: None))
+    except RegentError as exc:
+        raise ToolFailure(str(exc)[:400], hint="tell the user exactly this") from None
+
+
+def _running_image_of(snapshot: InventorySnapshot, upstream: str) -> str | None:
+    """repository:tag of a deployed image from the upstream (the most deployed one)."""
+    wanted = remote_url(upstream).split("://", 1)[1].lower()
+    wanted = "docker.io" if wanted == "registry-1.docker.io" else wanted
+    counts: dict[str, int] = {}
+    for deployment in snapshot.deployments:
+        try:
+            ref = parse_reference(deployment.image, default_tag="latest")
+        except ImageReferenceError:
+            continue
+        if ref.registry.lower() == wanted and ref.tag:
+            key = f"{ref.repository}:{ref.tag}"
+            counts[key] = counts.get(key, 0) + 1
+    return max(sorted(counts), key=lambda k: counts[k]) if counts else None
 
 
 def propose_action(call: Call, action: Action, *, expected: str = "") -> MaintenanceProposalResult:
