@@ -260,3 +260,13 @@ def test_the_exec_stream_is_split_into_stdout_and_stderr() -> None:
     assert demultiplex(raw) == ("12\n34\n", "warn\n", False)
     assert demultiplex(b"plain text from a tty") == ("plain text from a tty", "", False)
     assert demultiplex(frame(1, b"x" * 10), limit=4) == ("xxxx", "", True)
+
+
+def test_a_deletion_the_latest_crawl_already_saw_as_dangling_is_still_predicted() -> None:
+    inv = inventory()
+    a = inv.manifests[d("a")]
+    del inv.tags["shop/api"]["1"], inv.manifests[d("a")]  # crawled after the delete: untagged, gone
+    history = RegistryHistory(
+        dangling=[DanglingDigest("shop/api", a.digest, ("1",), NOW, NOW)], manifests={a.digest: a}
+    )
+    assert predict_gc(inv, history, [("shop/api", a.digest)]).total == 100 + 10 + 300

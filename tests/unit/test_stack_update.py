@@ -127,3 +127,14 @@ def _proposal(action: Action) -> Proposal:
         kind=action.kind,
         action_id=action.action_id,
     )
+
+
+def test_credentials_in_the_file_are_masked_on_the_card() -> None:
+    secret_file = FILE.replace(
+        '      REGISTRY_HTTP_ADDR: ":5000"\n',
+        '      REGISTRY_HTTP_SECRET: "s3cr3t-value"\n      REGISTRY_HTTP_ADDR: ":5000"\n',
+    )
+    action = propose(StubHost(secret_file))
+    assert "s3cr3t-value" not in str(action.target["diff"])
+    assert "REGISTRY_HTTP_SECRET: *** (masked)" in str(action.target["diff"])
+    assert "s3cr3t-value" in str(action.target["new_content"])  # the file itself is applied whole

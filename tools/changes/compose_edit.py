@@ -91,7 +91,8 @@ def set_service_environment(text: str, service: str, values: Mapping[str, str | 
 
 
 def stack_diff(old: str, new: str, *, name: str) -> str:
-    """A unified diff of two versions of a stack file (3 lines of context)."""
+    """A unified diff of two versions of a stack file (3 lines of context), for a card: the value of any
+    line that looks like a credential (PASSWORD, SECRET, TOKEN, KEY) is masked, since cards go to Slack."""
     lines = difflib.unified_diff(
         old.splitlines(keepends=True),
         new.splitlines(keepends=True),
@@ -99,7 +100,19 @@ def stack_diff(old: str, new: str, *, name: str) -> str:
         tofile=f"{name} (proposed)",
         n=3,
     )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    return "".join(_masked(line if line.endswith("\n") else line + "\n") for line in lines)
+
+
+_CREDENTIAL = re.compile(
+    r"^([+\- ].*?(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|CREDENTIAL)[A-Z0-9_]*[\"']?\s*[:=]\s*)"
+    r"(\S.*)$",
+    re.IGNORECASE,
+)
+
+
+def _masked(line: str) -> str:
+    found = _CREDENTIAL.match(line.rstrip("\n"))
+    return f"{found.group(1)}*** (masked)\n" if found else line
 
 
 # -- the text edit ------------------------------------------------------------------------------------
