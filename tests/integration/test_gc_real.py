@@ -31,6 +31,7 @@ from bot.demo.registry_image import DATA_DIR, registry_image
 from bot.demo.registry_server import RegistryServer, free_port
 from bot.demo.seed import ALPINE_3_19_1, DEBIAN_12, Seeder
 from bot.errors import SeedError
+from tests.cli import run_regent
 from tests.conftest import need_binary
 from tests.fakes.portainer import FakeEnvironment, FakePortainer, FakeStack
 from tests.fakes.portainer_exec import compose_down, compose_up
@@ -310,3 +311,33 @@ def test_a_failure_at_each_step_leaves_the_registry_running_and_says_so(world: W
     else:
         assert report.failed == 0 and report.freed_bytes == reclaimable
     push_works(world)
+
+
+def test_regent_apply_runs_the_gc_proposal_from_the_command_line(world: World, tmp_path: Path) -> None:
+    """ "Approve in Slack or `regent apply`": the operator's path, as a subprocess on the same state."""
+    reclaimable = delete_images(world)
+    proposal = world.app.proposals.get(propose_gc(world))
+    assert proposal is not None
+    config = tmp_path / "regent.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "portainer": {"url": world.portainer.url},
+                "registries": [{"name": "local", "url": world.url}],
+                "registry_services": [
+                    {"registry": "local", "environment": 1, "stack": "registry", "ready_timeout_s": 30}
+                ],
+            }
+        )
+    )
+    env = {"REGENT_CONFIG": str(config), "PORTAINER_API_KEY": world.portainer.admin.api_keys[0]}
+    state = tmp_path / "state"  # the world's app state: the proposal is there
+    shown = run_regent("apply", proposal.change_id, state=state, env=env)
+    assert shown.returncode == 2 and "add --yes to run exactly these steps" in shown.stderr, shown.stderr
+    assert "Run `registry garbage-collect" in shown.stdout and world.portainer.count("*", method="PUT") == 0
+    applied = run_regent("apply", proposal.change_id, "--yes", state=state, env=env)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert f"({reclaimable} bytes; predicted" in applied.stdout
+    assert "The registry runs read-write again and answers /v2/." in applied.stdout
+    again = run_regent("apply", proposal.change_id, "--yes", state=state, env=env)
+    assert "already executed" in again.stdout + again.stderr
