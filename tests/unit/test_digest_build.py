@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from bot.agent.llm import OpenAIChat
-from bot.config.settings import Settings
+from bot.config import Settings
 from bot.digest import format as fmt
 from bot.digest.build import build_digest
 from bot.digest.chart import draw_chart, render_chart

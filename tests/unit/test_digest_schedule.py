@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.schedule import parse_cron
 from bot.errors import CronError
+from bot.schedule import parse_cron
 
 
 def fires(expression: str, start: datetime, count: int, *, tz: str = "UTC") -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.config.settings import Settings
+from bot.config import Settings
 from bot.digest.context import collect_context
 from bot.digest.sections_vulns import vulns_section_provider
 from tests.fakes.synthetic import NOW, synthetic_snapshot
