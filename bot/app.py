@@ -20,14 +20,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
-from bot.agent.llm import ChatModel, OpenAIChat
-from bot.agent.loop import Agent, AgentLimits
-from bot.agent.memory import ConversationMemory
-from bot.agent.prompts import Prompts
+from bot.agent.llm import ChatModel
+from bot.agent.loop import Agent
 from bot.approvals import Authorizer, ProposalStore
 from bot.approvals.audit import AuditLog
+from bot.assistant import build_agent, chat_model, plain
 from bot.config import (
     PortainerSettings,
     Secrets,
@@ -40,7 +37,7 @@ from bot.config import (
 from bot.config.env import Env
 from bot.metrics import MeteredChat, Metrics, requests_by_registry
 from bot.sources import Sources, build_sources
-from bot.toolbox_context import build_context, tool_audit
+from bot.toolbox_context import build_context
 from tools.analysis.history import RegistryHistory, build_history
 from tools.changes.actions import ActionStore
 from tools.changes.base import Change, ChangeReport, ChangeServices
@@ -209,7 +206,7 @@ class App:
             current_deployments=self.current_deployments,
             portainer_client=self.portainer_client,
             ticket_target=lambda: self.toolbox.context.ticket_target,  # read at click time
-            ticket_token=_plain(self.secrets.vulns.ticket_token),
+            ticket_token=plain(self.secrets.vulns.ticket_token),
         )
         return self.proposals.changes.run(change, services=services)
 
@@ -313,9 +310,18 @@ def build_app(
     context.stored_action = actions.get
     audit.observe(app.metrics.observe_audit)
     app.toolbox.observe(app.metrics.observe_tool)
-    model = llm or _chat_model(settings, secrets)
+    model = llm or chat_model(settings, secrets)
     if model is not None:
-        app.agent = _agent(app, MeteredChat(model, app.metrics), db=db)
+        app.agent = build_agent(
+            model=MeteredChat(model, app.metrics),
+            toolbox=app.toolbox,
+            audit=app.audit,
+            settings=settings,
+            secrets=secrets,
+            db=db,
+            latest_snapshot=app.latest_snapshot,
+            clock=app.clock,
+        )
     return app
 
 
@@ -355,55 +361,6 @@ def app_from_env(
         state_dir=state_dir(env),
         registry_urls=registry_urls,
         docker_hosts=docker_hosts,
-    )
-
-
-def _agent(app: App, model: ChatModel, *, db: Path) -> Agent:
-    settings = app.settings
-    return Agent(
-        llm=model,
-        toolbox=app.toolbox,
-        prompts=Prompts(),
-        memory=ConversationMemory(db, keep_turns=max(settings.llm.memory_turns, 1)),
-        audit=tool_audit(app.audit),
-        limits=AgentLimits(
-            max_steps=settings.llm.max_steps,
-            tool_timeout_s=settings.llm.tool_timeout_s,
-            memory_turns=settings.llm.memory_turns,
-        ),
-        prompt_values=lambda: {"inventory": inventory_line(app.latest_snapshot())},
-        secrets_to_redact=app.secrets.values(),
-        clock=app.clock,
-    )
-
-
-def _chat_model(settings: Settings, secrets: Secrets) -> OpenAIChat | None:
-    llm_env = secrets.llm
-    if not llm_env.configured:
-        return None
-    return OpenAIChat(
-        model=llm_env.model or settings.llm.model,
-        base_url=llm_env.base_url,
-        api_key=_plain(llm_env.api_key),
-        temperature=settings.llm.temperature,
-        timeout_s=settings.llm.request_timeout_s,
-        stream=settings.llm.stream,
-    )
-
-
-def _plain(secret: SecretStr | None) -> str | None:
-    return secret.get_secret_value() if secret is not None else None
-
-
-def inventory_line(snapshot: InventorySnapshot | None) -> str:
-    """One bounded line about the latest snapshot for the system prompt (counts only, no names)."""
-    if snapshot is None:
-        return "no inventory yet (tools will say so; suggest running `regent inventory`)."
-    tags = sum(inv.tag_count for inv in snapshot.registries)
-    return (
-        f"snapshot of {snapshot.taken_at.strftime('%Y-%m-%d %H:%M')} UTC, {len(snapshot.registries)} "
-        f"registries, {tags:,} tags, {len(snapshot.environments)} environments, "
-        f"{len(snapshot.deployments):,} deployments."
     )
 
 
