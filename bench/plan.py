@@ -1,6 +1,6 @@
-"""Analysis and planning benchmark on synthetic inventories (10,000 to 100,000 tags, in memory).
+"""Analysis and planning benchmark on synthetic inventories (10,000 to 1,000,000 tags, in memory).
 
-    .venv/bin/python bench/plan.py [--tags 10000,25000,50000,100000] [--tags-per-repo 50] [--no-memory]
+    .venv/bin/python bench/plan.py [--tags 10000,100000,1000000] [--tags-per-repo 50] [--traced]
 
 The inventory looks like a busy registry: ~50 tags per repository, digests with several tags (`latest`,
 `stable`), multi-arch indexes, cosign signatures, 20 shared base images, deployments using 2 % of the
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import random
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -81,6 +83,9 @@ class Synth:
             tuple(Descriptor(digest(f"base{b}-{i}"), self.rng.randint(2, 40) * 1024 * 1024) for i in range(3))
             for b in range(20)
         ]
+        # One diff_id string per base layer, as a registry's config blobs name the same content: a new
+        # string per image would be a third of the inventory's memory at a million tags.
+        self.base_diff_ids = {d.digest: digest(f"diff-{d.digest}") for base in self.bases for d in base}
         self.count = 0
 
     def image(self, *, platform: str = "amd64") -> Manifest:
@@ -92,13 +97,14 @@ class Synth:
             for i in range(self.rng.randint(1, 3))
         )
         layers = base + own
+        base_diff_ids = tuple(self.base_diff_ids[d.digest] for d in base)
         manifest = Manifest(
             digest=digest(f"image{n}"),
             media_type=DOCKER_MANIFEST,
             size=self.rng.randint(500, 2000),
             config=Descriptor(digest(f"config{n}"), 1500),
             layers=layers,
-            diff_ids=tuple(digest(f"diff-{d.digest}") for d in layers),
+            diff_ids=base_diff_ids + tuple(digest(f"diff-{d.digest}") for d in own),
             created=NOW - timedelta(days=self.rng.randint(0, 720), minutes=n % 1440),
         )
         self.manifests[manifest.digest] = manifest
@@ -211,13 +217,19 @@ def plan(inventory: RegistryInventory, deployments: list[Deployment]) -> dict[st
     }
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
+def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(wall s, CPU s, result): CPU time is what the work costs on a machine other jobs share."""
+    wall, cpu = time.perf_counter(), time.process_time()
     out = fn()
-    return time.perf_counter() - start, out
+    return time.perf_counter() - wall, time.process_time() - cpu, out
 
 
-def peak(fn: Callable[[], Any]) -> int:
+def peak_rss_mb() -> float:
+    """The peak resident set of this process so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def traced_peak(fn: Callable[[], Any]) -> int:
     tracemalloc.start()
     try:
         fn()
@@ -226,43 +238,88 @@ def peak(fn: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
-def measure(size: int, per_repo: int, *, memory: bool) -> tuple[float, float]:
-    """Build, analyse and plan one size; print its row; return (analyse s, plan s)."""
-    build_s, (inventory, deployments) = timed(lambda: build(size, per_repo))
-    analyse_s, _ = timed(lambda: analyse(inventory, deployments))
-    plan_s, facts = timed(lambda: plan(inventory, deployments))
-    traced = peak(lambda: (analyse(inventory, deployments), plan(inventory, deployments))) if memory else 0
+def measure(size: int, per_repo: int, *, traced: bool) -> dict[str, float]:
+    """Build, analyse and plan one size in this process (run alone, so its peak RSS is its own)."""
+    build_wall, _, (inventory, deployments) = timed(lambda: build(size, per_repo))
+    inventory_mb = peak_rss_mb()
+    analyse_wall, analyse_cpu, _ = timed(lambda: analyse(inventory, deployments))
+    plan_wall, plan_cpu, facts = timed(lambda: plan(inventory, deployments))
+    row = {
+        "tags": inventory.tag_count,
+        "repos": len(inventory.tags),
+        "manifests": len(inventory.manifests),
+        "build_s": build_wall,
+        "analyse_s": analyse_wall,
+        "analyse_cpu": analyse_cpu,
+        "plan_s": plan_wall,
+        "plan_cpu": plan_cpu,
+        "items": facts["items"],
+        "kept": facts["kept"],
+        "plan_mb": facts["json_bytes"] / 1e6,
+        "inventory_mb": inventory_mb,
+        "peak_mb": peak_rss_mb(),
+    }
+    if traced:
+        row["traced_mb"] = (
+            traced_peak(lambda: (analyse(inventory, deployments), plan(inventory, deployments))) / 1e6
+        )
+    return row
+
+
+HEADER = (
+    f"{'tags':>9} {'repos':>6} {'manifests':>9} {'build s':>7} {'analyse s':>9} {'us/tag':>6} "
+    f"{'plan s':>7} {'us/tag':>6} {'items':>7} {'kept':>7} {'plan MB':>7} {'inv. MB':>7} {'peak MB':>7}"
+)
+
+
+def print_row(row: dict[str, float]) -> None:
+    """One size: CPU seconds and CPU us per tag for analyse and plan; RSS after building and at the end."""
+    tags = row["tags"]
     print(
-        f"{inventory.tag_count:>7} {len(inventory.tags):>5} {len(inventory.manifests):>9} "
-        f"{build_s:>7.2f} {analyse_s:>9.2f} {plan_s:>7.2f} {facts['items']:>6} {facts['kept']:>6} "
-        f"{facts['json_bytes'] / 1e6:>7.1f} {traced / 1e6:>7.0f}"
+        f"{tags:>9,.0f} {row['repos']:>6,.0f} {row['manifests']:>9,.0f} {row['build_s']:>7.1f} "
+        f"{row['analyse_cpu']:>9.2f} {row['analyse_cpu'] / tags * 1e6:>6.1f} "
+        f"{row['plan_cpu']:>7.2f} {row['plan_cpu'] / tags * 1e6:>6.1f} {row['items']:>7,.0f} "
+        f"{row['kept']:>7,.0f} {row['plan_mb']:>7.1f} {row['inventory_mb']:>7.0f} {row['peak_mb']:>7.0f}"
+        + (f"  (tracemalloc peak of analyse + plan {row['traced_mb']:.0f} MB)" if "traced_mb" in row else ""),
+        flush=True,
     )
-    return analyse_s, plan_s
 
 
 def main() -> None:
-    """Run the benchmark over the requested sizes and print the growth."""
+    """Run each size in its own process and print the table and the growth of the per-tag cost."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tags", default="10000,25000,50000,100000")
+    parser.add_argument("--tags", default="10000,100000,1000000")
     parser.add_argument("--tags-per-repo", type=int, default=50)
-    parser.add_argument("--no-memory", action="store_true", help="skip the traced (slower) runs")
+    parser.add_argument("--traced", action="store_true", help="also a tracemalloc peak (slow; small sizes)")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child: one size, one JSON line
     args = parser.parse_args()
-    sizes = [int(s) for s in args.tags.split(",")]
+    if args.one is not None:
+        print(json.dumps(measure(args.one, args.tags_per_repo, traced=args.traced)))
+        return
     print(
-        f"{'tags':>7} {'repos':>5} {'manifests':>9} {'build s':>7} {'analyse s':>9} {'plan s':>7} "
-        f"{'items':>6} {'kept':>6} {'plan MB':>7} {'peak MB':>7}"
+        HEADER
+        + "\n(analyse and plan: CPU seconds and CPU microseconds per tag; RSS after the build and peak)"
     )
-    rows = [(size, *measure(size, args.tags_per_repo, memory=not args.no_memory)) for size in sizes]
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nru_maxrss of the whole run: {maxrss:.0f} MB (peak MB = tracemalloc peak of analyse + plan)")
-    (small, a0, p0), (large, a1, p1) = rows[0], rows[-1]
-    print(
-        f"from {small} to {large} tags (x{large / small:.0f}): analyse x{a1 / a0:.1f}, plan x{p1 / p0:.1f} "
-        f"({a0 / small * 1e6:.0f} -> {a1 / large * 1e6:.0f} us/tag analyse, "
-        f"{p0 / small * 1e6:.0f} -> {p1 / large * 1e6:.0f} us/tag plan)"
-    )
+    rows = []
+    for size in (int(s) for s in args.tags.split(",")):
+        cmd = [sys.executable, __file__, "--one", str(size), "--tags-per-repo", str(args.tags_per_repo)]
+        if args.traced:
+            cmd.append("--traced")
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{size} tags failed:\n{done.stderr[-3000:]}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print_row(rows[-1])
+    first, last = rows[0], rows[-1]
+    for phase in ("analyse", "plan"):
+        small = first[f"{phase}_cpu"] / first["tags"] * 1e6
+        large = last[f"{phase}_cpu"] / last["tags"] * 1e6
+        print(
+            f"{phase}: {small:.1f} us/tag at {first['tags']:,.0f} tags, {large:.1f} at {last['tags']:,.0f} "
+            f"(x{large / small:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from tools.analysis.bulk import bulk
 from tools.analysis.clocks import ClockData, ClockName, Clocks, age_days
 from tools.analysis.graph import build_graph, repository_digest_sets
 from tools.analysis.history import DanglingDigest
@@ -46,6 +47,7 @@ class StaleReport(BaseModel):
     unknown_age: int
 
 
+@bulk
 def find_stale_images(
     inventory: RegistryInventory,
     *,
@@ -155,6 +157,7 @@ class TagSprawl(BaseModel):
     newest_created: datetime | None
 
 
+@bulk
 def find_tag_sprawl(inventory: RegistryInventory, *, min_tags: int = 50) -> list[TagSprawl]:
     """Repositories with at least min_tags tags, most tags first."""
     clocks = Clocks(inventory.manifests)
@@ -197,6 +200,7 @@ class DanglingReport(BaseModel):
     reclaimable_bytes: int
 
 
+@bulk
 def report_dangling(
     inventory: RegistryInventory,
     dangling: Sequence[DanglingDigest],

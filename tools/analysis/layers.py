@@ -9,21 +9,23 @@ proper layer prefix that another image in the inventory has exactly.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
 
-from tools.inventory.models import Digest, Manifest, RegistryInventory
+from tools.analysis.bulk import bulk
+from tools.inventory.models import Descriptor, Digest, Manifest, RegistryInventory
 
 BASE_NAME = "org.opencontainers.image.base.name"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRef:
-    """One image manifest as it appears in one repository, with the tags reaching it."""
+class ImageRef(NamedTuple):
+    """One image manifest as it appears in one repository, with the tags reaching it.
+
+    A named tuple: built once per image per analysis, and a frozen dataclass's __init__ cost 3x as much.
+    """
 
     repository: str
     manifest: Manifest
@@ -43,7 +45,7 @@ def iter_images(inventory: RegistryInventory) -> Iterator[ImageRef]:
             if manifest is None:
                 continue
             tags = tuple(sorted(by_digest[digest]))
-            for image in _images_of(manifest, manifests):
+            for image in _images_of(manifest, manifests) if manifest.children else (manifest,):
                 if image.digest not in seen and image.layers and image.subject is None:
                     seen.add(image.digest)
                     yield ImageRef(repository, image, tags)
@@ -64,17 +66,22 @@ class LayerUse(BaseModel):
     repositories: list[str]
 
 
+@bulk
 def largest_layers(inventory: RegistryInventory, *, limit: int = 20) -> list[LayerUse]:
     """The largest distinct layer blobs with the images and repositories using them."""
     sizes: dict[Digest, int] = {}
-    images: dict[Digest, set[Digest]] = {}
-    repos: dict[Digest, set[str]] = {}
     for ref in iter_images(inventory):
         for layer in ref.manifest.layers:
             sizes[layer.digest] = layer.size
-            images.setdefault(layer.digest, set()).add(ref.manifest.digest)
-            repos.setdefault(layer.digest, set()).add(ref.repository)
     top = sorted(sizes, key=lambda d: (-sizes[d], d))[:limit]
+    wanted = set(top)
+    images: dict[Digest, set[Digest]] = {d: set() for d in top}
+    repos: dict[Digest, set[str]] = {d: set() for d in top}
+    for ref in iter_images(inventory):  # again, for the few layers shown: no set per layer of the registry
+        for layer in ref.manifest.layers:
+            if layer.digest in wanted:
+                images[layer.digest].add(ref.manifest.digest)
+                repos[layer.digest].add(ref.repository)
     return [
         LayerUse(digest=d, size=sizes[d], images=len(images[d]), repositories=sorted(repos[d])) for d in top
     ]
@@ -97,26 +104,35 @@ class SharedLayers(BaseModel):
     saved_bytes: int
 
 
+@bulk
 def shared_layers(inventory: RegistryInventory, *, min_repositories: int = 2) -> SharedLayers:
     """Layers used from at least min_repositories repositories, and the bytes deduplication saves."""
+    # Counts, not a set of repositories and a set of images per layer: with a million tags those sets
+    # were over a gigabyte. iter_images yields each repository's images together, so a layer is in a
+    # new repository exactly when the repository differs from the last one that used it.
+    last_repository: dict[Digest, str] = {}
+    repos: dict[Digest, int] = {}  # layers in more than one repository
     sizes: dict[Digest, int] = {}
-    images: dict[Digest, set[Digest]] = {}
-    repos: dict[Digest, set[str]] = {}
+    image_digests: set[Digest] = set()
     for ref in iter_images(inventory):
+        image_digests.add(ref.manifest.digest)
         for layer in ref.manifest.layers:
             sizes[layer.digest] = layer.size
-            images.setdefault(layer.digest, set()).add(ref.manifest.digest)
-            repos.setdefault(layer.digest, set()).add(ref.repository)
+            if last_repository.get(layer.digest) != ref.repository:
+                last_repository[layer.digest] = ref.repository
+                repos[layer.digest] = repos.get(layer.digest, 0) + 1
+    shared = {d for d, count in repos.items() if count >= min_repositories}
+    images = _images_using(inventory.manifests, image_digests, shared)
     rows = [
         SharedLayer(
             digest=d,
             size=sizes[d],
-            repositories=len(repos[d]),
-            images=len(images[d]),
-            saved_bytes=sizes[d] * (len(repos[d]) - 1),
+            repositories=repos[d],
+            images=images[d],
+            saved_bytes=sizes[d] * (repos[d] - 1),
         )
         for d in sizes
-        if len(repos[d]) >= min_repositories
+        if d in shared
     ]
     rows.sort(key=lambda r: (-r.saved_bytes, r.digest))
     return SharedLayers(layers=rows, saved_bytes=sum(r.saved_bytes for r in rows))
@@ -138,27 +154,48 @@ class DuplicateContent(BaseModel):
     wasted_bytes: int  # every copy but the smallest
 
 
+@bulk
 def duplicate_content(inventory: RegistryInventory) -> list[DuplicateContent]:
     """Layers with one diff_id but different compressed digests (e.g. rebuilt with another gzip)."""
-    blobs: dict[Digest, dict[Digest, int]] = {}
-    users: dict[Digest, set[Digest]] = {}
+    first: dict[Digest, Descriptor] = {}  # diff_id -> its first blob (almost always its only one)
+    blobs: dict[Digest, dict[Digest, int]] = {}  # diff_id -> blob -> size, for diff_ids with several blobs
+    image_digests: set[Digest] = set()
     for ref in iter_images(inventory):
         manifest = ref.manifest
         if len(manifest.diff_ids) != len(manifest.layers):
             continue  # cannot pair compressed and uncompressed digests
+        image_digests.add(manifest.digest)
         for layer, diff_id in zip(manifest.layers, manifest.diff_ids, strict=True):
-            blobs.setdefault(diff_id, {})[layer.digest] = layer.size
-            users.setdefault(layer.digest, set()).add(manifest.digest)
+            seen = first.setdefault(diff_id, layer)
+            if seen.digest != layer.digest or diff_id in blobs:
+                blobs.setdefault(diff_id, {seen.digest: seen.size})[layer.digest] = layer.size
+            else:
+                first[diff_id] = layer  # the same blob again: its latest size counts, as for the others
+    users = _images_using(
+        inventory.manifests, image_digests, {d for stored in blobs.values() for d in stored}
+    )
     out = []
     for diff_id, stored in blobs.items():
-        if len(stored) < 2:
-            continue
         rows = sorted(
-            (StoredBlob(digest=d, size=s, images=len(users[d])) for d, s in stored.items()),
+            (StoredBlob(digest=d, size=s, images=users[d]) for d, s in stored.items()),
             key=lambda b: b.size,
         )
         out.append(DuplicateContent(diff_id=diff_id, blobs=rows, wasted_bytes=sum(b.size for b in rows[1:])))
     return sorted(out, key=lambda d: (-d.wasted_bytes, d.diff_id))
+
+
+def _images_using(
+    manifests: Mapping[Digest, Manifest], image_digests: Iterable[Digest], layers: set[Digest]
+) -> dict[Digest, int]:
+    """How many of these images use each of these layers (an image listing a layer twice counts once)."""
+    counts = dict.fromkeys(layers, 0)
+    for digest in image_digests:
+        counted: list[Digest] = []
+        for layer in manifests[digest].layers:
+            if layer.digest in counts and layer.digest not in counted:
+                counts[layer.digest] += 1
+                counted.append(layer.digest)
+    return counts
 
 
 Evidence = Literal["annotation", "label", "layers"]
@@ -178,15 +215,17 @@ class BaseDetection(BaseModel):
     shared_bytes: int = 0
 
 
+@bulk
 def detect_base_images(inventory: RegistryInventory) -> list[BaseDetection]:
     """Base image of every image: annotations, then labels, then the longest layer-prefix match."""
     refs = list(iter_images(inventory))
+    hashes = [_prefix_hashes(ref.manifest) for ref in refs]
     by_layers: dict[int, list[ImageRef]] = {}
-    for ref in refs:
-        by_layers.setdefault(_prefix_hashes(ref.manifest)[-1], []).append(ref)
+    for ref, running in zip(refs, hashes, strict=True):
+        by_layers.setdefault(running[-1], []).append(ref)
     out = []
-    for ref in refs:
-        found = _declared_base(ref) or _prefix_base(ref, by_layers)
+    for ref, running in zip(refs, hashes, strict=True):
+        found = _declared_base(ref) or _prefix_base(ref, by_layers, running)
         if found is not None:
             out.append(found)
     return out
@@ -217,13 +256,17 @@ def _prefix_hashes(manifest: Manifest) -> list[int]:
     return out or [0]
 
 
-def _prefix_base(ref: ImageRef, by_layers: dict[int, list[ImageRef]]) -> BaseDetection | None:
+def _prefix_base(
+    ref: ImageRef, by_layers: dict[int, list[ImageRef]], hashes: list[int]
+) -> BaseDetection | None:
     layers = ref.manifest.layers
-    hashes = _prefix_hashes(ref.manifest)
     for k in range(len(layers) - 1, 0, -1):
+        bucket = by_layers.get(hashes[k - 1])
+        if not bucket:
+            continue  # no image has exactly this prefix: most prefixes, so no list of digests for them
         wanted = [layer.digest for layer in layers[:k]]
         candidates = [  # compare digests, not descriptors: docker and OCI media types name the same blob
-            c for c in by_layers.get(hashes[k - 1], ()) if [x.digest for x in c.manifest.layers] == wanted
+            c for c in bucket if [x.digest for x in c.manifest.layers] == wanted
         ]
         if candidates:
             base = min(candidates, key=lambda c: (not c.tags, c.repository, c.manifest.digest))

@@ -62,22 +62,25 @@ def compute_reclaim(
             multiplicity[digest] = multiplicity.get(digest, 0) + 1
     for _, digest in deleted_set:
         multiplicity.setdefault(digest, 1)  # a deleted revision the caller knows is stored
-    references: dict[Digest, dict[Digest, int]] = {}
+    # Reference counts of every blob; the references themselves are worked out again for the deleted
+    # revisions only, rather than kept for all (a million manifests' reference maps were ~400 MB).
     refcount: dict[Digest, int] = {}
     unknown = 0
     for digest, count in multiplicity.items():
         manifest = manifests.get(digest)
-        refs = manifest_references(manifest) if manifest is not None else {digest: 0}
         unknown += count if manifest is None else 0
-        references[digest] = refs
-        for blob in refs:
+        for blob in _references(digest, manifest):
             refcount[blob] = refcount.get(blob, 0) + count
-    return _tally(deleted_set, references, refcount, unknown)
+    return _tally(deleted_set, manifests, refcount, unknown)
+
+
+def _references(digest: Digest, manifest: Manifest | None) -> dict[Digest, int]:
+    return manifest_references(manifest) if manifest is not None else {digest: 0}
 
 
 def _tally(
     deleted: set[Revision],
-    references: Mapping[Digest, dict[Digest, int]],
+    manifests: Mapping[Digest, Manifest],
     refcount: Mapping[Digest, int],
     unknown: int,
 ) -> Reclaim:
@@ -85,7 +88,7 @@ def _tally(
     sizes: dict[Digest, int] = {}
     exclusive: dict[Revision, int] = {}
     for revision in deleted:
-        refs = references[revision[1]]
+        refs = _references(revision[1], manifests.get(revision[1]))
         own = 0
         for blob, size in refs.items():
             deleted_refs[blob] = deleted_refs.get(blob, 0) + 1

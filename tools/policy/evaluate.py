@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tools.analysis.bulk import bulk
 from tools.analysis.clocks import Clocks, as_utc
 from tools.analysis.graph import RepositoryGraph, build_graph, repository_digest_sets
 from tools.analysis.history import RegistryHistory
@@ -25,11 +26,14 @@ from tools.policy.model import PolicyFile
 from tools.policy.patterns import compile_pattern
 from tools.policy.plans import (
     ItemKind,
+    KeptDigest,
     Plan,
+    PlanItem,
     PlanRegistry,
     hash_items,
     new_plan_id,
     plan_registry,
+    validated_rows,
 )
 from tools.policy.rules import (
     CompiledPolicy,
@@ -76,6 +80,7 @@ def evaluate_snapshot(
     )
 
 
+@bulk
 def evaluate_policies(
     policies: PolicyFile,
     *,
@@ -106,16 +111,21 @@ def evaluate_policies(
             )
         )
     items = [item for r in results for item in r.items]
+    kept = [entry for r in results for entry in r.kept]
+    for result in results:  # the flat lists are the only references left: validation frees as it goes
+        result.items.clear()
+        result.kept.clear()
     items_hash = hash_items(items)
-    # One validation of the whole plan runs in pydantic-core; per-item models cost ~10 us each in Python.
+    # Validation runs in pydantic-core, in chunks (per-item models cost ~10 us each in Python); the
+    # instances go into the plan as they are.
     return Plan.model_validate(
         {
             "plan_id": plan_id or new_plan_id(now, items_hash),
             "created_at": as_utc(now),
             "policies": [n for n in policies.policy_names() if n in selected],
             "registries": [r.registry for r in results if r.registry is not None],
-            "items": items,
-            "kept": [entry for r in results for entry in r.kept],
+            "items": validated_rows(PlanItem, items),
+            "kept": validated_rows(KeptDigest, kept),
             "reclaimable_bytes": sum(r.total for r in results),
             "shared_bytes": sum(r.shared for r in results),
             "items_hash": items_hash,
@@ -170,7 +180,10 @@ def _evaluate_registry(
     registry_digests: set[Digest] = set().union(*repo_sets.values()) if repo_sets else set()
     clocks = Clocks(manifests, hist.clocks)
     usage = resolve_usage(inventory, deployments, manifests=manifests)
-    outcomes: dict[str, RepositoryOutcome] = {}
+    name = inventory.source.name
+    items: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+    revisions: list[tuple[str, Digest]] = []
     for repository in sorted(repo_sets):
         here = [p for p in applying if matches_repository(p, repository)]
         if not any(p.policy.name in selected for p in here):
@@ -183,15 +196,15 @@ def _evaluate_registry(
             registry_digests=registry_digests,
         )
         facts = RepositoryFacts(graph, clocks, now, usage, dangling.get(repository, {}), protected)
-        outcomes[repository] = decide_repository(facts, here, selected)
-    revisions = [(repo, d) for repo, outcome in outcomes.items() for d in outcome.deleted]
-    reclaim = compute_reclaim(repo_sets, manifests, revisions)
-    name = inventory.source.name
-    items: list[dict[str, Any]] = []
-    kept: list[dict[str, Any]] = []
-    for outcome in outcomes.values():
-        items.extend(_items(name, outcome, manifests, reclaim.exclusive))
+        outcome = decide_repository(facts, here, selected)
+        # Items now, while the repository's graph is at hand; it is dropped before the next repository
+        # (a million tags' graphs held until the end were ~15 % of the peak). Bytes come after reclaim.
+        items.extend(_items(name, outcome, manifests))
         kept.extend(_kept(name, outcome))
+        revisions.extend((repository, digest) for digest in outcome.deleted)
+    reclaim = compute_reclaim(repo_sets, manifests, revisions)
+    for item in items:
+        item["bytes"] = reclaim.exclusive.get((item["repository"], item["digest"]), 0)
     warnings = _warnings(inventory, hist, applying, unknown=reclaim.unknown_manifests)
     return _RegistryResult(
         items, kept, warnings, reclaim.total, reclaim.shared, plan_registry(inventory.source)
@@ -220,32 +233,47 @@ def decide_repository(
 def _resolve(
     graph: RepositoryGraph, hard: dict[Digest, str], keeps: dict[Digest, str], deletes: dict[Digest, str]
 ) -> RepositoryOutcome:
-    memo: dict[Digest, bool] = {}
-
-    def is_deleted(digest: Digest) -> bool:
-        if digest in memo:
-            return memo[digest]
-        memo[digest] = False  # a digest on its own owner chain (impossible in real registries) stays
-        if digest in hard or digest in keeps:
-            result = False
-        elif digest in deletes or graph.is_dependent(digest):
-            result = all(is_deleted(owner) for owner in graph.owners(digest))
-        else:
-            result = False
-        memo[digest] = result
-        return result
-
+    deletion = _Deletion(graph, hard, keeps, deletes)
     outcome = RepositoryOutcome(graph=graph)
     for digest in sorted(graph.digests):
-        if is_deleted(digest):
+        if deletion.deleted(digest):
             outcome.deleted[digest] = deletes.get(digest) or _follows(graph, digest, "deleted")
         else:
             reason = hard.get(digest) or keeps.get(digest)
             if reason is None and (digest in deletes or graph.is_dependent(digest)):
-                survivor = next(o for o in graph.owners(digest) if not is_deleted(o))
+                survivor = next(o for o in graph.owners(digest) if not deletion.deleted(o))
                 reason = _follows(graph, digest, "kept", owner=survivor)
             outcome.kept[digest] = reason or "no delete rule matched"
     return outcome
+
+
+@dataclass(slots=True)
+class _Deletion:
+    """Whether each digest goes: deleted by a rule, or a dependent all of whose owners go.
+
+    A class, not a recursive closure: a closure that calls itself is a reference cycle, which only the
+    cyclic collector frees, and plans run with it paused (tools/analysis/bulk.py).
+    """
+
+    graph: RepositoryGraph
+    hard: dict[Digest, str]
+    keeps: dict[Digest, str]
+    deletes: dict[Digest, str]
+    memo: dict[Digest, bool] = field(default_factory=dict)
+
+    def deleted(self, digest: Digest) -> bool:
+        """True when the digest is deleted."""
+        if digest in self.memo:
+            return self.memo[digest]
+        self.memo[digest] = False  # a digest on its own owner chain (impossible in real registries) stays
+        if digest in self.hard or digest in self.keeps:
+            result = False
+        elif digest in self.deletes or self.graph.is_dependent(digest):
+            result = all(self.deleted(owner) for owner in self.graph.owners(digest))
+        else:
+            result = False
+        self.memo[digest] = result
+        return result
 
 
 def _follows(graph: RepositoryGraph, digest: Digest, verb: str, *, owner: Digest | None = None) -> str:
@@ -258,25 +286,23 @@ def _follows(graph: RepositoryGraph, digest: Digest, verb: str, *, owner: Digest
 def _depths(outcome: RepositoryOutcome) -> dict[Digest, int]:
     """Owners before dependents: 0 for digests deleted on their own, 1 + owner depth otherwise."""
     depth: dict[Digest, int] = {}
-
-    def of(digest: Digest) -> int:
-        if digest not in depth:
-            depth[digest] = 0
-            owners = [o for o in outcome.graph.owners(digest) if o in outcome.deleted]
-            depth[digest] = 1 + max(of(o) for o in owners) if owners else 0
-        return depth[digest]
-
     for digest in outcome.deleted:
-        of(digest)
+        _depth_of(digest, outcome, depth)
     return depth
 
 
+def _depth_of(digest: Digest, outcome: RepositoryOutcome, depth: dict[Digest, int]) -> int:
+    if digest not in depth:
+        depth[digest] = 0
+        owners = [o for o in outcome.graph.owners(digest) if o in outcome.deleted]
+        depth[digest] = 1 + max(_depth_of(o, outcome, depth) for o in owners) if owners else 0
+    return depth[digest]
+
+
 def _items(
-    registry: str,
-    outcome: RepositoryOutcome,
-    manifests: Mapping[Digest, Manifest],
-    exclusive: Mapping[tuple[str, Digest], int],
+    registry: str, outcome: RepositoryOutcome, manifests: Mapping[Digest, Manifest]
 ) -> list[dict[str, Any]]:
+    """The plan items of one repository, bytes still 0 (they need every repository's decisions)."""
     graph = outcome.graph
     depth = _depths(outcome)
     out = []
@@ -289,7 +315,7 @@ def _items(
                 "digest": digest,
                 "tags": sorted(graph.all_tags(digest)),
                 "reason": outcome.deleted[digest],
-                "bytes": exclusive.get((graph.repository, digest), 0),
+                "bytes": 0,
                 "kind": _kind(graph, digest, manifest),
                 "media_type": manifest.media_type if manifest else "",
                 "deleted_with": [o for o in graph.owners(digest) if o in outcome.deleted],

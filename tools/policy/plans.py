@@ -11,19 +11,23 @@ Byte figures (see tools/analysis/reclaim.py):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from tools.inventory.models import RegistrySource
 from tools.units import format_bytes
 
 ItemKind = Literal["image", "index", "child", "referrer"]
+M = TypeVar("M", bound=BaseModel)
+_HASH_BATCH = 1000
+_VALIDATE_CHUNK = 10_000
 
 
 class _Frozen(BaseModel):
@@ -107,8 +111,44 @@ def canonical_json(value: Any) -> str:
 
 
 def hash_items(items: Iterable[Mapping[str, Any]]) -> str:
-    """sha256 over the canonical JSON of the items, in order."""
-    return "sha256:" + hashlib.sha256(canonical_json(list(items)).encode()).hexdigest()
+    """sha256 over the canonical JSON of the items, in order: the list's JSON, fed a thousand items at a
+    time (the whole text of a million items is ~400 MB) and byte for byte the same."""
+    digest = hashlib.sha256(b"[")
+    batch: list[Mapping[str, Any]] = []
+    separator = b""
+    for item in items:
+        batch.append(item)
+        if len(batch) == _HASH_BATCH:
+            digest.update(separator + canonical_json(batch)[1:-1].encode())
+            separator, batch = b",", []
+    if batch:
+        digest.update(separator + canonical_json(batch)[1:-1].encode())
+    digest.update(b"]")
+    return "sha256:" + digest.hexdigest()
+
+
+def validated_rows(model: type[M], rows: list[dict[str, Any]]) -> list[M]:
+    """Models of these rows, validated by pydantic-core a chunk at a time; `rows` is emptied as it goes,
+    so that a million rows and their million models are not held at once."""
+    adapter = _list_adapter(model)
+    chunks: list[list[M]] = []
+    shared: set[str] | None = None
+    while rows:
+        chunk = adapter.validate_python(rows[-_VALIDATE_CHUNK:])
+        del rows[-_VALIDATE_CHUNK:]
+        # pydantic gives each instance its own set of the fields set, 60 % of a plan item's memory (728 of
+        # 1,209 bytes); rows with the same fields share one. The models are frozen: nothing changes it.
+        for instance in chunk:
+            shared = shared or instance.__pydantic_fields_set__
+            if instance.__pydantic_fields_set__ == shared:
+                object.__setattr__(instance, "__pydantic_fields_set__", shared)
+        chunks.append(chunk)
+    return [row for chunk in reversed(chunks) for row in chunk]
+
+
+@functools.cache
+def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 _AFTER_DELETE = {
