@@ -15,10 +15,14 @@ import gc
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
 
 P = ParamSpec("P")
 R = TypeVar("R")
+M = TypeVar("M", bound=BaseModel)
+_VALIDATE_CHUNK = 10_000
 
 
 class _Pause:
@@ -59,3 +63,27 @@ def bulk(function: Callable[P, R]) -> Callable[P, R]:
             return function(*args, **kwargs)
 
     return paused
+
+
+def validated_rows(model: type[M], rows: list[dict[str, Any]]) -> list[M]:
+    """Models of these rows, validated by pydantic-core a chunk at a time; `rows` is emptied as it goes,
+    so that a million rows and their million models are not held at once."""
+    adapter = _list_adapter(model)
+    chunks: list[list[M]] = []
+    # pydantic gives each instance its own set of the fields set: 60 % of a plan item's memory (728 of
+    # 1,209 bytes) and one more object for the collector to walk. Instances with every field set share
+    # one; pydantic only ever adds names to it, and every name is in it already.
+    every = set(model.model_fields)
+    while rows:
+        chunk = adapter.validate_python(rows[-_VALIDATE_CHUNK:])
+        del rows[-_VALIDATE_CHUNK:]
+        for instance in chunk:
+            if instance.__pydantic_fields_set__ == every:
+                object.__setattr__(instance, "__pydantic_fields_set__", every)
+        chunks.append(chunk)
+    return [row for chunk in reversed(chunks) for row in chunk]
+
+
+@functools.cache
+def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]

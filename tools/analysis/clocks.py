@@ -50,9 +50,16 @@ class Clocks:
         self._manifests = manifests
         self._data = data or ClockData()
         self._cache: dict[ClockName, dict[Digest, datetime | None]] = {c: {} for c in CLOCKS}
+        self._by_clock: dict[ClockName, Mapping[Digest, datetime]] = {
+            "first_seen": self._data.first_seen,
+            "pushed": self._data.pushed,
+            "last_pulled": self._data.last_pulled,
+        }
 
     def time(self, digest: Digest, clock: ClockName) -> datetime | None:
         """The digest's time by this clock, or None when unknown."""
+        if clock != "created" and not self._by_clock[clock]:
+            return None  # no data for this clock at all (the usual case for pulls): nothing to look up
         cache = self._cache[clock]
         if digest in cache:
             return cache[digest]

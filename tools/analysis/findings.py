@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
-from tools.analysis.bulk import bulk
+from tools.analysis.bulk import bulk, validated_rows
 from tools.analysis.clocks import ClockData, ClockName, Clocks, age_days
 from tools.analysis.graph import build_graph, repository_digest_sets
 from tools.analysis.history import DanglingDigest
@@ -60,7 +61,7 @@ def find_stale_images(
     """Tagged images older than N days by the clock and, where pull data exists, not pulled for N days."""
     clocks = Clocks(inventory.manifests, clock_data)
     usage = resolve_usage(inventory, deployments)
-    images: list[StaleImage] = []
+    rows: list[dict[str, Any]] = []  # validated together at the end: cheaper than a model per image
     unknown = 0
     for repository, digest, tags in _tagged_images(inventory):
         moment = clocks.time(digest, clock)
@@ -71,22 +72,27 @@ def find_stale_images(
         pulled = clocks.time(digest, "last_pulled")
         if age <= older_than_days or (pulled is not None and age_days(now, pulled) <= older_than_days):
             continue
-        images.append(
-            StaleImage(
-                registry=inventory.source.name,
-                repository=repository,
-                digest=digest,
-                tags=tags,
-                clock=clock,
-                time=moment,
-                age_days=int(age),
-                last_pulled=pulled,
-                in_use=digest in usage,
-                image_bytes=_image_bytes(digest, inventory.manifests),
-            )
+        rows.append(
+            {
+                "registry": inventory.source.name,
+                "repository": repository,
+                "digest": digest,
+                "tags": tags,
+                "clock": clock,
+                "time": moment,
+                "age_days": int(age),
+                "last_pulled": pulled,
+                "in_use": digest in usage,
+                "image_bytes": _image_bytes(digest, inventory.manifests),
+            }
         )
-    images.sort(key=lambda i: (-i.age_days, i.repository, i.digest))
-    return StaleReport(clock=clock, older_than_days=older_than_days, images=images, unknown_age=unknown)
+    rows.sort(key=lambda i: (-i["age_days"], i["repository"], i["digest"]))
+    return StaleReport(
+        clock=clock,
+        older_than_days=older_than_days,
+        images=validated_rows(StaleImage, rows),
+        unknown_age=unknown,
+    )
 
 
 def _tagged_images(inventory: RegistryInventory) -> Iterable[tuple[str, Digest, list[str]]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tools.analysis.bulk import bulk
+from tools.analysis.bulk import bulk, validated_rows
 from tools.analysis.clocks import Clocks, as_utc
 from tools.analysis.graph import RepositoryGraph, build_graph, repository_digest_sets
 from tools.analysis.history import RegistryHistory
@@ -33,7 +33,6 @@ from tools.policy.plans import (
     hash_items,
     new_plan_id,
     plan_registry,
-    validated_rows,
 )
 from tools.policy.rules import (
     CompiledPolicy,

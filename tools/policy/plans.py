@@ -11,23 +11,20 @@ Byte figures (see tools/analysis/reclaim.py):
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict
 
 from tools.inventory.models import RegistrySource
 from tools.units import format_bytes
 
 ItemKind = Literal["image", "index", "child", "referrer"]
-M = TypeVar("M", bound=BaseModel)
 _HASH_BATCH = 1000
-_VALIDATE_CHUNK = 10_000
 
 
 class _Frozen(BaseModel):
@@ -125,30 +122,6 @@ def hash_items(items: Iterable[Mapping[str, Any]]) -> str:
         digest.update(separator + canonical_json(batch)[1:-1].encode())
     digest.update(b"]")
     return "sha256:" + digest.hexdigest()
-
-
-def validated_rows(model: type[M], rows: list[dict[str, Any]]) -> list[M]:
-    """Models of these rows, validated by pydantic-core a chunk at a time; `rows` is emptied as it goes,
-    so that a million rows and their million models are not held at once."""
-    adapter = _list_adapter(model)
-    chunks: list[list[M]] = []
-    shared: set[str] | None = None
-    while rows:
-        chunk = adapter.validate_python(rows[-_VALIDATE_CHUNK:])
-        del rows[-_VALIDATE_CHUNK:]
-        # pydantic gives each instance its own set of the fields set, 60 % of a plan item's memory (728 of
-        # 1,209 bytes); rows with the same fields share one. The models are frozen: nothing changes it.
-        for instance in chunk:
-            shared = shared or instance.__pydantic_fields_set__
-            if instance.__pydantic_fields_set__ == shared:
-                object.__setattr__(instance, "__pydantic_fields_set__", shared)
-        chunks.append(chunk)
-    return [row for chunk in reversed(chunks) for row in chunk]
-
-
-@functools.cache
-def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
-    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 _AFTER_DELETE = {
