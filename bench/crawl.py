@@ -75,19 +75,60 @@ def bench_network(url: str, label: str, repeat: int, expected_tags: int) -> dict
             raise SystemExit(f"cold crawl saw {tags} tags, expected {expected_tags}")
         cold.append(run)
         warm.append(timed(cmd, env)[0])
-    result = {"naive": median_run(naive), "cold": median_run(cold), "warm": median_run(warm)}
+    alone = [json.loads(run_alone(url, env)) for _ in range(repeat)]
+    result = {
+        "naive": median_run(naive),
+        "cold": median_run(cold),
+        "warm": median_run(warm),
+        "alone cold": median_run([Run(*a["cold"], {"total": a["cold"][2]}) for a in alone]),
+        "alone warm": median_run([Run(*a["warm"], {"total": a["warm"][2]}) for a in alone]),
+    }
     print(f"\n{label}")
     print(
-        f"  {'crawler':8} {'wall s':>8} {'cpu s':>7} {'requests':>9} {'cpu ms/req':>11}  requests by method"
+        f"  {'crawler':10} {'wall s':>8} {'cpu s':>7} {'requests':>9} {'cpu ms/req':>11}  requests by method"
     )
     for name, run in result.items():
         per = 1000 * run.cpu / max(run.requests, 1)
-        print(f"  {name:8} {run.wall:8.2f} {run.cpu:7.2f} {run.requests:9d} {per:11.2f}  {run.detail}")
+        print(f"  {name:10} {run.wall:8.2f} {run.cpu:7.2f} {run.requests:9d} {per:11.2f}  {run.detail}")
     print(
         f"  cold vs naive: {result['naive'].wall / result['cold'].wall:.1f}x faster;"
         f" warm/cold: {result['warm'].wall / result['cold'].wall:.2f}"
+        " ('alone': crawl_registry in a process of its own, without start-up or snapshot save)"
     )
     return result
+
+
+def run_alone(url: str, env: dict[str, str]) -> str:
+    """The crawl alone, cold then warm, in a process of its own; its JSON line."""
+    cmd = [PYTHON, str(Path(__file__).resolve()), "--alone", url]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"crawl alone failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+def crawl_alone(url: str) -> None:
+    """Time crawl_registry in this process, cold then warm (16 workers, a cache in a temporary directory):
+    the crawl's own CPU per request, without interpreter start-up, the CLI's imports or the snapshot save."""
+    from diskcache import Cache
+
+    from tools.inventory.crawl import crawl_registry
+    from tools.inventory.models import RegistrySource
+    from tools.registry.client import RegistryClient
+    from tools.registry.http import pooled_client
+
+    out: dict[str, tuple[float, float, int]] = {}
+    previous = None
+    with pooled_client(connections=24) as http, Cache(tempfile.mkdtemp(prefix="regent-alone-")) as cache:
+        for label in ("cold", "warm"):
+            client = RegistryClient(url, http=http, cache=cache)
+            usage, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            inventory = crawl_registry(client, RegistrySource(name="bench", url=url), previous=previous)
+            wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+            cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+            out[label] = (wall, cpu, sum(client.requests.values()))
+            previous = inventory.tags
+    print(json.dumps(out))
 
 
 def main() -> None:
@@ -98,7 +139,11 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=10)
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--alone", metavar="URL", help=argparse.SUPPRESS)  # the child of run_alone
     args = parser.parse_args()
+    if args.alone:
+        crawl_alone(args.alone)
+        return
     with RegistryServer() as registry:
         start = time.perf_counter()
         with Seeder(registry.url) as seeder:
