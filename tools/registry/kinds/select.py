@@ -1,0 +1,88 @@
+"""Which adapter serves a registry: from Portainer's registry type, else the URL's host, else config.
+
+Portainer's types (api/portainer.go): 1 Quay, 2 Azure, 3 Custom, 4 GitLab, 5 ProGet, 6 Docker Hub, 7 ECR,
+8 GitHub. Portainer has no GAR or Harbor type: those are Custom records, told apart by host
+(`*-docker.pkg.dev`, `gcr.io`) or by `kind:` in Regent's config.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from tools.errors import ConfigError
+from tools.registry.kinds.base import AdapterConfig, KindName, NativeRegistry
+
+PORTAINER_TYPES: dict[int, KindName] = {
+    1: "quay",
+    2: "azure",
+    3: "custom",
+    4: "gitlab",
+    5: "proget",
+    6: "dockerhub",
+    7: "ecr",
+    8: "github",
+}
+
+# kind -> "module:Class"; a kind's folder adds itself here (one line), imported only when used.
+ADAPTERS: dict[str, str] = {}
+
+_HOST_SUFFIXES: tuple[tuple[str, KindName], ...] = (
+    ("docker.io", "dockerhub"),
+    (".amazonaws.com", "ecr"),
+    (".azurecr.io", "azure"),
+    ("-docker.pkg.dev", "gar"),
+    ("gcr.io", "gar"),
+    ("ghcr.io", "github"),
+    ("quay.io", "quay"),
+)
+KINDS: tuple[KindName, ...] = (
+    "custom",
+    "dockerhub",
+    "ecr",
+    "azure",
+    "gar",
+    "github",
+    "gitlab",
+    "harbor",
+    "quay",
+    "proget",
+)
+
+
+def kind_for(*, portainer_type: int | None = None, host: str = "", hint: str | None = None) -> KindName:
+    """The kind of a registry: Regent's config `kind:` wins, then Portainer's type, then the host."""
+    if hint:
+        if hint not in KINDS:
+            raise ConfigError(f"registry kind {hint!r} is not one of: {', '.join(KINDS)}")
+        return hint
+    typed = PORTAINER_TYPES.get(portainer_type or 0, "custom")
+    if typed != "custom":
+        return typed
+    name = host.lower().split(":")[0]
+    for suffix, kind in _HOST_SUFFIXES:
+        if name == suffix.lstrip(".-") or name.endswith(suffix):
+            return kind
+    return "custom"
+
+
+def adapter_class(kind: str) -> type[NativeRegistry]:
+    """The adapter class for a kind; plain v2 for kinds without one (custom, proget)."""
+    path = ADAPTERS.get(kind)
+    if path is None:
+        return NativeRegistry
+    module, _, name = path.partition(":")
+    found = getattr(importlib.import_module(module), name)
+    if not (isinstance(found, type) and issubclass(found, NativeRegistry)):
+        raise TypeError(f"{path} is not a NativeRegistry")
+    return found
+
+
+def build_registry(config: AdapterConfig) -> NativeRegistry:
+    """The client for one registry: its kind's adapter, or plain v2 when reached through BE's proxy.
+
+    BE's proxy forwards only the v2 API, and native APIs need the registry's own credentials, which the
+    proxy keeps to itself: a proxied registry is read through v2 only (its clocks stay unknown).
+    """
+    if config.headers or config.params:
+        return NativeRegistry(config)
+    return adapter_class(config.kind)(config)
