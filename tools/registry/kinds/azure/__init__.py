@@ -1,0 +1,1 @@
+"""Azure Container Registry: its native client (client.py) and its adapter (adapter.py)."""

@@ -1,0 +1,1 @@
+"""Docker Hub: its native client (client.py) and its adapter (adapter.py)."""

@@ -1,0 +1,1 @@
+"""Amazon ECR: its native client (client.py) and its adapter (adapter.py)."""

@@ -1,0 +1,1 @@
+"""Google Artifact Registry (and gcr.io): its native client (client.py) and its adapter (adapter.py)."""

@@ -1,0 +1,1 @@
+"""GitHub Container Registry: its native client (client.py) and its adapter (adapter.py)."""

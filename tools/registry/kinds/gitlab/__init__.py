@@ -1,0 +1,1 @@
+"""GitLab container registry: its native client (client.py) and its adapter (adapter.py)."""

@@ -1,0 +1,1 @@
+"""Harbor: its native client (client.py) and its adapter (adapter.py)."""

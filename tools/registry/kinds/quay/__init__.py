@@ -1,0 +1,1 @@
+"""Quay: its native client (client.py) and its adapter (adapter.py)."""
