@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up Regent on a fresh Debian/Ubuntu machine, then run the demo or the whole test suite.
 #   ./run.sh demo    set up, then `regent demo`
-#   ./run.sh test    set up, then lint, type-check and run every test (but the container tests)
+#   ./run.sh demo --assistant   the demo, then a local 1.5B model answers three questions (first use: ~10 min)
+#   ./run.sh test    set up, then lint, type-check and run every test (but the container and model tests)
+#   ./run.sh model   set up, then the real local LLM: its runner's tests and the eval smoke subset
 #   ./run.sh container  set up, then build Regent's image on a debootstrapped base and test it (slow)
 #   ./run.sh setup   set up only
 set -euo pipefail
@@ -10,6 +12,8 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(docker-registry apache2-utils docker.io busybox-static python3-venv poppler-utils)
 # Only the container stage needs these: a Debian rootfs for the image's base, and `docker-compose config`.
 CONTAINER_APT_PACKAGES=(debootstrap docker-compose)
+# Only the model stage and `demo --assistant` need these: llama-server is built from llama.cpp's source.
+MODEL_APT_PACKAGES=(cmake g++)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -55,6 +59,15 @@ run_tests() {
   .venv/bin/pytest -q -p no:cacheprovider -m "not container and not model and not eval" "$@"
 }
 
+# The real local model (cached in ~/.cache/regent: a warm cache starts it in seconds), its runner's tests,
+# then the eval smoke subset against it (bench/evals.py --smoke): fails when real-model use breaks.
+run_model_tests() {
+  install_system_packages "${MODEL_APT_PACKAGES[@]}"
+  bench/model_setup.sh
+  .venv/bin/pytest -q -p no:cacheprovider -m model tests/integration/test_local_model.py "$@"
+  .venv/bin/python bench/evals.py --smoke
+}
+
 run_container_tests() {
   install_system_packages "${CONTAINER_APT_PACKAGES[@]}"
   .venv/bin/pytest -q -p no:cacheprovider -m container tests/container "$@"
@@ -62,8 +75,12 @@ run_container_tests() {
 
 case "${1:-}" in
   setup) setup ;;
-  demo) setup; shift; exec .venv/bin/regent demo "$@" ;;
+  demo)
+    setup; shift
+    case " $* " in *" --assistant "*) install_system_packages "${MODEL_APT_PACKAGES[@]}" ;; esac
+    exec .venv/bin/regent demo "$@" ;;
   test) setup; shift; run_tests "$@" ;;
   container) setup; shift; run_container_tests "$@" ;;
-  *) echo "usage: ./run.sh demo|test|container|setup" >&2; exit 64 ;;
+  model) setup; shift; run_model_tests "$@" ;;
+  *) echo "usage: ./run.sh demo [--assistant]|test|container|model|setup" >&2; exit 64 ;;
 esac

@@ -53,6 +53,7 @@ LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 # At ~40 prompt tokens/s a 6,500-token request takes ~3 min on an idle 2-core machine; on a shared one, the
 # model gets a fraction of that. A slow answer is measured, not failed.
 REQUEST_TIMEOUT_S = 1800.0
+MAX_TOKENS = 600  # an answer is a few sentences; a model repeating itself is cut off (docs/assistant.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="regent-evals-") as tmp:
         url, model = stack.enter_context(endpoint(args))
         chat = OpenAIChat(
-            model=model, base_url=url, api_key=args.api_key, timeout_s=REQUEST_TIMEOUT_S, max_retries=0
+            model=model,
+            base_url=url,
+            api_key=args.api_key,
+            timeout_s=REQUEST_TIMEOUT_S,
+            max_retries=0,
+            max_tokens=MAX_TOKENS,
         )
         stack.callback(chat.close)
         dockerd = Dockerd(stack)

@@ -48,6 +48,7 @@ def build_agent(
         prompt_values=lambda: {"inventory": inventory_line(latest_snapshot())},
         secrets_to_redact=secrets.values(),
         clock=clock,
+        scope_reply=settings.llm.out_of_scope_reply,
     )
 
 
@@ -63,6 +64,7 @@ def chat_model(settings: Settings, secrets: Secrets) -> OpenAIChat | None:
         temperature=settings.llm.temperature,
         timeout_s=settings.llm.request_timeout_s,
         stream=settings.llm.stream,
+        max_tokens=settings.llm.max_tokens,
     )
 
 

@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start a local registry, seed it, and show what Regent sees")
     demo.add_argument("--keep", action="store_true", help="leave the registry running until Enter is pressed")
+    demo.add_argument(
+        "--assistant",
+        action="store_true",
+        help="then ask a local 1.5B model three questions about the demo (first use: ~10 min setup)",
+    )
 
     serve = sub.add_parser(
         "serve", help="run the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"

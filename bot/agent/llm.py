@@ -63,6 +63,7 @@ class OpenAIChat:
         timeout_s: float = 60.0,
         stream: bool = False,
         max_retries: int = 1,
+        max_tokens: int | None = None,
     ) -> None:
         # A local endpoint (Ollama, vLLM) may need no key, but the SDK insists on one.
         self._client = OpenAI(
@@ -72,6 +73,8 @@ class OpenAIChat:
         self._temperature = temperature
         self._timeout = timeout_s
         self._stream = stream
+        # A small model can fall into repeating itself; on a CPU an uncapped answer then runs for an hour.
+        self._max_tokens = max_tokens
 
     def close(self) -> None:
         """Close the SDK's HTTP connections."""
@@ -86,6 +89,8 @@ class OpenAIChat:
         }
         if tools:
             request["tools"] = tools
+        if self._max_tokens is not None:
+            request["max_tokens"] = self._max_tokens
         try:
             if self._stream:
                 return self._streamed(request)

@@ -41,15 +41,18 @@ from bot.agent.intent import asked_intents
 from bot.agent.llm import ChatModel, Completion, ToolCallRequest
 from bot.agent.memory import ConversationMemory
 from bot.agent.prompts import Prompts
+from bot.agent.redaction import REDACTED, Redactor
+from bot.agent.replies import NOT_PHRASED, looks_like_tool_call, unphrased_reply
 from bot.agent.streaming import AnswerStream, StreamTap, text_sink
 from bot.agent.toolsets import select_tools
 from bot.errors import LLMError
 from tools.toolbox.dispatch import Toolbox, dumps
 
+__all__ = ["REDACTED", "Agent", "AgentLimits", "AgentReply", "ToolAudit", "ToolCallEvent"]
+
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
-REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,8 @@ class _Run:
     proposal_ids: list[str] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)  # tool + arguments already called in this answer
     steps: int = 0
+    answer_next: bool = False  # the next step offers no tools and asks for the answer
+    intents: frozenset[str] = frozenset()  # kinds of change the user asked for (bot/agent/intent.py)
     tool_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -131,6 +136,7 @@ class Agent:
         clock: Callable[[], datetime] = _utcnow,
         workers: int = 4,
         select: bool = True,
+        scope_reply: bool = False,
     ) -> None:
         self._llm = llm
         self._toolbox = toolbox
@@ -139,10 +145,10 @@ class Agent:
         self._audit = audit
         self._limits = limits or AgentLimits()
         self._prompt_values = prompt_values
-        # Short values would redact ordinary words; real keys and passwords are longer.
-        self._secrets = sorted({s for s in secrets_to_redact if len(s) >= 6}, key=len, reverse=True)
+        self._redactor = Redactor(secrets_to_redact)
         self._clock = clock
         self._select = select  # False: every allowed schema on every request (the pre-selection behaviour)
+        self._scope_reply = scope_reply  # True: nothing shown means a fixed reply, not a tool-less request
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regent-tool")
 
     def close(self) -> None:
@@ -161,8 +167,9 @@ class Agent:
         """Answer one question; never raises (failures become a reply with `error`)."""
         run = _Run(secrets.token_hex(4), conversation, user, text[:MAX_QUESTION_CHARS], status)
         if stream is not None:  # a secret split across pieces must arrive whole before it is scrubbed
-            hold = max((len(s) for s in self._secrets), default=1) - 1
-            run.tap = StreamTap(stream, scrub=self._scrub, hold=hold, limit=self._limits.max_reply_chars)
+            hold = max(self._redactor.longest, 1) - 1
+            scrub = self._redactor.scrub
+            run.tap = StreamTap(stream, scrub=scrub, hold=hold, limit=self._limits.max_reply_chars)
         started = time.monotonic()
         try:
             reply = self._answer(run)
@@ -198,29 +205,45 @@ class Agent:
     def _answer(self, run: _Run) -> AgentReply:
         self._say(run, "Thinking…")
         run.messages = self._initial_messages(run)
-        tools = self._toolbox.openai_tools(run.shown)
+        if self._scope_reply and self._select and not run.shown:  # about nothing the toolbox knows
+            return self._finish(run, Completion(self._prompts.render("out_of_scope", {})), hit_limit=False)
+        tools = self._toolbox.openai_tools(run.shown) or None  # none shown: an answer in words
         last = self._limits.max_steps - 1
         for step in range(self._limits.max_steps):
-            if step == last:
-                prompt = self._prompts.render("last_step", {"steps": step})
+            final = step == last or run.answer_next
+            if final:
+                prompt = self._prompts.render("answer_now" if step < last else "last_step", {"steps": step})
                 run.messages.append({"role": "system", "content": prompt})
-            completion = self._complete(run, tools=None if step == last else tools)
-            if completion.tool_calls and step < last:
+            completion = self._complete(run, tools=None if final else tools)
+            if completion.tool_calls and not final:
+                if all(_call_key(call) in run.seen for call in completion.tool_calls):
+                    # A small model repeats a call instead of answering from its result; showing it the
+                    # result again loops to the step limit. Its repeat is dropped, and the next request
+                    # offers no tools and asks for the answer.
+                    run.answer_next = True
+                    if run.tap is not None:
+                        run.tap.retract()
+                    continue
                 self._run_tools(run, completion, step)
+                # One proposal answers one request: a small model otherwise goes on proposing variants.
+                run.answer_next = bool(run.proposal_ids) and len(run.intents) <= 1
+                if not run.answer_next:  # said right after the results, where a small model heeds it
+                    note = self._prompts.render("after_tools", {})
+                    run.messages.append({"role": "system", "content": note})
                 continue
-            return self._finish(run, completion, hit_limit=step == last and bool(completion.tool_calls))
+            return self._finish(run, completion, hit_limit=final and bool(completion.tool_calls))
         raise AssertionError("unreachable: the last step always returns")
 
     def _initial_messages(self, run: _Run) -> list[dict[str, Any]]:
         turns = self._memory.recent(run.conversation, turns=self._limits.memory_turns) if self._memory else []
         mine = [t for t in turns if t.user == run.user]
         asked = asked_intents(run.text) | (asked_intents(mine[-1].question) if mine else frozenset())
+        run.intents = asked
         run.offered = self._toolbox.names(proposing=asked)
         run.shown = run.offered
         if self._select:
             texts = [run.text, mine[-1].question] if mine else [run.text]
-            proposing = {name for name in run.offered if self._toolbox.is_proposing(name)}
-            run.shown = select_tools(run.offered, texts=texts, intents=asked, is_proposing=proposing)
+            run.shown = select_tools(run.offered, texts=texts, intents=asked)
         offered = [name for name in run.shown if self._toolbox.is_proposing(name)]
         read_only = self._toolbox.context.read_only
         if read_only and asked_intents(run.text):
@@ -253,7 +276,7 @@ class Agent:
     def _complete(self, run: _Run, *, tools: list[dict[str, Any]] | None) -> Completion:
         run.steps += 1
         with text_sink(run.tap.piece if run.tap else None):
-            completion = self._llm.complete(messages=self._scrubbed(run.messages), tools=tools)
+            completion = self._llm.complete(messages=self._redactor.scrubbed(run.messages), tools=tools)
         run.prompt_tokens += completion.prompt_tokens
         run.completion_tokens += completion.completion_tokens
         return completion
@@ -282,7 +305,7 @@ class Agent:
 
     def _call_tool(self, run: _Run, call: ToolCallRequest, step: int) -> str:
         arguments = _parse_arguments(call.arguments)
-        key = call.name + "\x00" + json.dumps(arguments, sort_keys=True)
+        key = _call_key(call)
         if key in run.seen:  # the same call again (a looping model, or a repeated proposal) runs nothing
             # A small model that repeats itself needs to be told, not shown the same result again.
             return dumps(
@@ -338,8 +361,11 @@ class Agent:
         return outcome.content
 
     def _finish(self, run: _Run, completion: Completion, *, hit_limit: bool) -> AgentReply:
-        text = self._scrub((completion.content or "").strip())
+        text = self._redactor.scrub((completion.content or "").strip())
         truncated = hit_limit or completion.finish_reason == "length"
+        error = None
+        if looks_like_tool_call(text):  # no answer for a person: the facts the tools returned instead
+            text, error, hit_limit = self._redactor.scrub(unphrased_reply(run.messages)), NOT_PHRASED, False
         if not text:
             text = (
                 "I ran out of steps before I could finish; please ask a narrower question."
@@ -347,7 +373,7 @@ class Agent:
                 else "I have no answer to that."
             )
         if hit_limit:
-            text += f"\n_(stopped after {self._limits.max_steps} steps)_"
+            text += f"\n_(stopped after {run.steps} steps)_"
         if run.refused and "read-only mode" not in text:  # said in any case, whatever the model wrote
             text += f"\n_{run.refused}._"
         limit = self._limits.max_reply_chars
@@ -360,7 +386,11 @@ class Agent:
                 run.conversation, user=run.user, question=run.text, answer=text, now=self._clock()
             )
         return AgentReply(
-            text=text, proposal_ids=list(run.proposal_ids), reference=run.reference, truncated=truncated
+            text=text,
+            proposal_ids=list(run.proposal_ids),
+            reference=run.reference,
+            truncated=truncated,
+            error=error,
         )
 
     def _say(self, run: _Run, message: str) -> None:
@@ -371,26 +401,10 @@ class Agent:
         except Exception:  # progress is cosmetic: a failing status update must not cost the answer
             log.debug("status callback failed", exc_info=True)
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
 
-    def _scrubbed(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """A copy of the messages with every known secret value replaced (invariant 4, belt and braces)."""
-        if not self._secrets:
-            return messages
-        return [self._scrub_value(message) for message in messages]
-
-    def _scrub_value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self._scrub(value)
-        if isinstance(value, dict):
-            return {key: self._scrub_value(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self._scrub_value(item) for item in value]
-        return value
+def _call_key(call: ToolCallRequest) -> str:
+    """The same tool with the same arguments (in any order) is the same call."""
+    return call.name + "\x00" + json.dumps(_parse_arguments(call.arguments), sort_keys=True)
 
 
 def _parse_arguments(arguments: str) -> dict[str, Any]:

@@ -161,6 +161,28 @@ def _print_gc_and_compliance(snapshot: InventorySnapshot, state: Path, plan: Pla
         app.close()
 
 
+def _assistant_or_hint(
+    args: argparse.Namespace, *, state: Path, registry: RegistryServer, daemon: DockerDaemon | None
+) -> None:
+    """With --assistant, the local model answers three questions about the demo; else how to try it."""
+    from bot.commands.demo_assistant import TRY_IT, run_assistant
+
+    if not getattr(args, "assistant", False):
+        console.rule("Assistant")
+        console.print(TRY_IT, highlight=False)
+        return
+    from bot.demo.local_model import default_cache_dir
+
+    console.rule("Assistant (local model)")
+    run_assistant(
+        state=state,
+        registry_url=registry.url,
+        docker_hosts=[daemon.docker_host] if daemon is not None else [],
+        cache=default_cache_dir(),
+        console=console,
+    )
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """Start, seed, crawl, print, stop; the state lives in a temp dir that is removed afterwards."""
     state = Path(tempfile.mkdtemp(prefix="regent-demo-"))
@@ -194,6 +216,7 @@ def run_demo(args: argparse.Namespace) -> int:
             console.rule("Digest")
             print_demo_digest(state, registry_name="demo-registry", console=console)
             _print_gc_and_compliance(snapshot, state, plan)
+            _assistant_or_hint(args, state=state, registry=registry, daemon=daemon)
             if args.keep:
                 console.input(f"Registry {registry.url} stays up; press Enter to stop it. ")
     finally:

@@ -86,6 +86,14 @@ class LLMSettings(_Section):
     temperature: float = Field(default=0.0, ge=0, le=2)
     stream: bool = Field(default=False, description="stream completions (SSE) instead of one JSON answer")
     memory_turns: int = Field(default=10, ge=0, le=50, description="earlier turns per thread sent along")
+    max_tokens: int | None = Field(
+        default=None, ge=16, le=32768, description="cap on one completion's tokens; null: the endpoint's"
+    )
+    out_of_scope_reply: bool = Field(
+        default=False,
+        description="answer a message about nothing the toolbox knows with what Regent can do, without the "
+        "model (for small models, which cannot decline: docs/assistant.md)",
+    )
 
 
 class EventsSettings(_Section):

@@ -79,7 +79,9 @@ def judge(case: EvalCase, reply: AgentReply, tools: list[str], facts: list[list[
 
 def case_settings(case: EvalCase) -> Settings:
     """The configuration a case runs with: its overrides and a patient LLM client."""
-    data: dict[str, Any] = {"llm": {"max_steps": 8, "request_timeout_s": REQUEST_TIMEOUT_S}, **case.settings}
+    # The settings docs/assistant.md recommends for a small model: it cannot decline an off-topic question.
+    llm = {"max_steps": 8, "request_timeout_s": REQUEST_TIMEOUT_S, "out_of_scope_reply": True}
+    data: dict[str, Any] = {"llm": llm, **case.settings}
     return Settings.model_validate(data)
 
 

@@ -87,7 +87,9 @@ def test_every_case_computes_its_ground_truth(
             llm=chat(fake),
             dockerd=dockerd,
         )
-    assert result.requests and result.requests[0].tools_offered > 0
+    # Off-topic is answered without the model (bot/agent/toolsets.py); every other case asks it.
+    assert bool(result.requests) == (case.max_tools != 0)
+    assert all(request.tools_offered > 0 for request in result.requests[:1])
     # Declining is the right answer off-topic; the read-only refusal is added by the loop itself.
     if case.id not in {"off-topic", "read-only-refusal"}:
         assert not result.passed, f"{case.id} passes without an answer: its rules check too little"

@@ -100,7 +100,8 @@ def test_a_question_is_answered_from_the_registrys_real_facts(
     assert "get_image" in tool_names(first) and first.get("stream", False) is stream
     (result_message,) = tool_messages(second)
     result = json.loads(result_message["content"])
-    assert result_message["tool_call_id"] == second["messages"][-2]["tool_calls"][0]["id"]
+    assert result_message["tool_call_id"] == second["messages"][-3]["tool_calls"][0]["id"]
+    assert second["messages"][-1]["role"] == "system"  # after the results: answer if they suffice
     assert (result["digest"], result["size_bytes"]) == (digest, size)
     assert [r["name"] for r in result["runs_on"]] == [f"shop-api-{'sse' if stream else 'json'}"]
     assert result["runs_on"][0]["state"] == "running"
@@ -144,7 +145,8 @@ def test_an_unknown_tool_gets_the_list_of_real_ones(runtime: App, fake_llm: Fake
 def test_a_model_that_never_stops_is_cut_off_with_a_tool_less_last_step(
     runtime: App, fake_llm: FakeOpenAI
 ) -> None:
-    fake_llm.push({**call("search_images", repository="shop/*"), "repeat": True})
+    searches = [call("search_images", repository=f"shop/{n}*") for n in range(5)]
+    fake_llm.push(*searches)
     assert runtime.agent is not None
     reply = runtime.agent.answer(conversation="cli", user="cli:test", text="List shop images")
     assert len(fake_llm.requests) == 5  # max_steps
@@ -153,8 +155,33 @@ def test_a_model_that_never_stops_is_cut_off_with_a_tool_less_last_step(
     assert fake_llm.requests[-1]["messages"][-1]["role"] == "system"
     assert "Do not call any tool" in fake_llm.requests[-1]["messages"][-1]["content"]
     assert reply.truncated and "stopped after 5 steps" in reply.text and reply.error is None
-    # The same call repeated is answered from the first result: the tool ran (and was audited) once.
+
+
+def test_a_repeated_call_gets_an_answer_step_without_tools(runtime: App, fake_llm: FakeOpenAI) -> None:
+    # What a 1.5B model does after a result: the same call again. The repeat is dropped, not re-run,
+    # and the next request offers no tools and asks for the answer.
+    fake_llm.push(call("search_images", repository="shop/*"), call("search_images", repository="shop/*"))
+    fake_llm.push({"content": "shop/api and shop/web."})
+    assert runtime.agent is not None
+    reply = runtime.agent.answer(conversation="cli", user="cli:test", text="List shop images")
+    assert len(fake_llm.requests) == 3 and reply.text == "shop/api and shop/web." and not reply.truncated
+    assert "tools" not in fake_llm.requests[2]
+    assert "Do not call any tool" in fake_llm.requests[2]["messages"][-1]["content"]
+    assert len(tool_messages(fake_llm.requests[2])) == 1  # the repeat added nothing to the conversation
     assert len(runtime.audit.entries(kind="tool_call")) == 1
+
+
+def test_a_tool_call_written_as_the_answer_becomes_the_tools_headlines(
+    runtime: App, fake_llm: FakeOpenAI
+) -> None:
+    fake_llm.push(call("get_image", image="shop/api:1.4.0"), call("get_image", image="shop/api:1.4.0"))
+    written = '```json\n{"name": "get_image", "arguments": {"image": "shop/api:1.4.0"}}\n```'
+    fake_llm.push({"content": written})
+    assert runtime.agent is not None
+    reply = runtime.agent.answer(conversation="cli", user="cli:test", text="How big is shop/api:1.4.0?")
+    headline = json.loads(tool_messages(fake_llm.requests[-1])[0]["content"])["headline"]
+    assert reply.error == "the language model did not phrase an answer"
+    assert headline in reply.text and "```" not in reply.text
 
 
 def test_parallel_tool_calls_each_get_their_result(runtime: App, fake_llm: FakeOpenAI) -> None:
@@ -168,7 +195,7 @@ def test_parallel_tool_calls_each_get_their_result(runtime: App, fake_llm: FakeO
     assert runtime.agent is not None
     runtime.agent.answer(conversation="cli", user="cli:test", text="How full is the registry?")
     second = fake_llm.requests[1]
-    ids = [c["id"] for c in second["messages"][-3]["tool_calls"]]
+    ids = [c["id"] for c in second["messages"][-4]["tool_calls"]]  # the call, 2 results, the note
     assert [m["tool_call_id"] for m in tool_messages(second)] == ids
     usage = json.loads(tool_messages(second)[1]["content"])
     assert usage["registries"][0]["shared_layer_savings_bytes"] > 0

@@ -3,9 +3,14 @@ unreachable, and selection never widens what the proposal gate allows."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.agent.intent import asked_intents
+from bot.agent.llm import Completion
+from bot.agent.loop import Agent
+from bot.agent.prompts import Prompts
 from bot.agent.toolsets import CORE, grouped_tools, select_tools
 from tools.toolbox.context import ToolContext
 from tools.toolbox.dispatch import Toolbox, default_tools
@@ -19,11 +24,11 @@ def shown(text: str, *, previous: str | None = None) -> list[str]:
     texts = [text, previous] if previous else [text]
     intents = asked_intents(text) | (asked_intents(previous) if previous else frozenset())
     allowed = TOOLBOX.names(proposing=intents)
-    return select_tools(allowed, texts=texts, intents=intents, is_proposing=PROPOSING)
+    return select_tools(allowed, texts=texts, intents=intents)
 
 
 def test_every_tool_can_be_shown() -> None:
-    assert {spec.name for spec in default_tools()} - PROPOSING <= grouped_tools()
+    assert {spec.name for spec in default_tools()} <= grouped_tools()
 
 
 @pytest.mark.parametrize(
@@ -40,7 +45,8 @@ def test_every_tool_can_be_shown() -> None:
         ("Any suspicious pulls from unusual addresses?", {"access_anomalies"}, set()),
         ("Should we put a pull-through cache in front of Docker Hub?", {"cache_advice"}, set()),
         ("If we kept only 2 tags, how much would come back?", {"preview_retention_policy"}, set()),
-        ("Can you recommend a pizza place?", set(CORE), {"registry_usage", "image_usage"}),
+        ("What do we have in there?", {"list_registries"}, {"registry_usage"}),
+        ("And what base image is it built on?", set(), {"recommend_base_image"}),
     ],
 )
 def test_questions_get_their_tools(question: str, expected: set[str], absent: set[str]) -> None:
@@ -55,18 +61,44 @@ def test_the_order_is_core_then_the_toolboxs_and_only_allowed_tools_are_shown() 
     everything = TOOLBOX.names(proposing=True)
     assert names[: len(CORE)] == list(CORE)
     assert names[len(CORE) :] == [name for name in everything if name in names and name not in CORE]
-    assert {"propose_deletion", "propose_retention_cleanup"} <= set(names)
+    assert "propose_retention_cleanup" in names and "propose_deletion" not in names  # a broad cleanup
     assert "propose_user_suspension" not in names  # the gate did not allow it; selection cannot add it
 
 
 def test_a_named_deletion_needs_no_preview_but_a_broad_cleanup_does() -> None:
     named = shown("Please delete shop/api:1.2.0.")
-    assert {"propose_deletion", "propose_retention_cleanup"} <= set(named)
-    assert "preview_retention_policy" not in named
+    assert "propose_deletion" in named
+    assert not {"preview_retention_policy", "propose_retention_cleanup"} & set(named)
     broad = shown("Clean up the team-x/batch images older than 90 days")
     assert {"find_stale_images", "preview_retention_policy", "propose_retention_cleanup"} <= set(broad)
+
+
+@pytest.mark.parametrize("question", ["Can you recommend a good pizza place in Berlin?", "hi", "a joke?"])
+def test_a_message_about_nothing_the_toolbox_knows_gets_no_tools(question: str) -> None:
+    assert shown(question) == []
+
+
+def test_specific_proposing_tools_need_their_own_words() -> None:
+    cleanup = set(shown("Please delete shop/api:1.2.0."))
+    assert "propose_deletion" in cleanup
+    assert not {"propose_garbage_collection", "propose_cache_configuration"} & cleanup
+    assert "propose_garbage_collection" in shown("Delete the old tags and run garbage collection")
 
 
 def test_a_follow_up_keeps_the_previous_questions_tools() -> None:
     assert "image_usage" in shown("and the other one?", previous="Where does shop/api:1.4.0 run?")
     assert "image_usage" not in shown("and the other one?")
+
+
+class _NoModel:
+    """A model that must not be asked."""
+
+    def complete(self, *, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
+        raise AssertionError("the model was asked")
+
+
+def test_with_the_scope_reply_an_off_topic_message_is_answered_without_the_model() -> None:
+    agent = Agent(llm=_NoModel(), toolbox=TOOLBOX, prompts=Prompts(), scope_reply=True)
+    reply = agent.answer(conversation="c", user="u", text="Can you recommend a good pizza place in Berlin?")
+    assert reply.error is None and reply.text.startswith("I can only help with the container images")
+    agent.close()

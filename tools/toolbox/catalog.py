@@ -42,7 +42,11 @@ class Catalog:
         ]
         if not found:
             names = ", ".join(v.name for v in self.views) or "none"
-            raise ToolFailure(f"registry {name!r} not found", hint=f"known registries: {names}")
+            raise ToolFailure(
+                f"registry {name!r} not found (known registries: {names})",
+                hint=f"a registry is where images are stored, not part of their names: if {name!r} starts "
+                f"a repository name, call again with registry=null and repository='{name.strip('/')}/*'",
+            )
         return found
 
 

@@ -30,13 +30,14 @@ NEVER = "re:(?!)"  # a tag pattern that matches nothing: only the named untagged
 
 
 class ProposeDeletionArgs(BaseModel):
-    """Propose deleting specific images the user named (repository:tag or repository@sha256:digest).
-    Only when the user asked to delete them. Deletes nothing: it stores a plan and an approval request;
-    images in use or with protected tags are never planned."""
+    """Propose deleting the images the user named. Only when the user asked to delete them. Deletes
+    nothing: it stores a plan and asks an approver; images in use or with protected tags are kept."""
 
     model_config = ConfigDict(extra="forbid")
 
-    images: list[str] = Field(min_length=1, max_length=50, description="Image references the user named")
+    images: list[str] = Field(
+        min_length=1, max_length=50, description="The images as the user wrote them, e.g. ['shop/api:1.2.0']"
+    )
     registry: str | None = Field(None, description="Registry name when several registries hold them")
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from tools.analysis.base_image import BaseImageInfo, find_base_image, image_layers
 from tools.analysis.clocks import Clocks, age_days
@@ -31,7 +32,9 @@ class SearchImagesArgs(_Args):
     """List images, one row per repository and digest with its tags, filtered, sorted and capped. Use it
     to find exact names, a repository's tags, and old, large, unused or untagged images."""
 
-    registry: str | None = Field(None, description="Registry name or host; all when null")
+    # Hidden from the schema: a small model fills it with the repository's first segment ("shop"). Rows
+    # name their registry; callers that are not the LLM may still pass it.
+    registry: SkipJsonSchema[str | None] = Field(None, description="Registry name or host; all when null")
     repository: str | None = Field(
         None, description="Repository or glob, e.g. 'shop/api' or 'shop/*' ('**' also crosses '/')"
     )
