@@ -6,6 +6,7 @@
     .venv/bin/python bench/evals.py --base-url http://127.0.0.1:8080/v1 --model qwen2.5-coder
     .venv/bin/python bench/evals.py --list
     .venv/bin/python bench/evals.py --count-tokens          # first-request prompt tokens only, no generation
+    .venv/bin/python bench/evals.py --transcripts /tmp/t    # also each case's conversation, as JSON
 
 Each case seeds a fresh real docker-registry (and uses one shared dockerd for the cases about running
 containers), crawls, asks, and is judged by rules against facts computed from the tools' own results
@@ -129,8 +130,10 @@ class Dockerd:
         return self._daemon
 
 
-def run_one(case: EvalCase, chat: OpenAIChat, dockerd: Dockerd, work: Path) -> Row:
-    """Run one case on its own registry and state directory."""
+def run_one(
+    case: EvalCase, chat: OpenAIChat, dockerd: Dockerd, work: Path, transcripts: Path | None = None
+) -> Row:
+    """Run one case on its own registry and state directory (its conversation into `transcripts`)."""
     daemon = dockerd.get() if case.dockerd else None
     if case.dockerd and daemon is None:
         return Row(case.id, None, 0.0, [], 0, 0, [], [], [f"skipped: {dockerd.missing}"], "")
@@ -138,6 +141,9 @@ def run_one(case: EvalCase, chat: OpenAIChat, dockerd: Dockerd, work: Path) -> R
         result = run_case(
             case, registry=registry, seeder=seeder, state=work / case.id, llm=chat, dockerd=daemon
         )
+    if transcripts is not None:
+        transcripts.mkdir(parents=True, exist_ok=True)
+        (transcripts / f"{case.id}.json").write_text(json.dumps(result.transcript, indent=1))
     return Row.of(result)
 
 
@@ -252,6 +258,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
     parser.add_argument("--verbose", action="store_true", help="print every answer, not only failed ones")
     parser.add_argument(
+        "--transcripts", type=Path, help="write each case's conversation (messages, tool results, reply) here"
+    )
+    parser.add_argument(
         "--count-tokens", action="store_true", help="only count first-request prompt tokens (llama-server)"
     )
     return parser.parse_args(argv)
@@ -285,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return count_tokens(cases, url, dockerd, Path(tmp))
         print(f"{len(cases)} case(s) against {model} at {url}", flush=True)
         for case in cases:
-            row = run_one(case, chat, dockerd, Path(tmp))
+            row = run_one(case, chat, dockerd, Path(tmp), args.transcripts)
             rows.append(row)
             print_row(row, verbose=args.verbose)
     print()

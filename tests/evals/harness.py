@@ -42,6 +42,7 @@ class EvalResult:
     earlier_requests: list[Request] = field(default_factory=list)  # those of earlier turns
     ungrounded: list[str] = field(default_factory=list)
     seconds: float = 0.0  # the judged answer, LLM and tools
+    transcript: list[dict[str, Any]] = field(default_factory=list)  # last request's messages + its reply
 
     @property
     def passed(self) -> bool:
@@ -172,4 +173,5 @@ def _ask(case: EvalCase, env: EvalEnv, recording: RecordingChat, facts: list[lis
         earlier_requests=requests[:start],
         ungrounded=ungrounded,
         seconds=seconds,
+        transcript=[*recording.last_messages, {"role": "model", **recording.last_reply}],
     )

@@ -28,6 +28,10 @@ class RecordingChat:
     inner: ChatModel
     requests: list[Request] = field(default_factory=list)
     tool_results: list[str] = field(default_factory=list)  # every tool result shown, in order
+    # The latest request's messages and what the model wrote back: the whole conversation so far, for
+    # reading why a case failed (bench/evals.py --transcripts).
+    last_messages: list[dict[str, Any]] = field(default_factory=list)
+    last_reply: dict[str, Any] = field(default_factory=dict)
     _seen: set[tuple[str, str]] = field(default_factory=set)
 
     def complete(self, *, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
@@ -41,6 +45,12 @@ class RecordingChat:
                 self.tool_results.append(key[1])
         started = time.monotonic()
         completion = self.inner.complete(messages=messages, tools=tools)
+        self.last_messages = list(messages)
+        self.last_reply = {
+            "content": completion.content,
+            "finish_reason": completion.finish_reason,
+            "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in completion.tool_calls],
+        }
         self.requests.append(
             Request(
                 prompt_tokens=completion.prompt_tokens,

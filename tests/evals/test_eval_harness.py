@@ -47,6 +47,11 @@ def test_a_faithful_answer_passes(registry: RegistryServer, seeder: Seeder, tmp_
     )
     assert result.passed, result.problems
     assert result.tools == ["get_image"]
+    # The transcript (bench/evals.py --transcripts): the question, the tool result, the model's reply.
+    roles = [message["role"] for message in result.transcript]
+    assert roles[-1] == "model" and roles.index("user") < roles.index("assistant") < roles.index("tool")
+    assert "shop/api:1.4.0" in result.transcript[roles.index("tool")]["content"]
+    assert result.transcript[-1]["content"].startswith("From the tools: ")
 
 
 def test_an_answer_without_tools_or_facts_fails(
