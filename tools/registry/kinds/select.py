@@ -24,7 +24,9 @@ PORTAINER_TYPES: dict[int, KindName] = {
 }
 
 # kind -> "module:Class"; a kind's folder adds itself here (one line), imported only when used.
-ADAPTERS: dict[str, str] = {}
+ADAPTERS: dict[str, str] = {
+    "dockerhub": "tools.registry.kinds.dockerhub.adapter:DockerHubRegistry",
+}
 
 _HOST_SUFFIXES: tuple[tuple[str, KindName], ...] = (
     ("docker.io", "dockerhub"),
