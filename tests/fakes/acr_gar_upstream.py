@@ -1,0 +1,149 @@
+"""What the real docker-registry behind the ACR and GAR fakes holds, read over v2, plus the tags they removed.
+
+The fakes (tests/fakes/acr.py, tests/fakes/gar.py) compute their native answers (times, sizes, tags per
+digest) from the real registry, so nothing native can drift from the v2 data. Distribution 2.8 cannot
+delete a tag (a DELETE by tag answers 400 DIGEST_INVALID), while ACR and GAR can: a removed tag is kept
+here as (repository, tag) -> the digest it pointed at, and hidden for as long as the real registry still
+maps the tag to that digest (a later push of the same tag shows again).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+ACCEPT = ", ".join(
+    (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+)
+INDEX_TYPES = frozenset(
+    {"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestFacts:
+    """One manifest of the real registry, as a vendor would describe it."""
+
+    digest: str
+    media_type: str
+    image_size: int  # config + layers (an index: its children's image sizes)
+    config_media_type: str
+    os: str
+    architecture: str
+    children: tuple[str, ...]  # index entries
+
+
+class UpstreamView:
+    """Reads the real registry over v2 (no auth: the `registry` fixture) and keeps removed tags."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self._http = httpx.Client(timeout=30)
+        self._removed: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._http.close()
+
+    def raw_tags(self, repository: str) -> list[str]:
+        """The real registry's tags of a repository (removed ones included)."""
+        response = self._http.get(f"{self.upstream}/v2/{repository}/tags/list")
+        if response.status_code != 200:
+            return []
+        return list(response.json().get("tags") or [])
+
+    def resolve(self, repository: str, reference: str) -> str | None:
+        """The digest a tag or digest names in the real registry; None when it names nothing."""
+        response = self._http.head(
+            f"{self.upstream}/v2/{repository}/manifests/{reference}", headers={"Accept": ACCEPT}
+        )
+        if response.status_code != 200:
+            return None
+        return response.headers.get("docker-content-digest")
+
+    def tags(self, repository: str) -> dict[str, str]:
+        """tag -> digest, without the tags the vendor removed."""
+        found: dict[str, str] = {}
+        for tag in self.raw_tags(repository):
+            digest = self.resolve(repository, tag)
+            if digest is not None and not self.is_removed(repository, tag, digest):
+                found[tag] = digest
+        return found
+
+    def is_removed(self, repository: str, tag: str, digest: str) -> bool:
+        """Whether the vendor removed this tag while it pointed at this digest."""
+        with self._lock:
+            return self._removed.get((repository, tag)) == digest
+
+    def remove_tag(self, repository: str, tag: str) -> bool:
+        """The vendor's tag delete; False when the tag does not exist (any more)."""
+        digest = self.resolve(repository, tag)
+        if digest is None or self.is_removed(repository, tag, digest):
+            return False
+        with self._lock:
+            self._removed[(repository, tag)] = digest
+        return True
+
+    def tags_of(self, repository: str) -> dict[str, list[str]]:
+        """digest -> its tags (sorted), for the tagged digests of a repository."""
+        by_digest: dict[str, list[str]] = {}
+        for tag, digest in sorted(self.tags(repository).items()):
+            by_digest.setdefault(digest, []).append(tag)
+        return by_digest
+
+    def facts(self, repository: str, digest: str) -> ManifestFacts | None:
+        """What a vendor says about one manifest; None when the real registry does not have it."""
+        response = self._http.get(
+            f"{self.upstream}/v2/{repository}/manifests/{digest}", headers={"Accept": ACCEPT}
+        )
+        if response.status_code != 200:
+            return None
+        document: dict[str, Any] = json.loads(response.content)
+        media_type = document.get("mediaType") or response.headers.get("content-type", "").split(";")[0]
+        if media_type in INDEX_TYPES:
+            children = tuple(str(entry["digest"]) for entry in document.get("manifests") or [])
+            sizes = [self.facts(repository, child) for child in children]
+            total = sum(found.image_size for found in sizes if found is not None)
+            return ManifestFacts(digest, media_type, total, "", "", "", children)
+        config = document.get("config") or {}
+        layers = document.get("layers") or []
+        size = int(config.get("size", 0)) + sum(int(layer.get("size", 0)) for layer in layers)
+        os_name, architecture = self._platform(repository, str(config.get("digest", "")))
+        return ManifestFacts(
+            digest, media_type, size, str(config.get("mediaType", "")), os_name, architecture, ()
+        )
+
+    def digests(self, repository: str, extra: set[str]) -> list[str]:
+        """Manifests a vendor lists for a repository: tagged ones, their index children, and the `extra`
+        digests (pushed untagged) the real registry still has there; sorted."""
+        found = set(self.tags(repository).values())
+        for digest in list(found):
+            facts = self.facts(repository, digest)
+            if facts is not None:
+                found.update(facts.children)
+        found.update(d for d in extra - found if self.resolve(repository, d) is not None)
+        return sorted(found)
+
+    def _platform(self, repository: str, config_digest: str) -> tuple[str, str]:
+        if not config_digest:
+            return "", ""
+        response = self._http.get(f"{self.upstream}/v2/{repository}/blobs/{config_digest}")
+        if response.status_code != 200:
+            return "", ""
+        try:
+            config = json.loads(response.content)
+        except ValueError:
+            return "", ""
+        if not isinstance(config, dict):
+            return "", ""
+        return str(config.get("os", "")), str(config.get("architecture", ""))
