@@ -26,6 +26,8 @@ PORTAINER_TYPES: dict[int, KindName] = {
 # kind -> "module:Class"; a kind's folder adds itself here (one line), imported only when used.
 ADAPTERS: dict[str, str] = {
     "dockerhub": "tools.registry.kinds.dockerhub.adapter:DockerHubRegistry",
+    "azure": "tools.registry.kinds.azure.adapter:AzureRegistry",
+    "gar": "tools.registry.kinds.gar.adapter:GarRegistry",
 }
 
 _HOST_SUFFIXES: tuple[tuple[str, KindName], ...] = (
