@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
@@ -18,6 +18,8 @@ from tools.inventory.models import RegistrySource
 from tools.inventory.store import SnapshotStore
 from tools.registry.client import RegistryClient
 from tools.registry.http import pooled_client
+from tools.registry.kinds.base import AdapterConfig, KindName, NativeRegistry
+from tools.registry.kinds.select import build_registry, kind_for
 
 if TYPE_CHECKING:
     from tools.portainer.client import PortainerClient
@@ -92,22 +94,43 @@ def build_sources(
     for url in registry_urls:
         base = registry_url(url)
         password = secrets.registry_password.get_secret_value() if secrets.registry_password else None
-        source = RegistrySource(name=urlsplit(base).netloc, url=base)
-        client = RegistryClient(
-            base, http=http, cache=cache, username=secrets.registry_username, password=password
+        kind = kind_for(host=urlsplit(base).netloc)
+        source = RegistrySource(name=urlsplit(base).netloc, url=base, kind=kind)
+        client = build_registry(
+            AdapterConfig(
+                kind=kind,
+                url=base,
+                http=http,
+                cache=cache,
+                username=secrets.registry_username,
+                password=password,
+            )
         )
         _add_registry(sources, seen, source, client, store)
     for entry in settings.registries:
         base = registry_url(entry.url)
         username, password = _credentials(secrets, entry.name)
-        source = RegistrySource(name=entry.name, url=base)
-        client = RegistryClient(
-            base,
-            http=http,
-            cache=cache,
-            username=username,
-            password=password,
-            blob_redirect_hosts=entry.blob_redirect_hosts,
+        kind = kind_for(hint=entry.kind, host=urlsplit(base).netloc)
+        source = RegistrySource(
+            name=entry.name,
+            url=base,
+            kind=kind,
+            region=entry.region,
+            extra=tuple(sorted(entry.extra.items())),
+        )
+        client = build_registry(
+            AdapterConfig(
+                kind=kind,
+                url=base,
+                http=http,
+                cache=cache,
+                username=username,
+                password=password,
+                region=entry.region,
+                api_url=entry.api_url,
+                extra=dict(entry.extra),
+                blob_redirect_hosts=tuple(entry.blob_redirect_hosts),
+            )
         )
         _add_registry(sources, seen, source, client, store)
     if settings.portainer is not None:
@@ -174,26 +197,40 @@ def _add_portainer(
     except RegentError as exc:
         sources.errors.append(f"Portainer {config.url}: registries: {exc}")
         return
-    for source in registry_sources:
-        if source.name in configured:
+    for record in registry_sources:
+        if record.name in configured:
             continue  # the config's own entry (URL, credentials) wins over Portainer's record
         if reader is None and edition == "BE" and config.registry_proxy_auth == "login":
-            sources.errors.append(f"registry {source.name}: not read: {NO_PROXY_LOGIN}")
+            sources.errors.append(f"registry {record.name}: not read: {NO_PROXY_LOGIN}")
             continue
-        client = _portainer_registry_client(source, reader, settings, secrets, http=http, cache=cache)
+        # Portainer has no GAR or Harbor type: a Custom record is told apart by its host
+        source = replace(
+            record,
+            kind=kind_for(hint=record.kind if record.kind != "custom" else None, host=record.image_host),
+        )
+        client = _portainer_registry_client(
+            source, reader, portainer, settings, secrets, http=http, cache=cache, errors=sources.errors
+        )
         _add_registry(sources, seen, source, client, store)
 
 
 def _portainer_registry_client(
     source: RegistrySource,
     reader: PortainerClient | None,
+    portainer: PortainerClient,
     settings: Settings,
     secrets: Secrets,
     *,
     http: httpx.Client,
     cache: Cache,
-) -> RegistryClient:
-    """Through BE's proxy with the reader's credentials (a JWT unless opted in), else directly."""
+    errors: list[str],
+) -> NativeRegistry:
+    """Through BE's proxy with the reader's credentials (a JWT unless opted in, v2 only), else directly.
+
+    Directly, the kind's adapter is built from the record (ECR region, GitLab project) and the credentials
+    Regent holds for the registry's name; an ECR record without such credentials uses the AWS keys
+    Portainer stores (access key id and secret), which the ECR adapter trades for a registry token.
+    """
     if reader is not None and source.access == "portainer-proxy" and source.portainer_id is not None:
         assert settings.portainer is not None
         proxy = reader.registry_proxy(
@@ -201,11 +238,41 @@ def _portainer_registry_client(
             environment_id=source.proxy_environment_id,
             allow_api_key=settings.portainer.registry_proxy_auth == "api-key",
         )
-        return RegistryClient(
-            proxy.base_url, http=http, cache=cache, headers=dict(proxy.headers), params=dict(proxy.params)
+        return build_registry(
+            AdapterConfig(
+                kind=_kind(source.kind),
+                url=proxy.base_url,
+                http=http,
+                cache=cache,
+                headers=dict(proxy.headers),
+                params=dict(proxy.params),
+            )
         )
     username, password = _credentials(secrets, source.name)
-    return RegistryClient(source.url, http=http, cache=cache, username=username, password=password)
+    if source.kind == "ecr" and username is None and source.portainer_id is not None:
+        try:
+            keys = portainer.ecr_credentials(source.portainer_id)
+        except RegentError as exc:
+            errors.append(f"registry {source.name}: no AWS keys from Portainer: {exc}")
+        else:
+            username, password = keys.access_key_id, keys.secret_access_key.get_secret_value()
+    return build_registry(
+        AdapterConfig(
+            kind=_kind(source.kind),
+            url=source.url,
+            http=http,
+            cache=cache,
+            username=username,
+            password=password,
+            region=source.region,
+            extra=dict(source.extra),
+        )
+    )
+
+
+def _kind(name: str) -> KindName:
+    """A source's kind as the adapter contract's type (it was validated by kind_for when it was set)."""
+    return kind_for(hint=name)
 
 
 NO_PROXY_LOGIN = (

@@ -19,8 +19,12 @@ from bot.app import App, app_for_sources
 from bot.config import read_only_reason
 from bot.sources import build_sources, proxy_reader
 from tools.errors import RegentError
+from tools.inventory.models import RegistrySource
 from tools.portainer.client import PortainerClient
 from tools.privileges.checks import Finding, check_portainer, check_registry, delete_refusals, exit_code
+from tools.registry.client import RegistryClient
+from tools.registry.kinds.base import NativeRegistry
+from tools.registry.kinds.select import adapter_class
 
 log = logging.getLogger(__name__)
 _LOG_LEVELS = {"ok": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -48,6 +52,7 @@ def check_privileges(runtime: App) -> list[Finding]:
         # sources.errors only repeats what check_portainer explains: the registry list failed, or
         # registries left unread for want of a registry-proxy login.
         for target in sources.registries:
+            found.append(kind_finding(target.source, target.client))
             found.extend(
                 check_registry(
                     target.source,
@@ -61,6 +66,29 @@ def check_privileges(runtime: App) -> list[Finding]:
     if settings.portainer is None and not sources.registries:
         found.append(Finding("warning", "configuration", "no Portainer and no registries are configured"))
     return found
+
+
+def kind_finding(source: RegistrySource, client: RegistryClient) -> Finding:
+    """Which adapter reads a registry and what its API gives (clocks, delete path, GC), in words."""
+    caps = adapter_class(source.kind).capabilities
+    clocks = "; ".join(
+        f"{name} clock: {origin or 'none'}"
+        for name, origin in (("push", caps.push_clock), ("pull", caps.pull_clock))
+    )
+    message = (
+        f"kind {source.kind} ({caps.label}): listing {caps.listing}; {clocks}; sizes: {caps.size}; "
+        f"delete: {caps.delete_path}; after deletes: {caps.gc_step}"
+    )
+    used = client.capabilities if isinstance(client, NativeRegistry) else NativeRegistry.capabilities
+    if used is not caps:  # built as plain v2: BE's proxy forwards v2 only and keeps the credentials
+        return Finding(
+            "warning",
+            f"registry {source.name}",
+            message,
+            "read through Portainer's registry proxy: v2 only, so no native clocks and v2 deletes; give "
+            "it an entry under registries: to use its own API",
+        )
+    return Finding("ok", f"registry {source.name}", message)
 
 
 def _portainer_findings(runtime: App) -> list[Finding]:

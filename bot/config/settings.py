@@ -14,8 +14,10 @@ from pydantic import (
 
 from tools.bases.catalog import BaseCatalog
 from tools.changes.registry_host import RegistryService
+from tools.errors import ConfigError
 from tools.events.rules import AnomalyRules, PushRules
 from tools.inventory.models import RegistrySource
+from tools.registry.kinds.select import kind_for
 
 DEFAULT_CONFIG = "regent.yml"
 
@@ -57,6 +59,35 @@ class RegistrySettings(_Section):
     blob_redirect_hosts: list[str] = Field(
         default_factory=list, description="storage hosts blob GETs may be redirected to (S3, GCS, CDN)"
     )
+    kind: str | None = Field(
+        default=None,
+        description="adapter: custom, dockerhub, ecr, azure, gar, github, gitlab, harbor, quay, proget; "
+        "null: from Portainer's record type, else the host",
+    )
+    api_url: str | None = Field(
+        default=None, description="the native API's base URL where it is another host (hub.docker.com, ...)"
+    )
+    region: str = Field(default="", description="ECR: the AWS region")
+    extra: dict[str, str] = Field(
+        default_factory=dict, description="what a kind's native API needs besides URL and credentials"
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return kind_for(hint=value)
+        except ConfigError as exc:  # pydantic reports ValueErrors at the field
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_api(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("api_url must be an http(s) URL")
+        return value.rstrip("/") if value else value
 
 
 class SlackApprovers(_Section):

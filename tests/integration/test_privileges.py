@@ -244,7 +244,11 @@ def test_regent_doctor_exit_codes(
     warned = run_regent("doctor", "--registry", no_delete_registry.url, "--json", state=tmp_path / "b")
     assert warned.returncode == 1, warned.stderr
     report = json.loads(warned.stdout)
-    assert report["mode"] == "cleanup" and [f["level"] for f in report["findings"]] == ["ok", "ok", "warning"]
+    levels = [f["level"] for f in report["findings"]]
+    assert report["mode"] == "cleanup" and levels == ["ok", "ok", "ok", "warning"]
+    # which adapter reads it and what its API gives (#13): a plain registry is v2 with no clocks
+    assert report["findings"][1]["message"].startswith("kind custom (Custom (CNCF distribution)): listing")
+    assert "push clock: none; pull clock: none" in report["findings"][1]["message"]
     config = tmp_path / "regent.yml"
     config.write_text("mode: read-only\n")
     calm = run_regent(

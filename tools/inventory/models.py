@@ -87,10 +87,16 @@ class RegistrySource:
     url: str  # base URL with scheme, e.g. "http://127.0.0.1:5000"
     access: RegistryAccess = "direct"
     portainer_id: int | None = None
-    kind: str = "custom"  # portainer type name: quay, azure, custom, gitlab, proget, dockerhub, ecr, github
+    # the adapter kind (tools/registry/kinds/select.py KINDS): custom, dockerhub, ecr, azure, gar, github,
+    # gitlab, harbor, quay, proget; from Regent's config, else Portainer's type, else the host
+    kind: str = "custom"
     host: str = ""  # host[:port] that image references use; differs from `url` behind the Portainer proxy
     # BE proxy for a non-administrator: an environment where the key may use this registry (`?endpointId=`)
     proxy_environment_id: int | None = None
+    region: str = ""  # ECR: Portainer's `Ecr.Region` or the config's `region`
+    # what a native API needs besides URL and credentials (GitLab's instance and project), sorted pairs so
+    # the source stays hashable; never a secret
+    extra: tuple[tuple[str, str], ...] = ()
 
     @property
     def image_host(self) -> str:
@@ -110,6 +116,15 @@ class RegistryInventory:
     manifests: dict[Digest, Manifest] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     partial: bool = False
+    # What the registry's own API said (tools/registry/kinds): per digest, registry-wide (a digest in
+    # several repositories: earliest push, latest pull). Empty for a plain v2 registry.
+    pushed: dict[Digest, datetime] = field(default_factory=dict)
+    last_pulled: dict[Digest, datetime] = field(default_factory=dict)
+    native_sizes: dict[Digest, int] = field(default_factory=dict)
+    # Where those clocks come from, shown next to every age they give ("ECR lastRecordedPullTime");
+    # None: the registry has no such clock.
+    push_clock: str | None = None
+    pull_clock: str | None = None
 
     @property
     def tag_count(self) -> int:

@@ -198,4 +198,6 @@ def registry_source(
         portainer_id=registry.id,
         kind=registry.kind,
         host=host,
+        region=registry.ecr_region,
+        extra=tuple(sorted(registry.native_extra.items())),
     )

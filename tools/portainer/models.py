@@ -101,6 +101,21 @@ class EcrSettings(ApiModel):
     region: str = Field("", alias="Region")
 
 
+class GitlabSettings(ApiModel):
+    """A registry's `Gitlab` object (portainer.GitlabRegistryData): where the GitLab API is, which project."""
+
+    instance_url: str = Field("", alias="InstanceURL")
+    project_id: int = Field(0, alias="ProjectId")
+    project_path: str = Field("", alias="ProjectPath")
+
+
+class GithubSettings(ApiModel):
+    """A registry's `Github` object (portainer.GithubRegistryData): packages of an organisation or a user."""
+
+    use_organisation: bool = Field(False, alias="UseOrganisation")
+    organisation_name: str = Field("", alias="OrganisationName")
+
+
 class Registry(ApiModel):
     """A registry record with every credential field left out (see module docstring)."""
 
@@ -111,6 +126,8 @@ class Registry(ApiModel):
     base_url: str = Field("", alias="BaseURL")
     authentication: bool = Field(False, alias="Authentication")
     ecr: EcrSettings = Field(EcrSettings.model_validate({}), alias="Ecr")  # a Go struct: never null
+    gitlab: GitlabSettings = Field(GitlabSettings.model_validate({}), alias="Gitlab")
+    github: GithubSettings = Field(GithubSettings.model_validate({}), alias="Github")
 
     @property
     def kind(self) -> str:
@@ -121,6 +138,21 @@ class Registry(ApiModel):
     def ecr_region(self) -> str:
         """The AWS region of an ECR registry (`Ecr.Region`); empty for other kinds."""
         return self.ecr.region if self.kind == "ecr" else ""
+
+    @property
+    def native_extra(self) -> dict[str, str]:
+        """What a kind's native API needs from the record besides URL and credentials (GitLab, GitHub)."""
+        if self.kind == "gitlab":
+            found = {
+                "instance_url": self.gitlab.instance_url,
+                "project_id": str(self.gitlab.project_id) if self.gitlab.project_id else "",
+                "project_path": self.gitlab.project_path,
+            }
+        elif self.kind == "github" and self.github.use_organisation:
+            found = {"organisation": self.github.organisation_name}
+        else:
+            found = {}
+        return {key: value for key, value in found.items() if value}
 
 
 class StoredEcrKeys(ApiModel):
