@@ -5,22 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
-from bot.app import app_for_sources
 from bot.commands.progress import terminal_progress
-from tools.inventory.models import InventorySnapshot
+from bot.inventory_run import inventory_once
+from tools.inventory.models import InventorySnapshot, RegistryInventory
 from tools.units import format_bytes
 
 
 def run_inventory_command(args: argparse.Namespace) -> int:
-    """Run one inventory with the sources from config and flags; exit 1 when any source failed."""
-    app = app_for_sources(args)
-    try:
-        with terminal_progress(enabled=not args.json and not args.no_progress) as progress:
-            snapshot = app.refresh_snapshot(progress=progress)
-    finally:
-        app.close()
+    """Run one inventory with the sources from config and flags; exit 1 when any source failed.
+
+    It crawls through `inventory_once`, not the App: the same settings, sources and save, without
+    importing the toolbox and the agent, which cost more CPU than a warm crawl itself (#17).
+    """
+    with terminal_progress(enabled=not args.json and not args.no_progress) as progress:
+        snapshot = inventory_once(
+            config=args.config,
+            portainer_url=args.portainer,
+            registry_urls=list(args.registry or []),
+            docker_hosts=list(args.docker_host or []),
+            now=datetime.now(UTC),
+            progress=progress,
+        )
     if args.json:
         print(json.dumps(inventory_json(snapshot), indent=2))
     else:
@@ -42,6 +50,8 @@ def inventory_json(snapshot: InventorySnapshot) -> dict[str, Any]:
                 "stored_bytes": inv.stored_bytes(),
                 "partial": inv.partial,
                 "errors": inv.errors,
+                "kind": inv.source.kind,
+                **_native_json(inv),
             }
             for inv in snapshot.registries
         ],
@@ -58,6 +68,29 @@ def inventory_json(snapshot: InventorySnapshot) -> dict[str, Any]:
         "errors": snapshot.errors,
         "requests": snapshot.requests,
     }
+
+
+def _native_json(inventory: RegistryInventory) -> dict[str, Any]:
+    """The registry API's own clocks and sizes per digest, with their origins; nothing for plain v2."""
+    digests = sorted(set(inventory.pushed) | set(inventory.last_pulled) | set(inventory.native_sizes))
+    if not digests and not (inventory.push_clock or inventory.pull_clock):
+        return {}
+    return {
+        "push_clock": inventory.push_clock,
+        "pull_clock": inventory.pull_clock,
+        "native": {
+            digest: {
+                "pushed": _iso(inventory.pushed.get(digest)),
+                "last_pulled": _iso(inventory.last_pulled.get(digest)),
+                "size": inventory.native_sizes.get(digest),
+            }
+            for digest in digests
+        },
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def print_summary(snapshot: InventorySnapshot, *, file: Any = None) -> None:

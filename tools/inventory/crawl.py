@@ -11,11 +11,13 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from tools.errors import RegentError, UpstreamError
 from tools.inventory.models import Digest, Manifest, RegistryInventory, RegistrySource
 from tools.inventory.parse import is_image_config, parse_manifest, with_config
 from tools.registry.client import RawManifest, RegistryClient
+from tools.registry.kinds.base import NativeRegistry, NativeTimes
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 TagMap = Mapping[str, Mapping[str, Digest]]  # repository -> tag -> digest
@@ -135,7 +137,60 @@ def crawl_registry(
             if done % 50 == 0 or done == len(jobs):
                 progress(f"{source.name}: tags", done, len(jobs))
     _assemble(inventory, [repo for repo, _, _ in tag_lists], results, state.manifests)
+    if _has_native_times(client):
+        assert isinstance(client, NativeRegistry)
+        _add_native_times(client, inventory, workers=workers, cancel=cancel)
     return inventory
+
+
+def _has_native_times(client: RegistryClient) -> bool:
+    """True when the kind's API has clocks or sizes v2 lacks; a plain v2 crawl sends no extra request."""
+    if not isinstance(client, NativeRegistry):
+        return False
+    caps = client.capabilities
+    return bool(caps.push_clock or caps.pull_clock or not caps.size.startswith("v2"))
+
+
+def _add_native_times(
+    client: NativeRegistry,
+    inventory: RegistryInventory,
+    *,
+    workers: int,
+    cancel: threading.Event | None,
+) -> None:
+    """One `native_times` call per repository; a failure is an error of that repository, v2 data stays."""
+    inventory.push_clock = client.capabilities.push_clock
+    inventory.pull_clock = client.capabilities.pull_clock
+    repositories = [repo for repo, digests in inventory.repository_digests.items() if digests]
+
+    def one(repository: str) -> tuple[str, dict[Digest, NativeTimes], str]:
+        if cancel is not None and cancel.is_set():
+            return repository, {}, f"{repository}: native clocks: crawl cancelled"
+        try:
+            found = client.native_times(repository, sorted(inventory.repository_digests[repository]))
+        except RegentError as exc:
+            return repository, {}, f"{repository}: native clocks failed: {exc}"
+        return repository, found, ""
+
+    with ThreadPoolExecutor(max_workers=max(min(workers, 8), 1), thread_name_prefix="native") as pool:
+        for _, found, error in pool.map(one, repositories):
+            if error:
+                inventory.errors.append(error)
+                inventory.partial = True
+            for digest, times in found.items():
+                merge_native(inventory, digest, times)
+
+
+def merge_native(inventory: RegistryInventory, digest: Digest, times: NativeTimes) -> None:
+    """Fold one repository's answer for a digest in: the earliest push and the latest pull win."""
+    if times.pushed is not None:
+        pushed, known = _utc(times.pushed), inventory.pushed.get(digest)
+        inventory.pushed[digest] = pushed if known is None else min(known, pushed)
+    if times.last_pulled is not None:
+        pulled, known = _utc(times.last_pulled), inventory.last_pulled.get(digest)
+        inventory.last_pulled[digest] = pulled if known is None else max(known, pulled)
+    if times.size is not None:
+        inventory.native_sizes[digest] = times.size
 
 
 def _list_tags(client: RegistryClient, repository: str) -> tuple[str, list[str], str]:
@@ -167,6 +222,11 @@ def _assemble(
             digests.update(child.digest for child in manifest.children if child.digest in manifests)
     inventory.manifests = manifests
     inventory.partial = bool(inventory.errors)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC (a naive time from an API is UTC), so times of different adapters compare."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def crawl_error(source: RegistrySource, exc: UpstreamError) -> RegistryInventory:

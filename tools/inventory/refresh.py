@@ -18,9 +18,10 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tools.inventory.crawl import DEFAULT_WORKERS, crawl_registry
+from tools.inventory.crawl import DEFAULT_WORKERS, crawl_registry, merge_native
 from tools.inventory.inventory import RegistryTarget, resolve_deployments
 from tools.inventory.models import Deployment, Digest, Environment, InventorySnapshot, RegistryInventory
+from tools.registry.kinds.base import NativeTimes
 
 FULL = None  # in a RefreshResult's `crawled`: the whole registry was crawled
 
@@ -113,14 +114,35 @@ def merge_refresh(
             manifest = fresh.manifests.get(digest) or previous.manifests.get(digest)
             if manifest is not None:
                 manifests[digest] = manifest
-    return RegistryInventory(
+    merged = RegistryInventory(
         source=fresh.source,
         tags={repo: tags[repo] for repo in sorted(tags)},
         repository_digests={repo: digests.get(repo, set()) for repo in sorted(tags)},
         manifests=manifests,
         errors=list(fresh.errors),
         partial=fresh.partial,
+        push_clock=fresh.push_clock or previous.push_clock,
+        pull_clock=fresh.pull_clock or previous.pull_clock,
     )
+    # native clocks of the digests still there: the previous crawl's, folded with the fresh answers
+    for digest in manifests:
+        merge_native(
+            merged,
+            digest,
+            NativeTimes(
+                previous.pushed.get(digest),
+                previous.last_pulled.get(digest),
+                previous.native_sizes.get(digest),
+            ),
+        )
+        merge_native(
+            merged,
+            digest,
+            NativeTimes(
+                fresh.pushed.get(digest), fresh.last_pulled.get(digest), fresh.native_sizes.get(digest)
+            ),
+        )
+    return merged
 
 
 def refresh_registries(

@@ -53,19 +53,40 @@ def _registry_to_dict(inventory: RegistryInventory) -> dict[str, Any]:
         "manifests": [_manifest_to_list(m) for m in inventory.manifests.values()],
         "errors": inventory.errors,
         "partial": inventory.partial,
+        # native clocks (tools/registry/kinds); absent in snapshots written before them
+        "pushed": {digest: moment.isoformat() for digest, moment in inventory.pushed.items()},
+        "last_pulled": {digest: moment.isoformat() for digest, moment in inventory.last_pulled.items()},
+        "native_sizes": dict(inventory.native_sizes),
+        "push_clock": inventory.push_clock,
+        "pull_clock": inventory.pull_clock,
     }
 
 
 def _registry_from_dict(data: dict[str, Any]) -> RegistryInventory:
     manifests = [_manifest_from_list(m) for m in data.get("manifests", [])]
     return RegistryInventory(
-        source=RegistrySource(**data["source"]),
+        source=_source_from_dict(data["source"]),
         tags={repo: dict(tags) for repo, tags in data.get("tags", {}).items()},
         repository_digests={repo: set(d) for repo, d in data.get("repository_digests", {}).items()},
         manifests={m.digest: m for m in manifests},
         errors=list(data.get("errors", [])),
         partial=bool(data.get("partial", False)),
+        pushed=_times(data.get("pushed")),
+        last_pulled=_times(data.get("last_pulled")),
+        native_sizes={digest: int(size) for digest, size in (data.get("native_sizes") or {}).items()},
+        push_clock=data.get("push_clock"),
+        pull_clock=data.get("pull_clock"),
     )
+
+
+def _times(data: dict[str, str] | None) -> dict[str, datetime]:
+    return {digest: datetime.fromisoformat(moment) for digest, moment in (data or {}).items()}
+
+
+def _source_from_dict(data: dict[str, Any]) -> RegistrySource:
+    # `extra` is a tuple of pairs in the model (hashable), a list of lists in JSON
+    extra = tuple((str(key), str(value)) for key, value in data.get("extra", ()))
+    return RegistrySource(**{**data, "extra": extra})
 
 
 def _descriptor_to_list(d: Descriptor) -> list[Any]:
