@@ -26,7 +26,6 @@ from bot.approvals import Authorizer, ProposalStore
 from bot.approvals.audit import AuditLog
 from bot.assistant import build_agent, chat_model, plain
 from bot.config import (
-    PortainerSettings,
     Secrets,
     Settings,
     load_secrets,
@@ -35,6 +34,7 @@ from bot.config import (
     state_dir,
 )
 from bot.config.env import Env
+from bot.inventory_run import DB_NAME, crawl_and_save, with_portainer_url
 from bot.metrics import MeteredChat, Metrics, requests_by_registry
 from bot.sources import Sources, build_sources
 from bot.toolbox_context import build_context
@@ -44,10 +44,10 @@ from tools.changes.base import Change, ChangeReport, ChangeServices
 from tools.changes.gc import deleted_since_last_gc
 from tools.changes.revalidate import RegistryDeleter
 from tools.changes.store import ChangeStore
-from tools.errors import ConfigError, RegentError
+from tools.errors import RegentError
 from tools.events.stats import Exclusions, clock_data
 from tools.events.store import EventStore
-from tools.inventory.inventory import resolve_deployments, run_inventory
+from tools.inventory.inventory import resolve_deployments
 from tools.inventory.models import Deployment, InventorySnapshot
 from tools.inventory.store import SnapshotStore
 from tools.policy.loader import load_policies
@@ -59,7 +59,8 @@ from tools.toolbox.dispatch import Toolbox
 
 log = logging.getLogger(__name__)
 
-DB_NAME = "regent.db"
+__all__ = ["DB_NAME", "App", "app_for_sources", "app_from_env", "build_app"]
+
 HISTORY_SNAPSHOTS = 8  # earlier crawls consulted for dangling digests; each is decoded in full
 
 
@@ -115,20 +116,13 @@ class App:
         started = time.monotonic()
         sources = self.sources()
         try:
-            if not sources.registries and not sources.deployments:
-                raise ConfigError(
-                    "nothing to inventory: give --registry, --portainer, --docker-host or a config file "
-                    "with registries, Portainer or Docker hosts"
-                )
-            snapshot = run_inventory(
-                sources.registries,
-                sources.deployments,
+            snapshot = crawl_and_save(
+                sources,
+                self.snapshots,
                 workers=self.settings.crawl_workers,
                 now=self.clock(),
                 progress=progress,
             )
-            snapshot.errors[:0] = sources.errors
-            self.snapshots.save(snapshot)
             self.metrics.observe_crawl(
                 kind="full",
                 seconds=time.monotonic() - started,
@@ -349,12 +343,9 @@ def app_from_env(
 
     `portainer_url` (the `--portainer` flag) overrides the configuration file's Portainer URL.
     """
-    settings = settings if settings is not None else load_settings(config, env)
-    if portainer_url:
-        current = settings.portainer or PortainerSettings(url=portainer_url)
-        settings = settings.model_copy(
-            update={"portainer": current.model_copy(update={"url": portainer_url})}
-        )
+    if settings is None:
+        settings = load_settings(config, env)
+    settings = with_portainer_url(settings, portainer_url)
     return build_app(
         settings=settings,
         secrets=load_secrets(settings, env),

@@ -19,15 +19,19 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.errors import ChangeRefused, RegentError
-from tools.portainer.client import PortainerClient
-from tools.portainer.engine import ContainerDetails, ExecResult
-from tools.portainer.models import Stack
+
+if TYPE_CHECKING:
+    # Annotations only: bot.config's Settings imports RegistryService, and the Portainer client (httpx
+    # models, ~0.1 s) would otherwise load in every command, `regent inventory` included.
+    from tools.portainer.client import PortainerClient
+    from tools.portainer.engine import ContainerDetails, ExecResult
+    from tools.portainer.models import Stack
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
