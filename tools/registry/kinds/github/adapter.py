@@ -1,0 +1,105 @@
+"""GitHub Container Registry: v2 for manifests and configs, GitHub's REST API for listing, clocks, deletes.
+
+GHCR has no v2 catalog and answers a v2 DELETE with 405 UNSUPPORTED (registries.md H1, H2); the REST API
+lists an owner's container packages and their versions and deletes a version (H3). Repositories are
+`<owner>/<package>`. The owner is Portainer's `Github.OrganisationName` when `UseOrganisation` is set (passed
+in `extra["organisation"]`), else `extra["owner"]`, else the registry username. A classic PAT authenticates
+both: basic auth on v2, a bearer token on the REST API (`read:packages`, and `delete:packages` to delete).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+from tools.errors import ConfigError, NotFound
+from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
+from tools.registry.kinds.github.client import GithubPackages, PackageVersion
+from tools.registry.kinds.native_http import JsonApi
+
+GITHUB_API = "https://api.github.com"
+API_VERSION = "2022-11-28"  # the REST API version these calls were written against
+
+
+class GithubRegistry(NativeRegistry):
+    """GHCR through v2 plus GitHub's packages API."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        kind="github",
+        label="GitHub Container Registry",
+        listing="GitHub REST: GET /orgs/{org}/packages?package_type=container (or /users/{user}/packages)",
+        push_clock="GHCR version created_at",
+        pull_clock=None,
+        size="v2 manifests (layers + config); GitHub's API has no sizes",
+        delete_path="GitHub REST: DELETE …/packages/container/{package}/versions/{id} (v2 DELETE is 405)",
+        gc_step="none: GitHub frees the storage itself",
+        export=None,
+    )
+
+    def __init__(self, config: AdapterConfig) -> None:
+        super().__init__(config)
+        organisation = config.extra.get("organisation", "")
+        owner = organisation or config.extra.get("owner", "") or (config.username or "")
+        if not owner:
+            raise ConfigError(
+                f"GitHub registry {config.url}: no owner; set Portainer's organisation name, or the "
+                "registry username, or `owner:` in Regent's config"
+            )
+        if not config.password:
+            raise ConfigError(f"GitHub registry {config.url}: a personal access token is needed")
+        api = JsonApi(
+            config.api_url or _api_url(config.url),
+            http=config.http,
+            vendor="GitHub",
+            headers={
+                "authorization": f"Bearer {config.password}",
+                "accept": "application/vnd.github+json",
+                "x-github-api-version": API_VERSION,
+            },
+        )
+        self.owner = owner.lower()  # GHCR image names are lower case
+        self.packages = GithubPackages(api, owner=owner, organisation=bool(organisation))
+
+    def catalog(self) -> list[str]:
+        """`<owner>/<package>` for every container package of the owner."""
+        return sorted(f"{self.owner}/{name}" for name in self.packages.packages())
+
+    def catalog_page(self, n: int = 1) -> list[str]:
+        """The first `n` repositories (GHCR has no v2 catalog to ask)."""
+        return self.catalog()[: max(n, 1)]
+
+    def native_times(self, repository: str, digests: Collection[str]) -> dict[str, NativeTimes]:
+        """Push time of each digest: its package version's `created_at`. No pull clock, no size."""
+        wanted = set(digests)
+        return {
+            version.digest: NativeTimes(pushed=version.created)
+            for version in self.packages.versions(self._package(repository))
+            if version.digest in wanted
+        }
+
+    def delete_manifest(self, repository: str, digest: str) -> bool:
+        """Delete the package version whose name is `digest`; False when no such version is left."""
+        if not digest.startswith("sha256:"):
+            raise ValueError("delete_manifest takes a digest, never a tag")
+        package = self._package(repository)
+        version = _by_digest(self.packages.versions(package), digest)
+        if version is None:
+            return False
+        return self.packages.delete_version(package, version.id)
+
+    def _package(self, repository: str) -> str:
+        owner, _, package = repository.partition("/")
+        if owner.lower() != self.owner or not package:
+            raise NotFound(f"{repository} is not a package of GitHub owner {self.owner}")
+        return package
+
+
+def _by_digest(versions: list[PackageVersion], digest: str) -> PackageVersion | None:
+    return next((version for version in versions if version.digest == digest), None)
+
+
+def _api_url(registry_url: str) -> str:
+    """api.github.com for ghcr.io; any other host (a mirror, a test fake) serves the REST API itself."""
+    host = (urlsplit(registry_url).hostname or "").lower()
+    return GITHUB_API if host == "ghcr.io" else registry_url
