@@ -61,6 +61,7 @@ _BAD_KEYS = frozenset(
         "MissingAuthenticationToken",
     }
 )
+_XML_CODE = re.compile(r"<Code>(\w+)</Code>")
 _DENIED = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
 _THROTTLED = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
@@ -145,7 +146,8 @@ class EcrApi:
             )
         config = Config(
             region_name=self.region,
-            retries={"mode": retry_mode, "max_attempts": max(1, max_attempts)},
+            # botocore's `max_attempts` counts retries only; total_max_attempts counts the first one too
+            retries={"mode": retry_mode, "total_max_attempts": max(1, max_attempts)},
             connect_timeout=timeout,
             read_timeout=timeout,
             user_agent_extra="regent",
@@ -297,14 +299,18 @@ def translated_errors(operation: str, region: str) -> Iterator[None]:
 def _client_error(exc: ClientError, operation: str, region: str) -> UpstreamError:
     error = exc.response.get("Error") or {}
     code = str(error.get("Code", "")) or "Unknown"
-    message = str(error.get("Message", ""))[:200]
+    message = str(error.get("Message", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code.isdigit():  # an answer botocore could not parse as JSON (an XML error from a proxy or moto)
+        found = _XML_CODE.search(message)
+        code = found.group(1) if found else code
+    message = message[:200]
     if code in _BAD_KEYS:
         return AuthError(
             f"AWS rejected the ECR access key ({code}) in {region}: check the access key id and secret",
             status=status,
         )
-    if code in _DENIED:
+    if code in _DENIED or status in {401, 403}:
         return AuthError(
             f"the ECR access key may not call ecr:{operation} in {region} ({code}); grant it in IAM",
             status=status,
