@@ -161,24 +161,34 @@ class HubApi:
     def _call(self, method: str, path: str, *, query: dict[str, str] | None) -> httpx.Response:
         """One logical call: waits the Hub asked for, 429s retried after Retry-After, 5xx on GET retried."""
         renewed = False
-        last: RetryableStatus | None = None
-        waited = 0.0
-        for attempt in range(1, self._attempts + 1):
-            self._wait_for_reset()
+
+        def send() -> httpx.Response:
+            nonlocal renewed
             response = self._send(method, path, query)
             if response.status_code == 401 and self._token is not None and not renewed:
                 renewed = True  # a JWT that expired early: one new token, then the same request again
                 self._drop_token()
                 response = self._send(method, path, query)
+            return response
+
+        where = f"{method} {self.host}{path.partition('?')[0]}"
+        return _checked(self._retrying(method, where, send), where)
+
+    def _retrying(self, method: str, where: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+        """`send` until it is not a 429 (or a 5xx to a GET), waiting as asked; bounded by `attempts`."""
+        last: RetryableStatus | None = None
+        waited = 0.0
+        for attempt in range(1, self._attempts + 1):
+            self._wait_for_reset()
+            response = send()
             self._remember_limit(response.headers)
-            where = f"{method} {self.host}{path.partition('?')[0]}"
             if response.status_code == 429 or (response.status_code >= 500 and method == "GET"):
                 last = RetryableStatus(response, where)
                 if attempt == self._attempts:
                     break
                 waited += self._wait_before_retry(last, response, attempt)
                 continue
-            return _checked(response, where)
+            return response
         assert last is not None
         raise self._exhausted(last, waited)
 
@@ -288,8 +298,11 @@ class HubApi:
             if self._token is not None and self._clock() < self._token_until:
                 return self._token
         identifier, secret = self._credentials
-        response = self._exchange(
-            "POST", "/v2/auth/token", json={"identifier": identifier or "", "secret": secret or ""}
+        body = {"identifier": identifier or "", "secret": secret or ""}
+        response = self._retrying(
+            "POST",
+            f"POST {self.host}/v2/auth/token",
+            lambda: self._exchange("POST", "/v2/auth/token", json=body),
         )
         if response.status_code in {401, 403}:
             raise AuthError(
@@ -298,8 +311,6 @@ class HubApi:
                 status=response.status_code,
                 url=self.host,
             )
-        if response.status_code == 429:
-            raise RateLimited("Docker Hub API rate limit (429) on POST /v2/auth/token", status=429)
         if response.status_code != 200:
             raise UpstreamError(
                 f"Docker Hub token request answered {response.status_code}", status=response.status_code
