@@ -11,8 +11,6 @@ import logging
 import sys
 from typing import Literal
 
-from pythonjsonlogger.json import JsonFormatter
-
 LogFormat = Literal["text", "json"]
 FORMATS: tuple[LogFormat, ...] = ("text", "json")
 STATUS = "regent.status"  # the logger of status lines: shown at any level
@@ -33,6 +31,9 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _json_formatter() -> logging.Formatter:
+    # Imported here: most runs log text, and every command starts by configuring logging (#17).
+    from pythonjsonlogger.json import JsonFormatter
+
     return JsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s",
         rename_fields=_RENAMED,

@@ -24,6 +24,10 @@ NEVER_FOR_A_CRAWL = (
     "bot.agent",
     "tools.toolbox",
     "tools.portainer.client",
+    "rich",  # only for a terminal's progress bar and summary table, not for --json
+    "click",  # httpx's command line (bot/cli.py keeps httpx from importing it)
+    "pygments",
+    "pythonjsonlogger",  # only for --log-format json
 )
 
 _CHILD = """
