@@ -69,7 +69,8 @@ class UpstreamView:
         )
         if response.status_code != 200:
             return None
-        return response.headers.get("docker-content-digest")
+        digest: str | None = response.headers.get("docker-content-digest")
+        return digest
 
     def tags(self, repository: str) -> dict[str, str]:
         """tag -> digest, without the tags the vendor removed."""
