@@ -25,6 +25,7 @@ PORTAINER_TYPES: dict[int, KindName] = {
 
 # kind -> "module:Class"; a kind's folder adds itself here (one line), imported only when used.
 ADAPTERS: dict[str, str] = {
+    "harbor": "tools.registry.kinds.harbor.adapter:HarborRegistry",
     "github": "tools.registry.kinds.github.adapter:GithubRegistry",
     "dockerhub": "tools.registry.kinds.dockerhub.adapter:DockerHubRegistry",
     "ecr": "tools.registry.kinds.ecr.adapter:EcrRegistry",
