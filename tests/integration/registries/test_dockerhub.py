@@ -3,22 +3,27 @@ in front of a real docker-registry: listing, clocks, sizes, deletes, rate limits
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from openapi_core import OpenAPI
-from openapi_core.testing import MockRequest, MockResponse
 
 from bot.demo.registry_server import RegistryServer
-from bot.demo.seed import ImageSpec, PushedImage, Seeder
-from tests.fakes.dockerhub_api import DEFAULT_PUSHED, Exchange, FakeDockerHubApi
+from bot.demo.seed import Seeder
+from tests.fakes.dockerhub_api import DEFAULT_PUSHED, FakeDockerHubApi
+from tests.integration.registries.dockerhub_support import (
+    KEEP_LATEST,
+    NOW,
+    PAT,
+    assert_follows_spec,
+    days_ago,
+    layer_bytes,
+    seed,
+    stored_bytes,
+)
 from tools.changes.retention import execute_plan
 from tools.errors import AuthError, RateLimited
 from tools.inventory.crawl import crawl_registry
@@ -31,58 +36,6 @@ from tools.registry.kinds.base import AdapterConfig, NativeRegistry
 from tools.registry.kinds.dockerhub.adapter import DockerHubRegistry
 from tools.registry.kinds.dockerhub.client import HubApi
 from tools.registry.kinds.select import build_registry, kind_for
-
-NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-PAT = "dckr_pat_fake-0123456789"
-SPEC = Path(__file__).parents[2] / "fakes" / "specs" / "dockerhub-hub-api.yaml"
-HUB = "https://hub.docker.com"  # the spec's server; exchanges are validated as if sent there
-KEEP_LATEST = """
-policies:
-  - name: tidy
-    repositories: ["acme/app"]
-    keep:
-      - tags: [latest]
-    delete:
-      - all: true
-"""
-
-
-@dataclass
-class Seeded:
-    """What the scenario pushed."""
-
-    current: PushedImage  # acme/app: 1.0 and latest
-    old: PushedImage  # acme/app: 0.9 and 0.9.1
-    oldest: PushedImage  # acme/app: 0.8
-    tool: PushedImage  # acme/tool: 2.0
-    build: PushedImage  # acme-ci/build: main
-    stranger: PushedImage  # other/x: 1 (a namespace nobody named)
-
-    def listed(self) -> list[PushedImage]:
-        return [self.current, self.old, self.oldest, self.tool, self.build]
-
-
-def image(repository: str, tag: str, seed: str) -> ImageSpec:
-    return ImageSpec(repository=repository, tag=tag, created=NOW, extra_layer_seed=seed, own_layers=2)
-
-
-def seed(seeder: Seeder) -> Seeded:
-    current = seeder.push_image(image("acme/app", "1.0", "current"))
-    seeder.tag("acme/app", current.digest, "latest")
-    old = seeder.push_image(image("acme/app", "0.9", "old"))
-    seeder.tag("acme/app", old.digest, "0.9.1")
-    return Seeded(
-        current=current,
-        old=old,
-        oldest=seeder.push_image(image("acme/app", "0.8", "oldest")),
-        tool=seeder.push_image(image("acme/tool", "2.0", "tool")),
-        build=seeder.push_image(image("acme-ci/build", "main", "build")),
-        stranger=seeder.push_image(image("other/x", "1", "stranger")),
-    )
-
-
-def days_ago(days: int) -> dt.datetime:
-    return NOW - dt.timedelta(days=days)
 
 
 @pytest.fixture
@@ -101,58 +54,6 @@ def adapter(hub: FakeDockerHubApi, http: httpx.Client, *, secret: str = PAT) -> 
         extra={"namespaces": "acme-ci"},
     )
     return build_registry(config)
-
-
-def layer_bytes(pushed: PushedImage) -> int:
-    return sum(layer.size for layer in pushed.layers)
-
-
-def stored_bytes(images: list[PushedImage]) -> int:
-    blobs: dict[str, int] = {}
-    for pushed in images:
-        blobs[pushed.digest] = pushed.manifest_size
-        blobs[pushed.config_digest] = pushed.config_size
-        blobs.update({layer.digest: layer.size for layer in pushed.layers})
-    return sum(blobs.values())
-
-
-def assert_follows_spec(hub: FakeDockerHubApi) -> int:
-    """Every Hub API exchange, request and answer, validated against Docker's OpenAPI; returns how many.
-
-    Outside the document (and so checked here by hand): the tag DELETE (hub-tool's route: 204, no body)
-    and 429 answers (the document's rate-limiting section: Retry-After and the X-RateLimit-* headers).
-    """
-    api = OpenAPI.from_file_path(str(SPEC))
-    checked = 0
-    for exchange in hub.state.exchanges:
-        if exchange.status == 429:
-            assert_documented_429(exchange)
-            continue
-        if exchange.method == "DELETE":
-            assert exchange.path.startswith("/v2/repositories/") and exchange.path.endswith("/")
-            assert exchange.status in (204, 404)
-            continue
-        request = MockRequest(
-            HUB,
-            exchange.method.lower(),
-            exchange.path,
-            args=dict(httpx.QueryParams(exchange.query)),
-            headers=exchange.headers,
-            data=exchange.body or None,
-        )
-        api.validate_request(request)
-        answer_type = exchange.answer_headers.get("Content-Type", "application/json")
-        api.validate_response(
-            request, MockResponse(exchange.answer, exchange.status, content_type=answer_type)
-        )
-        checked += 1
-    return checked
-
-
-def assert_documented_429(exchange: Exchange) -> None:
-    headers = exchange.answer_headers
-    assert int(headers["Retry-After"]) >= 0 and headers["X-RateLimit-Remaining"] == "0"
-    assert json.loads(exchange.answer) == {"detail": "Rate limit exceeded", "error": False}
 
 
 def test_crawl_lists_namespaces_and_reads_hub_clocks(
