@@ -27,6 +27,7 @@ PORTAINER_TYPES: dict[int, KindName] = {
 ADAPTERS: dict[str, str] = {
     "harbor": "tools.registry.kinds.harbor.adapter:HarborRegistry",
     "github": "tools.registry.kinds.github.adapter:GithubRegistry",
+    "gitlab": "tools.registry.kinds.gitlab.adapter:GitlabRegistry",
     "dockerhub": "tools.registry.kinds.dockerhub.adapter:DockerHubRegistry",
     "ecr": "tools.registry.kinds.ecr.adapter:EcrRegistry",
     "azure": "tools.registry.kinds.azure.adapter:AzureRegistry",
