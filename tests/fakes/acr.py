@@ -114,7 +114,7 @@ class FakeAcr:
         return None
 
     def _token(self, request: Request) -> Response:
-        if _basic(request) != (self.username, self.password):
+        if basic_credentials(request) != (self.username, self.password):
             return self._native("Authentication_GetAcrAccessTokenFromLogin", 401, _errors("UNAUTHORIZED"))
         token = secrets.token_urlsafe(24)
         with self._lock:
@@ -129,7 +129,7 @@ class FakeAcr:
             granted = self.tokens.get(header[7:].strip())
         if granted is None:
             return False
-        return not needed or any(_covers(scope, needed) for scope in granted)
+        return not needed or any(scope_covers(scope, needed) for scope in granted)
 
     def _challenge(self, needed: str) -> Response:
         scope = f',scope="{needed}"' if needed else ""
@@ -236,7 +236,7 @@ def _scope_needed(request: Request) -> str:
     return ""
 
 
-def _covers(granted: str, needed: str) -> bool:
+def scope_covers(granted: str, needed: str) -> bool:
     """Whether a granted scope (`repository:a/b:pull,delete`) includes the needed one."""
     g_kind, _, g_rest = granted.partition(":")
     n_kind, _, n_rest = needed.partition(":")
@@ -246,7 +246,7 @@ def _covers(granted: str, needed: str) -> bool:
     return g_kind == n_kind and g_name == n_name and (n_action in actions or "*" in actions)
 
 
-def _basic(request: Request) -> tuple[str, str] | None:
+def basic_credentials(request: Request) -> tuple[str, str] | None:
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("basic "):
         return None

@@ -40,6 +40,7 @@ class ManifestFacts:
     os: str
     architecture: str
     children: tuple[str, ...]  # index entries
+    created: str = ""  # the image config's `created`, as written there
 
 
 class UpstreamView:
@@ -119,9 +120,9 @@ class UpstreamView:
         config = document.get("config") or {}
         layers = document.get("layers") or []
         size = int(config.get("size", 0)) + sum(int(layer.get("size", 0)) for layer in layers)
-        os_name, architecture = self._platform(repository, str(config.get("digest", "")))
+        os_name, architecture, created = self._config(repository, str(config.get("digest", "")))
         return ManifestFacts(
-            digest, media_type, size, str(config.get("mediaType", "")), os_name, architecture, ()
+            digest, media_type, size, str(config.get("mediaType", "")), os_name, architecture, (), created
         )
 
     def digests(self, repository: str, extra: set[str]) -> list[str]:
@@ -135,16 +136,17 @@ class UpstreamView:
         found.update(d for d in extra - found if self.resolve(repository, d) is not None)
         return sorted(found)
 
-    def _platform(self, repository: str, config_digest: str) -> tuple[str, str]:
+    def _config(self, repository: str, config_digest: str) -> tuple[str, str, str]:
+        """os, architecture and created of an image config ("" where it has none)."""
         if not config_digest:
-            return "", ""
+            return "", "", ""
         response = self._http.get(f"{self.upstream}/v2/{repository}/blobs/{config_digest}")
         if response.status_code != 200:
-            return "", ""
+            return "", "", ""
         try:
             config = json.loads(response.content)
         except ValueError:
-            return "", ""
+            return "", "", ""
         if not isinstance(config, dict):
-            return "", ""
-        return str(config.get("os", "")), str(config.get("architecture", ""))
+            return "", "", ""
+        return str(config.get("os", "")), str(config.get("architecture", "")), str(config.get("created", ""))
