@@ -119,6 +119,14 @@ def test_crawl_lists_packages_natively_with_push_clocks(
         digests["api:old-1"]: NativeTimes(pushed=NOW - dt.timedelta(days=200)),
         digests["api:untagged"]: NativeTimes(pushed=NOW - dt.timedelta(days=1)),
     }
+    assert found.push_clock == "GHCR version created_at" and found.pull_clock is None
+    assert found.pushed == {
+        digests["api:1.0"]: NOW - dt.timedelta(days=300),
+        digests["api:old-1"]: NOW - dt.timedelta(days=200),
+        digests["web:2.0"]: NOW - dt.timedelta(days=10),
+        digests["job:old-x"]: NOW - dt.timedelta(days=90),
+    }, "the crawl keeps each tagged digest's version created_at"
+    assert found.last_pulled == {} and found.native_sizes == {}
     assert front.count("GET", "/v2/_catalog") == 0, "GHCR has no catalog: never asked"
     assert GithubRegistry.capabilities.push_clock == "GHCR version created_at"
     assert GithubRegistry.capabilities.pull_clock is None

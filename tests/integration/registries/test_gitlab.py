@@ -117,6 +117,11 @@ def test_crawl_lists_project_repositories_with_tag_clocks_and_sizes(
         ),
         digests["root_new"]: NativeTimes(pushed=NOW - dt.timedelta(days=5), size=layers[digests["root_new"]]),
     }, "GitLab's created_at: the registry's record when it has one, else the config's created"
+    assert found.push_clock == "GitLab tag created_at" and found.pull_clock is None
+    assert found.pushed[digests["root_old"]] == NOW - dt.timedelta(days=100)
+    assert found.pushed[digests["api_kept"]] == NOW - dt.timedelta(days=300), "the config's created"
+    assert found.native_sizes == {d: layers[d] for d in digests.values()}
+    assert found.last_pulled == {}
     assert front.count("GET", "/v2/_catalog") == 0
     assert GitlabRegistry.capabilities.pull_clock is None
     assert GitlabRegistry.capabilities.export == "gitlab-cleanup"
