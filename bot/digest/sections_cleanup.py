@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from bot.digest import format as fmt
 from bot.digest.context import DigestContext
-from bot.digest.model import PROPOSE_ACTION, DigestAction, DigestSection, table
+from bot.digest.model import PROPOSE_ACTION, DigestAction, DigestSection, DigestTable, table
 from tools.analysis.changes import new_images
-from tools.analysis.clocks import as_utc
+from tools.analysis.clocks import age_days, as_utc
 from tools.analysis.cost import monthly_cost
 from tools.analysis.findings import find_stale_images, find_tag_sprawl, report_dangling
 
@@ -71,12 +71,24 @@ def waste_section(ctx: DigestContext) -> DigestSection | None:
             i for i in idle if as_utc(i.time).timestamp() + opts.stale_days * 86400 > ctx.since.timestamp()
         ]
         if idle:
+            # every age names its clock and where that clock's times come from (#13)
+            origins = ", ".join(sorted({i.origin for i in idle if i.origin}))
+            pulls = sorted({i.last_pulled_origin for i in idle if i.last_pulled_origin})
+            pulled = f"; last pull by {', '.join(pulls)}" if pulls else "; no pull clock"
             lines.append(
                 f"{facts.name}: {len(idle)} stale images (not in use, older than {opts.stale_days} days by "
-                f"{report.clock}), {len(newly)} became stale since the previous digest."
+                f"{report.clock}{f' ({origins})' if origins else ''}{pulled}), {len(newly)} became stale "
+                "since the previous digest."
             )
         rows.extend(
-            [facts.name, i.repository, fmt.tags_text(i.tags), f"{i.age_days} days", fmt.size(i.image_bytes)]
+            [
+                facts.name,
+                i.repository,
+                fmt.tags_text(i.tags),
+                f"{i.age_days} days",
+                fmt.size(i.image_bytes),
+                f"{int(age_days(ctx.now, i.last_pulled))} days ago" if i.last_pulled else "unknown",
+            ]
             for i in newly
         )
         dangling = report_dangling(inv, hist.dangling, now=ctx.now, manifests=hist.manifests)
@@ -98,10 +110,22 @@ def waste_section(ctx: DigestContext) -> DigestSection | None:
         title="Stale, dangling and sprawling",
         severity="warning",
         lines=lines,
-        table=table(["registry", "repository", "tags", "age", "size"], rows, right=[3, 4], limit=opts.rows)
-        if rows
-        else None,
+        table=_waste_table(rows, limit=opts.rows) if rows else None,
         notes=["Table: images that became stale since the previous digest."] if rows else [],
+    )
+
+
+def _waste_table(rows: list[list[str]], *, limit: int) -> DigestTable:
+    """The newly stale images; the last-pulled column only where some registry has a pull clock."""
+    if all(row[5] == "unknown" for row in rows):
+        return table(
+            ["registry", "repository", "tags", "age", "size"],
+            [r[:5] for r in rows],
+            right=[3, 4],
+            limit=limit,
+        )
+    return table(
+        ["registry", "repository", "tags", "age", "size", "last pulled"], rows, right=[3, 4], limit=limit
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tools.analysis.bulk import bulk, validated_rows
-from tools.analysis.clocks import ClockData, ClockName, Clocks, age_days
+from tools.analysis.clocks import ClockData, ClockName, Clocks, age_days, native_clocks
 from tools.analysis.graph import build_graph, repository_digest_sets
 from tools.analysis.history import DanglingDigest
 from tools.analysis.reclaim import compute_reclaim
@@ -36,6 +36,9 @@ class StaleImage(BaseModel):
     age_days: int
     last_pulled: datetime | None  # None: no pull data (not "never pulled")
     in_use: bool
+    origin: str = ""  # where `time` comes from: "image config created", "ECR imagePushedAt", ...
+    last_pulled_origin: str | None = None  # where `last_pulled` comes from, when known
+    reason: str = ""  # "stale: created 2026-01-02, 330 days ago (image config created); last pulled ..."
     image_bytes: int  # config + layers (+ children for an index), not deduplicated
 
 
@@ -59,7 +62,7 @@ def find_stale_images(
     deployments: Iterable[Deployment] = (),
 ) -> StaleReport:
     """Tagged images older than N days by the clock and, where pull data exists, not pulled for N days."""
-    clocks = Clocks(inventory.manifests, clock_data)
+    clocks = Clocks(inventory.manifests, native_clocks(inventory, clock_data))
     usage = resolve_usage(inventory, deployments)
     rows: list[dict[str, Any]] = []  # validated together at the end: cheaper than a model per image
     unknown = 0
@@ -72,6 +75,8 @@ def find_stale_images(
         pulled = clocks.time(digest, "last_pulled")
         if age <= older_than_days or (pulled is not None and age_days(now, pulled) <= older_than_days):
             continue
+        origin = clocks.origin(digest, clock)
+        pulled_origin = clocks.origin(digest, "last_pulled") if pulled is not None else None
         rows.append(
             {
                 "registry": inventory.source.name,
@@ -84,6 +89,11 @@ def find_stale_images(
                 "last_pulled": pulled,
                 "in_use": digest in usage,
                 "image_bytes": _image_bytes(digest, inventory.manifests),
+                "origin": origin,
+                "last_pulled_origin": pulled_origin,
+                "reason": stale_reason(
+                    clock, moment, origin, now=now, pulled=pulled, pulled_origin=pulled_origin
+                ),
             }
         )
     rows.sort(key=lambda i: (-i["age_days"], i["repository"], i["digest"]))
@@ -93,6 +103,30 @@ def find_stale_images(
         images=validated_rows(StaleImage, rows),
         unknown_age=unknown,
     )
+
+
+def stale_reason(
+    clock: ClockName,
+    moment: datetime,
+    origin: str,
+    *,
+    now: datetime,
+    pulled: datetime | None,
+    pulled_origin: str | None,
+) -> str:
+    """Why an image is stale, each age with its origin: "stale: last pulled 140 days ago (ECR ...)"."""
+    words = {
+        "created": "created",
+        "first_seen": "first seen",
+        "pushed": "pushed",
+        "last_pulled": "last pulled",
+    }
+    text = f"stale: {words[clock]} {age_days(now, moment):.0f} days ago ({origin})"
+    if pulled is not None and clock != "last_pulled":
+        text += f"; last pulled {age_days(now, pulled):.0f} days ago ({pulled_origin})"
+    elif pulled is None and clock != "last_pulled":
+        text += "; no pull clock"
+    return text
 
 
 def _tagged_images(inventory: RegistryInventory) -> Iterable[tuple[str, Digest, list[str]]]:
@@ -120,6 +154,7 @@ class OldLatest(BaseModel):
     clock: ClockName
     time: datetime
     age_days: int
+    origin: str = ""  # where `time` comes from
 
 
 def find_old_latest(
@@ -131,7 +166,7 @@ def find_old_latest(
     clock_data: ClockData | None = None,
 ) -> list[OldLatest]:
     """`latest` tags whose image is older than N days by the clock (unknown ages are left out)."""
-    clocks = Clocks(inventory.manifests, clock_data)
+    clocks = Clocks(inventory.manifests, native_clocks(inventory, clock_data))
     out = []
     for repository, tags in sorted(inventory.tags.items()):
         digest = tags.get(LATEST)
@@ -146,6 +181,7 @@ def find_old_latest(
                 clock=clock,
                 time=moment,
                 age_days=int(age_days(now, moment)),
+                origin=clocks.origin(digest, clock),
             )
         )
     return sorted(out, key=lambda f: -f.age_days)

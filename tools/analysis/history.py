@@ -104,7 +104,10 @@ def build_history(
         if manifest is not None:
             wanted.update(child.digest for child in manifest.children)
     return RegistryHistory(
-        clocks=ClockData(first_seen=first_seen or {}, pushed=pushed or {}, last_pulled=last_pulled or {}),
+        # notifications' clocks and the registry API's own (kept apart so each age names its origin)
+        clocks=ClockData(
+            first_seen=first_seen or {}, pushed=pushed or {}, last_pulled=last_pulled or {}
+        ).with_native(current),
         dangling=dangling,
         manifests={d: m for d, m in manifests.items() if d in wanted and d not in current.manifests},
     )

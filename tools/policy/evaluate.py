@@ -177,7 +177,7 @@ def _evaluate_registry(
     dangling = hist.dangling_by_repository()
     repo_sets = repository_digest_sets(inventory, manifests, extra=dangling)
     registry_digests: set[Digest] = set().union(*repo_sets.values()) if repo_sets else set()
-    clocks = Clocks(manifests, hist.clocks)
+    clocks = Clocks(manifests, hist.clocks.with_native(inventory))
     usage = resolve_usage(inventory, deployments, manifests=manifests)
     name = inventory.source.name
     items: list[dict[str, Any]] = []
@@ -356,11 +356,31 @@ def _warnings(
     if unknown:
         out.append(f"registry {name}: {unknown} manifests without details; their bytes are not counted")
     rules = [r for p in applying for r in p.policy.keep]
-    if any(r.pulled_within_days for r in rules) and not hist.clocks.last_pulled:
-        out.append(f"registry {name}: no pull data; pulled_within_days keeps every digest it sees")
+    data = hist.clocks.with_native(inventory)
+    if any(r.pulled_within_days for r in rules) and not data.has("last_pulled"):
+        out.append(
+            f"registry {name}: no pull clock ({_no_clock(data.pull_origin, inventory)}); "
+            "pulled_within_days keeps every digest it sees (last pull unknown, kept)"
+        )
     clocks = {p.policy.clock for p in applying}
     clocks.update(r.clock for p in applying for r in p.policy.keep if r.clock)
     clocks.update(r.clock for p in applying for r in p.policy.delete if r.clock)
-    if "pushed" in clocks and not hist.clocks.pushed:
-        out.append(f"registry {name}: no push data; rules by the pushed clock treat every age as unknown")
+    if "pushed" in clocks and not data.has("pushed"):
+        out.append(
+            f"registry {name}: no push clock ({_no_clock(data.push_origin, inventory)}); rules by the "
+            "pushed clock treat every age as unknown (never old: older_than_days deletes nothing, "
+            "most_recent keeps)"
+        )
+    if "last_pulled" in clocks and not data.has("last_pulled"):
+        out.append(
+            f"registry {name}: no pull clock ({_no_clock(data.pull_origin, inventory)}); rules by the "
+            "last_pulled clock treat every age as unknown (never old: older_than_days deletes nothing)"
+        )
     return out
+
+
+def _no_clock(origin: str | None, inventory: RegistryInventory) -> str:
+    """Why a clock has no data: the registry API has none, or neither it nor notifications gave any."""
+    if origin:
+        return f"{origin} gave no times"
+    return f"the {inventory.source.kind} registry's API has none and no notifications arrived"

@@ -151,10 +151,15 @@ def _keep_most_recent(
     count = rule.most_recent or 0
     tagged = [d for d in scoped if d in facts.graph.tags]
     times = {d: facts.clocks.time(d, clock) for d in tagged}
-    out = {d: f"most_recent={count} by {clock}: {clock} unknown, kept" for d, t in times.items() if t is None}
+    out = {
+        d: f"most_recent={count} by {clock}: {clock} unknown{_no_data(facts, clock)}, kept"
+        for d, t in times.items()
+        if t is None
+    }
     known = sorted((d for d, t in times.items() if t is not None), key=lambda d: (times[d], d), reverse=True)
     for rank, digest in enumerate(known[:count], start=1):
-        out[digest] = f"most_recent={count} by {clock}: #{rank} ({_day(times[digest])})"
+        origin = _origin(facts, digest, clock)
+        out[digest] = f"most_recent={count} by {clock}: #{rank} ({_day(times[digest])}{origin})"
     return out
 
 
@@ -192,10 +197,27 @@ def _keep_pulled(rule: KeepRule, facts: RepositoryFacts, scoped: list[Digest]) -
     for digest in scoped:
         pulled = facts.clocks.time(digest, "last_pulled")
         if pulled is None:
-            out[digest] = f"pulled_within_days={days}: last pull unknown, kept"
+            out[digest] = (
+                f"pulled_within_days={days}: last pull unknown{_no_data(facts, 'last_pulled')}, kept"
+            )
         elif age_days(facts.now, pulled) <= days:
-            out[digest] = f"pulled_within_days={days}: pulled {_day(pulled)}"
+            origin = _origin(facts, digest, "last_pulled")
+            out[digest] = f"pulled_within_days={days}: pulled {_day(pulled)}{origin}"
     return out
+
+
+def _origin(facts: RepositoryFacts, digest: Digest, clock: ClockName) -> str:
+    """ " (ECR imagePushedAt)": where a push or pull time came from; nothing for created/first_seen."""
+    if clock not in ("pushed", "last_pulled"):
+        return ""
+    return f" ({facts.clocks.origin(digest, clock)})"
+
+
+def _no_data(facts: RepositoryFacts, clock: ClockName) -> str:
+    """ " (no pull clock)": why a push or pull time is unknown (docs/policies.md, "Clocks")."""
+    if clock not in ("pushed", "last_pulled") or facts.clocks.data.has(clock):
+        return ""
+    return " (no pull clock)" if clock == "last_pulled" else " (no push clock)"
 
 
 def policy_deletes(policy: CompiledPolicy, facts: RepositoryFacts, scoped: list[Digest]) -> dict[Digest, str]:
@@ -221,8 +243,9 @@ def _delete_reason(rule: DeleteRule, clock: ClockName, facts: RepositoryFacts, d
         if moment is None:
             return None  # unknown is never old
         age = age_days(facts.now, moment)
+        origin = _origin(facts, digest, clock)
         return (
-            f"older_than_days={rule.older_than_days} by {clock}: {_day(moment)}, {age:.0f} days"
+            f"older_than_days={rule.older_than_days} by {clock}{origin}: {_day(moment)}, {age:.0f} days"
             if (age > rule.older_than_days)
             else None
         )

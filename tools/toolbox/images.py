@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from tools.analysis.base_image import BaseImageInfo, find_base_image, image_layers
-from tools.analysis.clocks import Clocks, age_days
+from tools.analysis.clocks import Clocks, age_days, native_clocks
 from tools.analysis.history import RegistryHistory
 from tools.analysis.text import clean_text
 from tools.analysis.view import RegistryView, image_blobs
@@ -206,6 +206,10 @@ class ImageDetails(ToolResult):
     size: str
     created: str | None
     created_note: str
+    pushed: str | None = None  # day of the push, by `pushed_origin`
+    pushed_origin: str | None = None  # "ECR imagePushedAt", "registry notifications"; None: no push clock
+    last_pulled: str | None = None  # day of the latest counted pull, by `last_pulled_origin`
+    last_pulled_origin: str | None = None  # None: no pull clock (not "never pulled")
     platforms: list[PlatformRow]
     layers_of: str | None
     layers: list[LayerRow]
@@ -237,6 +241,10 @@ def get_image(call: Call, args: GetImageArgs) -> ImageDetails:
     notes = [
         f"{n} more {what} left out" for n, what in ((more_layers, "layers"), (more_labels, "labels")) if n
     ] + ([f"{more_annotations} more annotations left out"] if more_annotations else [])
+    histories = history_of(call)
+    hist = histories.get(view.name, RegistryHistory())
+    clocks = Clocks(view.inventory.manifests, native_clocks(view.inventory, hist.clocks))
+    pushed, pulled = clocks.time(digest, "pushed"), clocks.time(digest, "last_pulled")
     details = ImageDetails(
         registry=view.name,
         repository=found.repository,
@@ -246,8 +254,12 @@ def get_image(call: Call, args: GetImageArgs) -> ImageDetails:
         kind="index" if manifest.is_index else "image",
         size_bytes=view.size(digest),
         size=format_bytes(view.size(digest)),
-        created=day(Clocks(view.inventory.manifests).time(digest, "created")),
-        created_note="build time from the image config (a registry keeps no push time); unknown if < 1980",
+        created=day(clocks.time(digest, "created")),
+        created_note="build time from the image config; unknown if < 1980",
+        pushed=day(pushed),
+        pushed_origin=clocks.origin(digest, "pushed") if pushed is not None else None,
+        last_pulled=day(pulled),
+        last_pulled_origin=clocks.origin(digest, "last_pulled") if pulled is not None else None,
         platforms=_platforms(view, manifest),
         layers_of=layers_digest if layers_digest != digest else None,
         layers=rows,
@@ -276,6 +288,10 @@ def _image_headline(image: ImageDetails, *, layer_count: int, tag: str | None) -
         f"{layer_count} layers",
         f"created {image.created or 'unknown'}",
     ]
+    if image.pushed:
+        parts.append(f"pushed {image.pushed} ({image.pushed_origin})")
+    if image.last_pulled:
+        parts.append(f"last pulled {image.last_pulled} ({image.last_pulled_origin})")
     if image.base_image is not None and image.base_image.name:
         parts.append(f"base image {image.base_image.name}")
     places = ", ".join(f"{p.name} ({p.state}) in {p.environment}" for p in image.runs_on[:3])
