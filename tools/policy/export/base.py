@@ -20,7 +20,9 @@ from tools.policy.model import PolicyFile
 from tools.policy.plans import Plan
 
 # format -> "module:function"; a format's module adds itself here (one line).
-EXPORTERS: dict[str, str] = {}
+EXPORTERS: dict[str, str] = {
+    "ecr-lifecycle": "tools.policy.export.ecr_lifecycle:export_ecr_lifecycle",
+}
 
 
 @dataclass(frozen=True, slots=True)
