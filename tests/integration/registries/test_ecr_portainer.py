@@ -1,0 +1,78 @@
+"""End to end: an ECR record in Portainer, with only key, secret and region, inventoried by `regent inventory`.
+
+The fake Portainer (CE) holds a type-7 record whose URL is the fake ECR's v2 endpoint; `regent inventory
+--json` runs as a subprocess with AWS_ENDPOINT_URL_ECR pointing botocore at moto, as an operator would
+point it at a VPC endpoint. The counts, bytes and clocks must be exactly what was seeded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.demo.registry_server import RegistryServer
+from tests.cli import run_regent
+from tests.fakes.ecr import ACCESS_KEY, REGION, REGISTRY_PASSWORD, SECRET_KEY, MotoEcr, ecr_front
+from tests.fakes.portainer import FakePortainer
+from tests.fakes.portainer_records import FakeRegistry, FakeUser
+from tests.integration.registries.ecr_support import ecr_blobs, make_seed, moto_ecr
+
+__all__ = ["ecr_blobs", "moto_ecr"]  # fixtures, imported for pytest
+
+pytestmark = pytest.mark.real
+
+API_KEY = "ptr_ecr-inventory-test-key-001"
+
+
+def test_portainer_ecr_record_is_inventoried_with_ecr_clocks(
+    moto_ecr: MotoEcr, ecr_blobs: RegistryServer, http_client: httpx.Client, tmp_path: Path
+) -> None:
+    seed = make_seed(ecr_blobs, moto_ecr, http_client)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=1)
+    app = seed.push("team/app", ["1.0", "latest"])
+    app2 = seed.push("team/app", ["2.0"], layer_size=3000)
+    web = seed.push("team/web", ["1.0"])
+    with ecr_front(ecr_blobs.url, seed.ecr) as front:
+        record = FakeRegistry(
+            7, "aws", front.url, type=7, username=ACCESS_KEY, password=SECRET_KEY, ecr_region=REGION
+        )
+        fake = FakePortainer(
+            edition="CE",
+            users=[FakeUser(1, "admin", password="admin-pw-ecr", api_keys=(API_KEY,))],
+            registries=[record],
+            environments=[],
+        )
+        config = tmp_path / "regent.yml"
+        with fake:
+            config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
+            env = {
+                "PORTAINER_API_KEY": API_KEY,
+                "REGENT_CONFIG": str(config),
+                "AWS_ENDPOINT_URL_ECR": moto_ecr.url,
+                "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+            }
+            done = run_regent("inventory", "--json", state=tmp_path, env=env)
+        catalog_reads = front.count("GET", "/v2/_catalog")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    (registry,) = out["registries"]
+    assert (registry["repositories"], registry["tags"], registry["manifests"]) == (2, 4, 3)
+    assert registry["stored_bytes"] == seed.stored_bytes()
+    assert catalog_reads == 0  # listed by DescribeRepositories
+    assert (registry["push_clock"], registry["pull_clock"]) == (
+        "ECR imagePushedAt",
+        "ECR lastRecordedPullTime",
+    )
+    native = registry["native"]
+    assert set(native) == {app.digest, app2.digest, web.digest}
+    for digest, built in ((app.digest, app), (app2.digest, app2), (web.digest, web)):
+        pushed = dt.datetime.fromisoformat(native[digest]["pushed"])
+        assert start <= pushed <= dt.datetime.now(dt.UTC)
+        assert native[digest]["size"] == built.config.size  # moto: imageSizeInBytes is the config's size
+    leaked = done.stdout + done.stderr
+    assert SECRET_KEY not in leaked and REGISTRY_PASSWORD not in leaked and API_KEY not in leaked
