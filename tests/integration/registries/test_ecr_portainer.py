@@ -1,4 +1,4 @@
-"""End to end: an ECR record in Portainer, with only key, secret and region, inventoried by `regent inventory`.
+"""End to end: an ECR record in Portainer (only key, secret, region) inventoried by `regent inventory`.
 
 The fake Portainer (CE) holds a type-7 record whose URL is the fake ECR's v2 endpoint; `regent inventory
 --json` runs as a subprocess with AWS_ENDPOINT_URL_ECR pointing botocore at moto, as an operator would
