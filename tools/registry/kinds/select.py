@@ -25,6 +25,7 @@ PORTAINER_TYPES: dict[int, KindName] = {
 
 # kind -> "module:Class"; a kind's folder adds itself here (one line), imported only when used.
 ADAPTERS: dict[str, str] = {
+    "quay": "tools.registry.kinds.quay.adapter:QuayRegistry",
     "harbor": "tools.registry.kinds.harbor.adapter:HarborRegistry",
     "github": "tools.registry.kinds.github.adapter:GithubRegistry",
     "gitlab": "tools.registry.kinds.gitlab.adapter:GitlabRegistry",
