@@ -18,7 +18,11 @@ tests/fakes/specs/dockerhub-hub-api.yaml; the tests validate every answer agains
 v2, where Docker Hub differs from distribution: no `/v2/_catalog` (distribution/distribution#1831;
 answered 404 UNSUPPORTED), and a v2 DELETE of a manifest that still has tags is refused with 403 DENIED
 (docs.docker.com/reference/api/registry/latest, DeleteImageManifest). Tags deleted through the Hub API are
-gone from v2 too (tag lists, manifests by tag). Everything else goes to the real registry unchanged.
+gone from v2 too (tag lists, manifests by tag). With `pull_quota` set, manifest GETs count as pulls (HEADs
+do not) and carry `ratelimit-limit`/`ratelimit-remaining` (`N;w=21600`, docs.docker.com/docker-hub/usage,
+as in tests/fakes/dockerhub.py); past the quota they get 429 TOOMANYREQUESTS (distribution's errcode
+`ErrorCodeTooManyRequests`, the code Docker Hub's pull limit answers with). Everything else goes to the
+real registry unchanged.
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ class HubState:
     deleted: set[tuple[str, str]] = field(default_factory=set)  # (repository, tag) deleted via the Hub API
     throttle: list[int] = field(default_factory=list)  # Retry-After of the next Hub API answers: 429s
     max_page_size: int = 100
+    pull_quota: int | None = None  # manifest GETs left before v2 answers 429; None: no pull limit
+    pull_limit: int = 100
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
     exchanges: list[Exchange] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -277,7 +283,30 @@ class FakeDockerHubApi:
         if request.method == "DELETE" and self._tagged(repository, reference):
             message = "The operation is not allowed: the manifest is tagged; delete its tags first"
             return json_response(403, {"errors": [{"code": "DENIED", "message": message}]})
+        if request.method == "GET":
+            return self._pull(request)
         return None
+
+    def _pull(self, request: Request) -> Response | None:
+        """A manifest GET is a pull: counted against `pull_quota` when the test set one."""
+        with self.state.lock:
+            left = self.state.pull_quota
+            if left is not None and left > 0:
+                self.state.pull_quota = left - 1
+        if left is None:
+            return None
+        headers = {
+            "ratelimit-limit": f"{self.state.pull_limit};w=21600",
+            "ratelimit-remaining": f"{max(left - 1, 0)};w=21600",
+            "docker-ratelimit-source": "203.0.113.9",
+        }
+        if left <= 0:
+            message = "You have reached your pull rate limit. You may increase the limit by authenticating."
+            errors = {"errors": [{"code": "TOOMANYREQUESTS", "message": message}]}
+            return json_response(429, errors, headers)
+        answer = self.front.forward(request)
+        answer.headers.update(headers)
+        return answer
 
     def _v2_tags(self, request: Request) -> Response:
         answer = self.front.forward(request)

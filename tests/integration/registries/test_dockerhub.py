@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from diskcache import Cache
 
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
@@ -44,11 +45,14 @@ def hub(registry: RegistryServer) -> Iterator[FakeDockerHubApi]:
         yield fake
 
 
-def adapter(hub: FakeDockerHubApi, http: httpx.Client, *, secret: str = PAT) -> NativeRegistry:
+def adapter(
+    hub: FakeDockerHubApi, http: httpx.Client, *, secret: str = PAT, cache: Cache | None = None
+) -> NativeRegistry:
     config = AdapterConfig(
         kind=kind_for(portainer_type=6),
         url=hub.url,
         http=http,
+        cache=cache,
         username="acme",
         password=secret,
         extra={"namespaces": "acme-ci"},
@@ -218,3 +222,23 @@ def test_bad_credentials_are_a_clear_error_and_expired_tokens_are_renewed(
     assert statuses.count(("/v2/namespaces/acme/repositories", 401)) == 1  # one 401, then a new token
     assert hub.front.count("POST", "/v2/auth/token") == 4  # 2 refused + first token + its renewal
     assert_follows_spec(hub)
+
+
+def test_pull_limit_429_stops_manifest_gets_and_is_reported(
+    hub: FakeDockerHubApi, seeder: Seeder, http_client: httpx.Client, tmp_path: Path
+) -> None:
+    seed(seeder)
+    hub.state.pull_quota = 2  # two manifest GETs (pulls) left; HEADs and the Hub API do not count
+    with Cache(str(tmp_path / "cache")) as cache:  # a digest under two tags is pulled once
+        client = adapter(hub, http_client, cache=cache)
+        found = crawl_registry(client, RegistrySource(name="hub", url=hub.url, kind="dockerhub"), workers=1)
+    gets = [p for m, p in hub.front.seen if m == "GET" and "/manifests/" in p]
+    assert len(found.manifests) == 2  # 0.8 and 0.9; 0.9.1 is on 0.9's digest: found, not pulled again
+    assert len(gets) == 2 + 4  # the first 429 retried within the v2 client's 4 attempts, then none
+    limited = [e for e in found.errors if "pull rate limit" in e]
+    unfetched = [
+        (r, t) for (r, t), d in seeder.tagged().items() if d not in found.manifests and r != "other/x"
+    ]
+    assert len(limited) == len(unfetched) == 4  # each tag left unread says why
+    assert "no more manifest GETs for 15 minutes" in " ".join(limited)
+    assert hub.front.count("HEAD") == 7  # every tag still resolved (HEADs are free)

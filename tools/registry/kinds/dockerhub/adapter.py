@@ -12,6 +12,10 @@ the Hub API (docker/docs content/reference/api/hub/latest.yaml). So:
   `last_pushed`/`last_pulled`/`size`.
 - delete: every tag that points at the digest through the Hub API, then a v2 DELETE of the now untagged
   digest; nothing to collect afterwards (Docker Hub frees storage itself).
+- pull limits: a v2 manifest GET counts as a pull (a HEAD does not; docs.docker.com/docker-hub/usage), so
+  with a cache a tag is resolved with a HEAD and a manifest already seen (another tag on the same digest,
+  an earlier crawl) is not pulled again; after one 429 on a manifest GET no further manifest
+  GETs are sent for PULL_LIMIT_HOLD seconds: each gets a RateLimited that says why, without a request.
 - data plane: https://registry-1.docker.io for `docker.io`-style URLs (its token comes from
   auth.docker.io through the v2 challenge, which the v2 session answers), else the URL given (a mirror,
   a test fake). The Hub API is `api_url`, else hub.docker.com, except that a loopback URL serves both.
@@ -20,19 +24,23 @@ the Hub API (docker/docs content/reference/api/hub/latest.yaml). So:
 from __future__ import annotations
 
 import ipaddress
+import threading
+import time
 from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from tools.errors import AuthError, ConfigError, UpstreamError
+from tools.errors import AuthError, ConfigError, RateLimited, UpstreamError
+from tools.registry.client import RawManifest
 from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
 from tools.registry.kinds.dockerhub.client import HUB_API_URL, HubApi, HubTag
 
 REGISTRY_URL = "https://registry-1.docker.io"
 _HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
 DEFAULT_NAMESPACE = "library"  # `nginx` on Docker Hub is `library/nginx`
+PULL_LIMIT_HOLD = 900.0  # seconds without manifest GETs after a pull-limit 429 (the window is 6 hours)
 
 
 class DockerHubRegistry(NativeRegistry):
@@ -59,6 +67,8 @@ class DockerHubRegistry(NativeRegistry):
         extra = [n.strip() for n in config.extra.get("namespaces", "").split(",")]
         own = [config.username] if config.username else []
         self.namespaces = list(dict.fromkeys(n for n in [*own, *extra] if n))
+        self._pull_limited_at: float | None = None
+        self._pull_lock = threading.Lock()
 
     def catalog(self) -> list[str]:
         """`namespace/name` of every repository in the namespaces (Docker Hub has no v2 catalog)."""
@@ -68,6 +78,40 @@ class DockerHubRegistry(NativeRegistry):
                 "list in its config (extra: {namespaces: 'org1,org2'})"
             )
         return [f"{ns}/{name}" for ns in self.namespaces for name in self.hub.namespace_repositories(ns)]
+
+    def get_manifest(self, repository: str, reference: str) -> RawManifest:
+        """A manifest through v2; once Docker Hub's pull limit answered 429, refused without a request."""
+        cached = self._cached_for(repository, reference)
+        if cached is not None:
+            return cached  # no GET, no pull counted
+        with self._pull_lock:
+            limited_at = self._pull_limited_at
+        if limited_at is not None and time.monotonic() - limited_at < PULL_LIMIT_HOLD:
+            raise RateLimited(
+                f"Docker Hub pull rate limit: {repository}:{reference} not fetched; a manifest GET counts "
+                "as a pull and the limit answered 429 earlier in this run",
+                status=429,
+            )
+        try:
+            return super().get_manifest(repository, reference)
+        except RateLimited as exc:
+            with self._pull_lock:
+                self._pull_limited_at = time.monotonic()
+            raise RateLimited(
+                f"Docker Hub pull rate limit reached (429 on a manifest GET of {repository}, which counts as "
+                f"a pull): no more manifest GETs for {PULL_LIMIT_HOLD / 60:.0f} minutes; use an account "
+                f"with a higher limit, or crawl later ({exc})",
+                status=429,
+            ) from None
+
+    def _cached_for(self, repository: str, reference: str) -> RawManifest | None:
+        """The cached manifest a reference names; a tag is resolved with a HEAD, which is not a pull."""
+        if reference.startswith("sha256:"):
+            return self.cached_manifest(reference)
+        if self.config.cache is None:
+            return None  # nothing to find: one GET by tag costs one pull, a HEAD first would add a request
+        head = self.head_manifest(repository, reference)
+        return self.cached_manifest(head.digest) if head is not None else None
 
     def native_times(self, repository: str, digests: Collection[str]) -> dict[str, NativeTimes]:
         """Push and pull times and sizes of these digests, from one Hub tag listing of the repository."""
