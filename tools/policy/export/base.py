@@ -22,6 +22,7 @@ from tools.policy.plans import Plan
 # format -> "module:function"; a format's module adds itself here (one line).
 EXPORTERS: dict[str, str] = {
     "ecr-lifecycle": "tools.policy.export.ecr_lifecycle:export_ecr_lifecycle",
+    "gitlab-cleanup": "tools.policy.export.gitlab_cleanup:export_gitlab_cleanup",
 }
 
 
