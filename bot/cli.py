@@ -73,6 +73,27 @@ def record_crash(reference: str) -> str:
     return str(path)
 
 
+def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`regent plan`: the dry run, and its export to a registry's own retention."""
+    plan = sub.add_parser("plan", help="dry-run a retention policy file: what would go, what stays, bytes")
+    plan.add_argument("--policy", required=True, metavar="FILE", help="retention policy YAML file")
+    plan.add_argument(
+        "--name", action="append", default=[], metavar="POLICY", help="only this policy (repeatable)"
+    )
+    _add_sources(plan)
+    plan.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+    plan.add_argument(
+        "--export",
+        metavar="FORMAT",
+        help="also write the policies as the registry's own retention: ecr-lifecycle, harbor-retention, "
+        "gar-cleanup, gitlab-cleanup, acr-purge",
+    )
+    plan.add_argument("--out", metavar="DIR", help="with --export: write each document to DIR as JSON")
+    plan.add_argument(
+        "--no-preview", action="store_true", help="with --export: skip the registry's own dry run"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="regent", description="Container registry assistant for Portainer")
@@ -89,13 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     inventory.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     inventory.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
 
-    plan = sub.add_parser("plan", help="dry-run a retention policy file: what would go, what stays, bytes")
-    plan.add_argument("--policy", required=True, metavar="FILE", help="retention policy YAML file")
-    plan.add_argument(
-        "--name", action="append", default=[], metavar="POLICY", help="only this policy (repeatable)"
-    )
-    _add_sources(plan)
-    plan.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+    _add_plan(sub)
 
     apply = sub.add_parser(
         "apply", help="execute a stored plan or change (act-...) once (re-validates every item first)"

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.app import DB_NAME, App, app_from_env
+from bot.commands.plan_export import ExportResult, chosen_exporter, export_json, print_export, run_export
 from bot.commands.progress import terminal_progress
 from bot.config import read_only_reason
 from tools.policy.evaluate import evaluate_snapshot
@@ -79,8 +80,10 @@ def recall_sources(db: Path, plan_id: str) -> dict[str, Any] | None:
 def run_plan_command(args: argparse.Namespace) -> int:
     """Crawl the sources, evaluate the policy file, store the plan, print it; deletes nothing."""
     policies = load_policies(args.policy)
+    export = chosen_exporter(getattr(args, "export", None))  # an unknown format: exit 2 before any crawl
     sources = plan_sources(args)
     runtime = open_app(sources)
+    exported: ExportResult | None = None
     try:
         with terminal_progress(enabled=not args.json) as progress:
             snapshot = runtime.refresh_snapshot(progress=progress)
@@ -104,12 +107,28 @@ def run_plan_command(args: argparse.Namespace) -> int:
                 "items_hash": plan.items_hash,
             },
         )
+        if export is not None:
+            out = getattr(args, "out", None)
+            exported = run_export(
+                export,
+                policies=policies,
+                plan=plan,
+                snapshot=snapshot,
+                now=runtime.clock(),
+                runtime=runtime,
+                out=Path(out) if out else None,
+                preview=not getattr(args, "no_preview", False),
+            )
     finally:
         runtime.close()
     if args.json:
-        print(json.dumps(plan_json(plan), indent=2))
+        document = plan_json(plan)
+        print(json.dumps({**document, "export": export_json(exported)} if exported else document, indent=2))
     else:
-        print_plan(plan, console=Console(), read_only=read_only_reason(runtime.settings) is not None)
+        console = Console()
+        print_plan(plan, console=console, read_only=read_only_reason(runtime.settings) is not None)
+        if exported is not None:
+            print_export(exported, console=console)
     return 1 if snapshot.errors else 0
 
 

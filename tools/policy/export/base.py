@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tools.errors import ConfigError
 from tools.inventory.models import InventorySnapshot
@@ -23,6 +23,8 @@ from tools.policy.plans import Plan
 EXPORTERS: dict[str, str] = {
     "ecr-lifecycle": "tools.policy.export.ecr_lifecycle:export_ecr_lifecycle",
     "gitlab-cleanup": "tools.policy.export.gitlab_cleanup:export_gitlab_cleanup",
+    "acr-purge": "tools.policy.export.acr_purge:export_acr_purge",
+    "gar-cleanup": "tools.policy.export.gar_cleanup:export_gar_cleanup",
 }
 
 
@@ -72,4 +74,59 @@ def exporter(name: str) -> Exporter:
         raise ConfigError(f"unknown export format {name!r}; known: {known}")
     module, _, function = path.partition(":")
     found: Exporter = getattr(importlib.import_module(module), function)
+    return found
+
+
+# ----- native previews (added by core for `regent plan --export`) --------------------------------------
+# format -> "module:function" of a Previewer: for formats whose registry can dry-run an exported document
+# (ECR lifecycle preview, Harbor retention dry run, GAR cleanup dry run). The CLI shows its rows next to
+# Regent's plan. A previewer never changes the registry.
+PREVIEWERS: dict[str, str] = {
+    "ecr-lifecycle": "tools.policy.export.previews:ecr_lifecycle_preview",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRow:
+    """One image: what Regent's plan does with it and what the registry's own dry run says."""
+
+    digest: str
+    tags: tuple[str, ...]
+    regent: str  # "delete" | "keep" | "not in plan"
+    native: str  # the registry's verdict in its words: "expire", "retain", "delete", "keep"
+    regent_reason: str
+    native_reason: str = ""  # e.g. "rule 2"
+
+    @property
+    def agrees(self) -> bool:
+        """True when both sides delete it or both keep it."""
+        return (self.regent == "delete") == (self.native in ("expire", "delete", "remove"))
+
+
+@dataclass(frozen=True, slots=True)
+class NativePreview:
+    """One repository's (or project's) dry run by the registry, paired with Regent's plan."""
+
+    registry: str
+    repository: str
+    status: str  # the registry's status of the dry run, e.g. COMPLETE; rows are complete only then
+    rows: tuple[PreviewRow, ...]
+
+
+class PreviewClients(Protocol):
+    """Live registry clients by registry name (the CLI builds them from the same sources as the crawl)."""
+
+    def get(self, name: str) -> object | None: ...
+
+
+Previewer = Callable[[NativeExport, ExportRequest, PreviewClients], list[NativePreview]]
+
+
+def previewer(name: str) -> Previewer | None:
+    """The preview function of a format, or None when its registry has no dry run."""
+    path = PREVIEWERS.get(name)
+    if path is None:
+        return None
+    module, _, function = path.partition(":")
+    found: Previewer = getattr(importlib.import_module(module), function)
     return found
