@@ -15,6 +15,8 @@ tests/fakes/specs/gitlab-openapi-v2-registry.trimmed.yaml):
 - app/services/projects/container_repository/third_party/delete_tags_service.rb: with a registry that cannot
   delete a tag, GitLab points the tag at a dummy image and deletes that by digest; the fake does the same
   against the real registry behind it, so the tagged manifest stays, untagged, as it does on GitLab.
+- Without a token GitLab's REST API returns only public data (doc/api/rest/authentication.md), so a
+  public project's registry API answers reads anonymously; changes always need a token.
 - The v2 catalog is for GitLab administrators only (registries.md L1): `/v2/_catalog` answers 401 here.
 - GitLab sends `null` for unset fields (`cleanup_policy_started_at`, `status`); the published Swagger 2.0
   has no way to say a field may be null, so the fake leaves such fields out.
@@ -61,6 +63,7 @@ class FakeGitlab(RegistryFront):
     ) -> None:
         self.state = GitlabState(project_id=project_id, project_path=project_path, token=token)
         self.page_cap = 100  # GitLab's maximum per_page; tests lower it to see paging
+        self.public = False  # a public project's registry API answers reads without a token
         self.queued: list[Response] = []  # canned off-spec answers (throttling, garbage), sent first
         super().__init__(upstream, self._answer)
 
@@ -91,7 +94,9 @@ class FakeGitlab(RegistryFront):
         return response
 
     def _rest(self, request: Request) -> Response:
-        if request.headers.get("private-token") != self.state.token:
+        token = request.headers.get("private-token")
+        anonymous_read = token is None and self.public and request.method == "GET"
+        if token != self.state.token and not anonymous_read:
             return json_response(401, {"message": "401 Unauthorized"})
         match = _ROUTE.match(request.path)
         project = unquote(match.group(1)) if match else ""

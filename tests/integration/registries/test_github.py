@@ -185,8 +185,12 @@ def test_user_owner_throttling_and_errors_are_clear(
             build_registry(wrong).catalog()
         assert "nope" not in str(caught.value)
         validate_exchanges(OpenAPI.from_path(SPEC), "https://api.github.com", front.state.exchanges)
+    no_owner = build_registry(AdapterConfig(kind="github", url=front.url, http=http_client, password=TOKEN))
     with pytest.raises(ConfigError, match="no owner"):
-        build_registry(AdapterConfig(kind="github", url=front.url, http=http_client, password=TOKEN))
+        no_owner.catalog()  # reported when used: the other registries are still read
+    no_token = AdapterConfig(kind="github", url=front.url, http=http_client, extra={"organisation": "acme"})
+    with pytest.raises(ConfigError, match="personal access token"):
+        build_registry(no_token).native_times("acme/api", [])
 
 
 def test_the_spec_check_catches_a_drifting_fake() -> None:

@@ -181,11 +181,25 @@ def test_throttling_bad_answers_and_bad_config_are_clear(
     with pytest.raises(AuthError, match="401") as caught:
         build_registry(wrong).catalog()
     assert "nope" not in str(caught.value)
+    no_project = AdapterConfig(kind="gitlab", url=front.url, http=http_client, password=TOKEN)
     with pytest.raises(ConfigError, match="no project"):
-        build_registry(AdapterConfig(kind="gitlab", url=front.url, http=http_client, password=TOKEN))
+        build_registry(no_project).catalog()  # reported when used: the other registries are still read
+    bad_id = AdapterConfig(
+        kind="gitlab", url=front.url, http=http_client, password=TOKEN, extra={"project_id": "x"}
+    )
     with pytest.raises(ConfigError, match="not a number"):
-        build_registry(
-            AdapterConfig(
-                kind="gitlab", url=front.url, http=http_client, password=TOKEN, extra={"project_id": "x"}
-            )
-        )
+        build_registry(bad_id).catalog()
+
+
+def test_a_public_project_is_read_without_a_token_but_not_changed(
+    front: FakeGitlab, seeder: Seeder, http_client: httpx.Client
+) -> None:
+    digests = seed(seeder, front)
+    front.public = True
+    config = AdapterConfig(kind="gitlab", url=front.url, http=http_client, extra={"project_path": "grp/shop"})
+    client = build_registry(config)
+    assert client.catalog() == ["grp/shop", "grp/shop/api"]
+    assert client.native_times("grp/shop/api", [digests["api_old"]])[digests["api_old"]].pushed is not None
+    with pytest.raises(AuthError, match="401"):
+        client.delete_manifest("grp/shop/api", digests["api_old"])
+    assert client.head_manifest("grp/shop/api", digests["api_old"]) is not None

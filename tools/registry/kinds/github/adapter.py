@@ -41,25 +41,28 @@ class GithubRegistry(NativeRegistry):
         super().__init__(config)
         organisation = config.extra.get("organisation", "")
         owner = organisation or config.extra.get("owner", "") or (config.username or "")
-        if not owner:
-            raise ConfigError(
-                f"GitHub registry {config.url}: no owner; set Portainer's organisation name, or the "
-                "registry username, or `owner:` in Regent's config"
-            )
-        if not config.password:
-            raise ConfigError(f"GitHub registry {config.url}: a personal access token is needed")
+        # Missing settings are reported when the REST API is needed, as an error of this registry's crawl,
+        # so one incomplete record does not stop Regent from reading every other registry.
+        self._missing = _missing(config, owner)
         api = JsonApi(
             config.api_url or _api_url(config.url),
             http=config.http,
             vendor="GitHub",
             headers={
-                "authorization": f"Bearer {config.password}",
+                "authorization": f"Bearer {config.password or ''}",
                 "accept": "application/vnd.github+json",
                 "x-github-api-version": API_VERSION,
             },
         )
         self.owner = owner.lower()  # GHCR image names are lower case
-        self.packages = GithubPackages(api, owner=owner, organisation=bool(organisation))
+        self._packages = GithubPackages(api, owner=owner, organisation=bool(organisation))
+
+    @property
+    def packages(self) -> GithubPackages:
+        """The owner's packages API; ConfigError when the owner or the token is not known."""
+        if self._missing:
+            raise ConfigError(self._missing)
+        return self._packages
 
     def catalog(self) -> list[str]:
         """`<owner>/<package>` for every container package of the owner."""
@@ -93,6 +96,21 @@ class GithubRegistry(NativeRegistry):
         if owner.lower() != self.owner or not package:
             raise NotFound(f"{repository} is not a package of GitHub owner {self.owner}")
         return package
+
+
+def _missing(config: AdapterConfig, owner: str) -> str:
+    """What the REST API needs and the configuration lacks, in one sentence ("" when nothing)."""
+    if not owner:
+        return (
+            f"GitHub registry {config.url}: no owner; set Portainer's organisation name, or the registry "
+            "username, or `extra: {owner: …}` in Regent's config"
+        )
+    if not config.password:
+        return (
+            f"GitHub registry {config.url}: GitHub's packages API needs a personal access token (classic, "
+            "read:packages; delete:packages to delete): give this registry username_env and password_env"
+        )
+    return ""
 
 
 def _by_digest(versions: list[PackageVersion], digest: str) -> PackageVersion | None:

@@ -10,7 +10,9 @@ Deleting a digest deletes each of its tags through the REST API (GitLab's own ta
 by digest over v2 if it is still there: GitLab's tag delete leaves the manifest behind untagged.
 
 Portainer's GitLab record (type 4) holds `Gitlab.{InstanceURL, ProjectId, ProjectPath}`; they arrive in
-`extra` as `instance_url`, `project_id`, `project_path`. `api_url`, when set, replaces the instance URL.
+`extra` as `instance_url`, `project_id`, `project_path`. `api_url`, when set, replaces the instance URL. The
+registry password is a personal access token (`read_api`; `api` to delete), sent as `PRIVATE-TOKEN`; without
+one, only a public project's registry can be read.
 """
 
 from __future__ import annotations
@@ -44,13 +46,26 @@ class GitlabRegistry(NativeRegistry):
 
     def __init__(self, config: AdapterConfig) -> None:
         super().__init__(config)
-        project = _project(config)
-        if not config.password:
-            raise ConfigError(f"GitLab registry {config.url}: a personal access token is needed")
+        # A missing project is reported when the REST API is needed, as an error of this registry's crawl,
+        # so one incomplete record does not stop Regent from reading every other registry. No token is
+        # fine: a public project's registry API answers without one.
+        self._missing = ""
+        try:
+            project = _project(config)
+        except ConfigError as exc:
+            project, self._missing = "0", str(exc)
         instance = config.api_url or config.extra.get("instance_url", "") or _instance_for(config.url)
-        api = JsonApi(instance, http=config.http, vendor="GitLab", headers={"private-token": config.password})
-        self.project = GitlabProject(api, project=project)
+        headers = {"private-token": config.password} if config.password else {}
+        api = JsonApi(instance, http=config.http, vendor="GitLab", headers=headers)
+        self._project = GitlabProject(api, project=project)
         self._ids: dict[str, GitlabRepository] = {}
+
+    @property
+    def project(self) -> GitlabProject:
+        """The project's registry API; ConfigError when the project is not known."""
+        if self._missing:
+            raise ConfigError(self._missing)
+        return self._project
 
     def catalog(self) -> list[str]:
         """The full path of every container repository of the project."""
@@ -97,7 +112,7 @@ class GitlabRegistry(NativeRegistry):
             self.catalog()
         found = self._ids.get(path)
         if found is None:
-            raise NotFound(f"{path} is not a container repository of GitLab project {self.project.project}")
+            raise NotFound(f"{path} is not a container repository of GitLab project {self._project.project}")
         return found
 
 
