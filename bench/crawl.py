@@ -2,6 +2,7 @@
 over plain loopback and through a proxy that adds 20 ms to every request.
 
     .venv/bin/python bench/crawl.py [--repositories 100] [--tags 10] [--delay-ms 20] [--repeat 3]
+    .venv/bin/python bench/crawl.py --ecr [--repositories 100] [--tags 10] [--repeat 3]   (bench/crawl_ecr.py)
 
 Prints wall time, client CPU time and CPU per request (median of --repeat runs) and the speedups.
 """
@@ -140,9 +141,15 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--alone", metavar="URL", help=argparse.SUPPRESS)  # the child of run_alone
+    parser.add_argument("--ecr", action="store_true", help="the ECR adapter vs v2 only on moto (#13)")
     args = parser.parse_args()
     if args.alone:
         crawl_alone(args.alone)
+        return
+    if args.ecr:
+        from bench.crawl_ecr import run as run_ecr
+
+        run_ecr(args.repositories, args.tags, args.repeat)
         return
     with RegistryServer() as registry:
         start = time.perf_counter()
