@@ -111,13 +111,8 @@ def build_sources(
         base = registry_url(entry.url)
         username, password = _credentials(secrets, entry.name)
         kind = kind_for(hint=entry.kind, host=urlsplit(base).netloc)
-        source = RegistrySource(
-            name=entry.name,
-            url=base,
-            kind=kind,
-            region=entry.region,
-            extra=tuple(sorted(entry.extra.items())),
-        )
+        # the entry's `extra` goes to the adapter only, never into the snapshot: it may hold a token
+        source = RegistrySource(name=entry.name, url=base, kind=kind, region=entry.region)
         client = build_registry(
             AdapterConfig(
                 kind=kind,
