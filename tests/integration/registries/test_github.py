@@ -148,6 +148,7 @@ def test_delete_plan_runs_through_the_rest_api_once(
     assert report.deleted == 2 and report.failed == 0
     assert front.count("DELETE", "/orgs/acme/packages/container/") == 2
     assert front.count("DELETE", "/v2/") == 0, "the v2 DELETE GHCR refuses is never tried"
+    assert client.requests["DELETE"] == 2, "REST requests count with the v2 ones"
     assert client.head_manifest("acme/api", digests["api:old-1"]) is None
     assert client.head_manifest("acme/api", "1.0") is not None, "the kept tags stay"
     assert not client.delete_manifest("acme/job", digests["job:old-x"]), "already gone: False"

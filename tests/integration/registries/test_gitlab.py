@@ -145,6 +145,7 @@ def test_delete_plan_removes_tags_through_gitlab_then_the_manifest(
         "old-1, old-2, old-x"
     )
     assert front.count("DELETE", "/v2/") == 2, "then each manifest by digest, once"
+    assert client.requests["DELETE"] == 5, "REST requests count with the v2 ones"
     for repository, digest in (("grp/shop", digests["root_old"]), ("grp/shop/api", digests["api_old"])):
         assert client.head_manifest(repository, digest) is None, "the manifest went after its tags"
     assert client.head_manifest("grp/shop/api", "old-keep") is not None, "a kept digest keeps all its tags"

@@ -8,7 +8,9 @@ into a tools.errors type that names the vendor and the request but never the tok
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +64,8 @@ class JsonApi:
         self._headers = dict(headers)
         self._attempts = attempts
         self._max_wait = max_retry_wait
-        self.requests = 0
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()  # sent, by method (the crawl adds them to the v2 ones)
 
     def send(
         self, method: str, path: str, *, query: Mapping[str, str] | None = None, ok_missing: bool = False
@@ -95,7 +98,8 @@ class JsonApi:
         request = self._http.build_request(
             method, self.base_url + path, params=dict(query or {}), headers=self._headers
         )
-        self.requests += 1
+        with self._lock:
+            self.requests[method] += 1
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
             try:

@@ -9,6 +9,7 @@ both: basic auth on v2, a bearer token on the REST API (`read:packages`, and `de
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -63,6 +64,11 @@ class GithubRegistry(NativeRegistry):
         if self._missing:
             raise ConfigError(self._missing)
         return self._packages
+
+    @property
+    def requests(self) -> Counter[str]:
+        """Requests sent so far, by method: v2 and the REST API together."""
+        return super().requests + self._packages.api.requests
 
     def catalog(self) -> list[str]:
         """`<owner>/<package>` for every container package of the owner."""

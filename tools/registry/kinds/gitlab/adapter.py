@@ -17,6 +17,7 @@ one, only a public project's registry can be read.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -66,6 +67,11 @@ class GitlabRegistry(NativeRegistry):
         if self._missing:
             raise ConfigError(self._missing)
         return self._project
+
+    @property
+    def requests(self) -> Counter[str]:
+        """Requests sent so far, by method: v2 and the REST API together."""
+        return super().requests + self._project.api.requests
 
     def catalog(self) -> list[str]:
         """The full path of every container repository of the project."""
