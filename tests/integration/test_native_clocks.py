@@ -28,6 +28,7 @@ from tools.inventory.models import RegistrySource
 from tools.inventory.refresh import merge_refresh
 from tools.inventory.serialize import snapshot_from_dict, snapshot_to_dict
 from tools.inventory.store import SnapshotStore
+from tools.privileges.checks import check_registry
 from tools.registry.client import RegistryClient
 from tools.registry.kinds import select
 from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
@@ -210,3 +211,28 @@ def test_adapters_are_chosen_from_portainer_records_and_config(
     }
     (inventory,) = snapshot.registries
     assert inventory.last_pulled[digests["first"]] == PULLED
+
+
+class NativeListing(FixedClocks):
+    """A kind that lists and deletes through its own API; its v2 catalog is never asked."""
+
+    def catalog(self) -> list[str]:
+        return ["team/app"]
+
+    def delete_manifest(self, repository: str, digest: str) -> bool:
+        raise AssertionError("the doctor must never delete")
+
+
+def test_doctor_reads_a_native_listing_and_does_not_probe_a_native_delete(
+    registry: RegistryServer, seeder: Seeder, http_client: httpx.Client
+) -> None:
+    _seed(seeder)
+    client = NativeListing(AdapterConfig(kind="quay", url=registry.url, http=http_client))
+    source = RegistrySource(name="n", url=registry.url, kind="quay")
+    read, delete = check_registry(source, client, mode="cleanup")
+    assert read.level == "ok" and client.requests["GET"] == 1  # /v2/ only: the listing was native
+    assert delete.level == "warning" and "deletes go through v2 DELETE by digest" in delete.message
+    assert "DELETE" not in client.requests
+    plain = select.build_registry(AdapterConfig(kind="custom", url=registry.url, http=http_client))
+    _, probed = check_registry(RegistrySource(name="p", url=registry.url), plain, mode="cleanup")
+    assert "deletes allowed" in probed.message and plain.requests["DELETE"] == 1

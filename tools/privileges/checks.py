@@ -15,6 +15,7 @@ from tools.errors import AuthError, RegentError
 from tools.inventory.models import RegistrySource
 from tools.portainer.client import PortainerClient
 from tools.registry.client import PROBE_DIGEST, DeleteProbe, RegistryClient
+from tools.registry.kinds.base import NativeRegistry
 
 Level = Literal["ok", "warning", "error"]
 Mode = Literal["read-only", "cleanup"]
@@ -209,6 +210,15 @@ def check_registry(
                 subject,
                 "cleanup mode, delete permission not checked (privileges.delete_probe is off)",
                 "approved cleanups fail per item with the registry's 401/403/405 if it cannot delete",
+            )
+        )
+    elif isinstance(client, NativeRegistry) and client.native_delete():
+        found.append(
+            Finding(
+                "warning",
+                subject,
+                f"deletes go through {client.capabilities.delete_path}: permission not probed",
+                "approved cleanups fail per item with the registry's answer if the credentials cannot delete",
             )
         )
     else:

@@ -100,6 +100,21 @@ class NativeRegistry(RegistryClient):
         )
         self.config = config
 
+    def catalog_page(self, n: int = 1) -> list[str]:
+        """The first `n` repositories: from the native listing where the kind overrides `catalog()`.
+
+        `regent doctor` reads one page as its read check; a kind without a v2 catalog (Docker Hub, Harbor,
+        Quay, ECR) would fail that check though it reads fine. (Added by core for the doctor, #13.)
+        """
+        if type(self).catalog is not RegistryClient.catalog:
+            return self.catalog()[: max(n, 1)]
+        return super().catalog_page(n)
+
+    @classmethod
+    def native_delete(cls) -> bool:
+        """True when the kind deletes through its own path, so a v2 delete probe would say nothing."""
+        return cls.delete_manifest is not RegistryClient.delete_manifest
+
     def native_times(self, repository: str, digests: Collection[str]) -> dict[str, NativeTimes]:
         """Clocks and sizes the native API has for these digests of one repository ({} for plain v2).
 
