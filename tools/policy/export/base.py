@@ -25,8 +25,6 @@ EXPORTERS: dict[str, str] = {
     "gitlab-cleanup": "tools.policy.export.gitlab_cleanup:export_gitlab_cleanup",
     "acr-purge": "tools.policy.export.acr_purge:export_acr_purge",
     "gar-cleanup": "tools.policy.export.gar_cleanup:export_gar_cleanup",
-    "acr-purge": "tools.policy.export.acr_purge:export_acr_purge",
-    "gar-cleanup": "tools.policy.export.gar_cleanup:export_gar_cleanup",
 }
 
 
