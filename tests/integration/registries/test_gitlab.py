@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -204,3 +205,19 @@ def test_a_public_project_is_read_without_a_token_but_not_changed(
     with pytest.raises(AuthError, match="401"):
         client.delete_manifest("grp/shop/api", digests["api_old"])
     assert client.head_manifest("grp/shop/api", digests["api_old"]) is not None
+
+
+def test_clocks_of_several_repositories_at_once_list_the_project_once(
+    front: FakeGitlab, seeder: Seeder, http_client: httpx.Client
+) -> None:
+    """A refresh asks for named repositories without a catalog first, from several threads."""
+    digests = seed(seeder, front)
+    client = adapter_for(front, http_client)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(
+            pool.map(
+                lambda repo: client.native_times(repo, digests.values()), ["grp/shop", "grp/shop/api"] * 2
+            )
+        )
+    assert {d for times in found for d in times} == set(digests.values())
+    assert front.count("GET", "/api/v4/projects/42/registry/repositories?") == 1

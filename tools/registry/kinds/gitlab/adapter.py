@@ -17,6 +17,7 @@ one, only a public project's registry can be read.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Collection
 from typing import ClassVar
@@ -60,6 +61,7 @@ class GitlabRegistry(NativeRegistry):
         api = JsonApi(instance, http=config.http, vendor="GitLab", headers=headers)
         self._project = GitlabProject(api, project=project)
         self._ids: dict[str, GitlabRepository] = {}
+        self._ids_lock = threading.Lock()  # the crawl asks for several repositories' clocks at once
 
     @property
     def project(self) -> GitlabProject:
@@ -114,9 +116,10 @@ class GitlabRegistry(NativeRegistry):
         return [detail for detail in details if detail is not None]
 
     def _repository(self, path: str) -> GitlabRepository:
-        if path not in self._ids:
-            self.catalog()
-        found = self._ids.get(path)
+        with self._ids_lock:
+            if path not in self._ids:
+                self.catalog()
+            found = self._ids.get(path)
         if found is None:
             raise NotFound(f"{path} is not a container repository of GitLab project {self._project.project}")
         return found
