@@ -100,6 +100,12 @@ def image_report(call: Call, argument: str) -> Report:
         f"Digest: {found.digest}",
         f"Size: {found.size} (compressed, as stored)",
         f"Created: {found.created or 'unknown'} ({found.created_note})",
+        f"Pushed: {found.pushed} ({found.pushed_origin})"
+        if found.pushed
+        else "Pushed: unknown (no notification or registry API time)",
+        f"Last pulled: {found.last_pulled} ({found.last_pulled_origin})"
+        if found.last_pulled
+        else "Last pulled: unknown (no notification or registry API time)",
         f"Base image: {(base.name or base.in_registry or 'unknown') if base else 'unknown'}"
         + (f" (from {base.evidence})" if base else ""),
         f"Tags on this digest: {', '.join(found.tags_on_digest) or 'none'}",
