@@ -16,7 +16,7 @@ import moto.settings
 import pytest
 from botocore.stub import Stubber
 
-from tests.fakes.ecr import ACCESS_KEY, REGION, REGISTRY_PASSWORD, SECRET_KEY, MotoEcr, throttling
+from tests.fakes.ecr import ACCESS_KEY, REGION, SECRET_KEY, MotoEcr, throttling
 from tests.fakes.portainer_http import Request, Response
 from tests.fakes.registry_front import RegistryFront
 from tests.integration.registries.ecr_support import adapter_config, moto_ecr
@@ -52,7 +52,6 @@ def stubbed_api(monkeypatch: pytest.MonkeyPatch) -> tuple[EcrApi, Stubber]:
 
 def stubbed_adapter(monkeypatch: pytest.MonkeyPatch, http: httpx.Client) -> tuple[EcrRegistry, Stubber]:
     api, stubber = stubbed_api(monkeypatch)
-    stubber.add_response("get_authorization_token", token_answer("t", T0 + dt.timedelta(days=365)), {})
     stubber.activate()
     return EcrRegistry(adapter_config(NO_ENDPOINT, http), api=api), stubber
 
@@ -152,8 +151,9 @@ def test_bad_keys_are_refused_by_moto_with_a_clear_error(
     moto_ecr: MotoEcr, monkeypatch: pytest.MonkeyPatch, http_client: httpx.Client
 ) -> None:
     monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # moto checks keys from now on
+    adapter = build_registry(adapter_config("http://127.0.0.1:9", http_client))  # nothing sent yet
     with pytest.raises(AuthError, match="AWS rejected the ECR access key") as caught:
-        build_registry(adapter_config("http://127.0.0.1:9", http_client))
+        adapter.catalog()
     assert SECRET_KEY not in str(caught.value) and ACCESS_KEY not in str(caught.value)
 
 
@@ -176,28 +176,34 @@ def test_throttling_is_retried_then_bounded(
         assert len(throttled) == 3  # max_attempts in all, then the error
 
 
-def test_registry_token_is_fetched_again_before_it_expires(
+def test_registry_token_is_fetched_before_the_first_request_and_again_before_it_expires(
     monkeypatch: pytest.MonkeyPatch, http_client: httpx.Client
 ) -> None:
     api, stubber = stubbed_api(monkeypatch)
-    now = dt.datetime.now(dt.UTC)
-    stubber.add_response("get_authorization_token", token_answer("stale", now + dt.timedelta(minutes=2)), {})
-    fresh_token = token_answer(REGISTRY_PASSWORD, now + dt.timedelta(hours=12))
-    stubber.add_response("get_authorization_token", fresh_token, {})
+    first, second = "first-token", "second-token"
+    stubber.add_response("get_authorization_token", token_answer(first, T0 + dt.timedelta(hours=12)), {})
+    stubber.add_response("get_authorization_token", token_answer(second, T0 + dt.timedelta(hours=24)), {})
     stubber.activate()
-    fresh = "Basic " + base64.b64encode(f"AWS:{REGISTRY_PASSWORD}".encode()).decode()
+    accepted = {"Basic " + base64.b64encode(f"AWS:{t}".encode()).decode(): t for t in (first, second)}
     seen: list[str] = []
 
     def route(request: Request) -> Response:
-        seen.append(request.headers.get("authorization", ""))
-        if request.headers.get("authorization") != fresh:
+        token = accepted.get(request.headers.get("authorization", ""))
+        if token is None:
             return Response(401, b"{}", {"WWW-Authenticate": 'Basic realm="ecr",service="ecr.amazonaws.com"'})
+        seen.append(token)
         return Response(200, b"{}", {"Content-Type": "application/json"})
 
+    now = [T0]
     with RegistryFront(NO_ENDPOINT, route) as front:
-        adapter = EcrRegistry(adapter_config(front.url, http_client), api=api)
-        adapter.ping()  # the first token expires within 5 minutes: a new one before the first request
+        adapter = EcrRegistry(adapter_config(front.url, http_client), api=api, clock=lambda: now[0])
+        assert api.calls["GetAuthorizationToken"] == 0  # building the client sends nothing
+        adapter.ping()
+        now[0] = T0 + dt.timedelta(hours=11)
+        adapter.ping()  # an hour left: the same token
+        now[0] = T0 + dt.timedelta(hours=11, minutes=56)
+        adapter.ping()  # four minutes left: a new one first
         adapter.ping()
     stubber.assert_no_pending_responses()
-    assert api.calls["GetAuthorizationToken"] == 2  # the second token lasts: no third
-    assert seen == [fresh, fresh]
+    assert api.calls["GetAuthorizationToken"] == 2
+    assert seen == [first, first, second, second]

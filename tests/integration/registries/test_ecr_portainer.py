@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import httpx
+import moto.settings
 import pytest
 
 from bot.demo.registry_server import RegistryServer
@@ -26,6 +27,7 @@ __all__ = ["ecr_blobs", "moto_ecr"]  # fixtures, imported for pytest
 pytestmark = pytest.mark.real
 
 API_KEY = "ptr_ecr-inventory-test-key-001"
+WRONG_SECRET = "wrong-secret-9f3kq"
 
 
 def test_portainer_ecr_record_is_inventoried_with_ecr_clocks(
@@ -76,3 +78,50 @@ def test_portainer_ecr_record_is_inventoried_with_ecr_clocks(
         assert native[digest]["size"] == built.config.size  # moto: imageSizeInBytes is the config's size
     leaked = done.stdout + done.stderr
     assert SECRET_KEY not in leaked and REGISTRY_PASSWORD not in leaked and API_KEY not in leaked
+
+
+def test_wrong_aws_keys_in_portainer_are_a_clear_error_of_that_registry(
+    moto_ecr: MotoEcr,
+    ecr_blobs: RegistryServer,
+    http_client: httpx.Client,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed = make_seed(ecr_blobs, moto_ecr, http_client)
+    seed.push("team/app", ["1.0"])
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # moto checks keys from now on
+    with ecr_front(ecr_blobs.url, seed.ecr) as front:
+        record = FakeRegistry(
+            7,
+            "aws",
+            front.url,
+            type=7,
+            username="AKIAWRONGKEY00000000",
+            password=WRONG_SECRET,
+            ecr_region=REGION,
+        )
+        fake = FakePortainer(
+            edition="CE",
+            users=[FakeUser(1, "admin", password="admin-pw-ecr", api_keys=(API_KEY,))],
+            registries=[record],
+            environments=[],
+        )
+        config = tmp_path / "regent.yml"
+        with fake:
+            config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
+            env = {
+                "PORTAINER_API_KEY": API_KEY,
+                "REGENT_CONFIG": str(config),
+                "AWS_ENDPOINT_URL_ECR": moto_ecr.url,
+                "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+            }
+            done = run_regent("inventory", "--json", state=tmp_path, env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (registry,) = json.loads(done.stdout)["registries"]
+    assert registry["partial"] and registry["repositories"] == 0
+    assert registry["errors"] == [
+        "aws: catalog failed: AWS rejected the ECR access key (InvalidClientTokenId) in eu-west-1: "
+        "check the access key id and secret"
+    ]
+    assert WRONG_SECRET not in done.stdout + done.stderr

@@ -1,8 +1,10 @@
 """Amazon ECR as a registry kind: v2 for manifests and configs, the ECR API for the rest.
 
 - Auth: Portainer stores an access key id, a secret and a region for ECR (type 7), not a registry password.
-  `GetAuthorizationToken` turns them into the v2 basic-auth pair `AWS:<token>`, valid 12 hours; the pair is
-  fetched again a few minutes before it expires, so a long-running Regent keeps crawling.
+  `GetAuthorizationToken` turns them into the v2 basic-auth pair `AWS:<token>`, valid 12 hours. It is fetched
+  before the first v2 request (not when the client is built: sources build every registry's client up front,
+  and one unreachable AWS endpoint must not stop the others) and again a few minutes before it expires, so
+  a long-running Regent keeps crawling. AWS errors surface in the crawl as that registry's errors.
 - Listing: `DescribeRepositories`, not the v2 catalog. Both give 1000 names a page, but the native call is
   the registry's own record (the catalog on ECR is a view of it that needs the same IAM permission anyway),
   it pages with an opaque `nextToken` instead of `last=` names, and it needs no registry token.
@@ -27,6 +29,7 @@ from tools.registry.kinds.ecr.client import DESCRIBE_IDS_MAX, EcrApi, ImageDetai
 from tools.registry.session import RegistrySession
 
 RENEW_BEFORE = timedelta(minutes=5)  # fetch a new registry token this long before ECR stops taking it
+REGISTRY_USER = "AWS"  # the user name in every ECR registry token; the token replaces the password
 TOKEN_LIFETIME = timedelta(hours=12)  # ECR's documented token lifetime, when expiresAt is already past
 
 
@@ -45,14 +48,22 @@ class EcrRegistry(NativeRegistry):
         export="ecr-lifecycle",
     )
 
-    def __init__(self, config: AdapterConfig, *, api: EcrApi | None = None) -> None:
+    def __init__(
+        self,
+        config: AdapterConfig,
+        *,
+        api: EcrApi | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        # Config errors (no region, no keys) raise here; the token is fetched before the first v2
+        # request, so building every registry's client never waits on, or fails because of, AWS.
         self.api = api or EcrApi(
             region=config.region, access_key_id=config.username, secret_access_key=config.password
         )
+        self._clock = clock
         self._token_lock = threading.Lock()
-        token = self.api.authorization()
-        self._token_expires = _usable_until(token)
-        super().__init__(config, username=token.username, password=token.password)
+        self._token_expires = datetime.min.replace(tzinfo=UTC)  # no token yet
+        super().__init__(config, username=REGISTRY_USER, password="")
         self._session = _RenewingSession.adopt(self._session, self._renew)
 
     # ----- what differs from v2 ---------------------------------------------------------------
@@ -95,10 +106,11 @@ class EcrRegistry(NativeRegistry):
     def _renew(self) -> tuple[str, str] | None:
         """A fresh basic-auth pair when the current token is about to expire, else None."""
         with self._token_lock:
-            if datetime.now(UTC) < self._token_expires:
+            now = self._clock()
+            if now < self._token_expires:
                 return None
             token = self.api.authorization()
-            self._token_expires = _usable_until(token)
+            self._token_expires = _usable_until(token, now)
             return token.username, token.password
 
 
@@ -131,8 +143,7 @@ class _RenewingSession(RegistrySession):
             self._basic_header = basic_authorization(username, password)
 
 
-def _usable_until(token: RegistryToken) -> datetime:
+def _usable_until(token: RegistryToken, now: datetime) -> datetime:
     """When to fetch the next token: shortly before expiresAt (or 12 h from now when that is already past)."""
-    now = datetime.now(UTC)
     expires = token.expires_at if token.expires_at > now else now + TOKEN_LIFETIME
     return expires - RENEW_BEFORE
