@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from openapi_core import OpenAPI
+from openapi_core.testing import MockRequest
 
 from bot.demo.images import ImageSpec
 from bot.demo.registry_server import RegistryServer
@@ -121,3 +122,61 @@ def test_a_portainer_github_record_with_regents_token_lists_packages_and_clocks(
         api: days_ago(60),
         web: days_ago(1),
     }
+
+
+def test_regent_plan_exports_the_gitlab_cleanup_policy_for_the_portainer_record(
+    registry: RegistryServer, seeder: Seeder, tmp_path: Path
+) -> None:
+    """`regent plan --export gitlab-cleanup --out DIR`: the project's policy and bulk parameters, written."""
+    with FakeGitlab(registry.url, project_id=42, project_path="grp/shop") as front:
+        front.public = True
+        front.add_repository("grp/shop")
+        old = push(seeder, "grp/shop", "1.0", 200).digest
+        seeder.tag("grp/shop", old, "stable")
+        push(seeder, "grp/shop", "2.0", 3)
+        gitlab = {"Gitlab": {"InstanceURL": front.url, "ProjectId": 42, "ProjectPath": "grp/shop"}}
+        record = FakeRegistry(5, "gitlab", front.url, type=GITLAB, extra=gitlab)
+        users = [FakeUser(1, "admin", api_keys=(API_KEY,))]
+        config, policy, out = tmp_path / "regent.yml", tmp_path / "policies.yml", tmp_path / "out"
+        policy.write_text(
+            "policies:\n  - name: shop\n    repositories: ['grp/**', 'grp/shop']\n"
+            "    keep:\n      - most_recent: 1\n    delete:\n      - older_than_days: 30\n"
+        )
+        with FakePortainer(edition="CE", users=users, registries=[record]) as portainer:
+            config.write_text(f"portainer:\n  url: {portainer.url}\n  registry_scheme: http\n")
+            done = run_regent(
+                "plan",
+                "--policy",
+                str(policy),
+                "--export",
+                "gitlab-cleanup",
+                "--out",
+                str(out),
+                "--json",
+                state=tmp_path,
+                env={"REGENT_CONFIG": str(config), "PORTAINER_API_KEY": API_KEY},
+            )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert [item["digest"] for item in result["items"]] == [old]
+    export = result["export"]
+    attributes = export["documents"]["grp/shop"]["container_expiration_policy_attributes"]
+    assert {k: attributes[k] for k in ("enabled", "keep_n", "older_than", "name_regex")} == {
+        "enabled": True,
+        "keep_n": 1,
+        "older_than": "30d",
+        "name_regex": "[^/]*",
+    }
+    assert export["documents"]["grp/shop bulk tag delete"] == {
+        "name_regex_delete": "[^/]*",
+        "keep_n": 1,
+        "older_than": "30d",
+    }
+    assert export["differences"] == [], "GitLab's cleanup deletes both tags of the old image, as Regent does"
+    assert sorted(Path(p).name for p in export["written"]) == [
+        "grp__shop.json",
+        "grp__shop_bulk_tag_delete.json",
+    ]
+    written = json.loads((out / "grp__shop.json").read_text())
+    body = json.dumps(written).encode()
+    gitlab_spec().validate_request(MockRequest("https://gitlab.com", "put", "/api/v4/projects/42", data=body))
