@@ -143,6 +143,9 @@ def test_no_permission_and_a_bad_region_are_clear_errors(
         build_registry(adapter_config(NO_ENDPOINT, http_client, region="Frankfurt"))
     with pytest.raises(ConfigError, match="no region"):
         build_registry(adapter_config(NO_ENDPOINT, http_client, region=""))
+    host = "https://123456789012.dkr.ecr.eu-central-1.amazonaws.com"  # a record without Ecr.Region
+    from_host = build_registry(adapter_config(host, http_client, region=""))
+    assert isinstance(from_host, EcrRegistry) and from_host.api.region == "eu-central-1"
     with pytest.raises(ConfigError, match="access key id"):
         build_registry(adapter_config(NO_ENDPOINT, http_client, password=None))
 

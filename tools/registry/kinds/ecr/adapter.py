@@ -17,10 +17,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from tools.errors import NotFound
 from tools.registry.auth import basic_authorization
@@ -29,6 +31,8 @@ from tools.registry.kinds.ecr.client import DESCRIBE_IDS_MAX, EcrApi, ImageDetai
 from tools.registry.session import RegistrySession
 
 RENEW_BEFORE = timedelta(minutes=5)  # fetch a new registry token this long before ECR stops taking it
+# ECR registry hosts (AWS: "Private registry concepts", registry URL format), China regions included
+_ECR_HOST = re.compile(r"\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\Z")
 REGISTRY_USER = "AWS"  # the user name in every ECR registry token; the token replaces the password
 TOKEN_LIFETIME = timedelta(hours=12)  # ECR's documented token lifetime, when expiresAt is already past
 
@@ -58,7 +62,9 @@ class EcrRegistry(NativeRegistry):
         # Config errors (no region, no keys) raise here; the token is fetched before the first v2
         # request, so building every registry's client never waits on, or fails because of, AWS.
         self.api = api or EcrApi(
-            region=config.region, access_key_id=config.username, secret_access_key=config.password
+            region=config.region or region_of(config.url),
+            access_key_id=config.username,
+            secret_access_key=config.password,
         )
         self._clock = clock
         self._token_lock = threading.Lock()
@@ -141,6 +147,12 @@ class _RenewingSession(RegistrySession):
         with self._lock:
             self._basic = (username, password)
             self._basic_header = basic_authorization(username, password)
+
+
+def region_of(url: str) -> str:
+    """The region in an ECR registry host (`<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`), or ""."""
+    found = _ECR_HOST.match(urlsplit(url if "://" in url else f"https://{url}").hostname or "")
+    return found.group(1) if found else ""
 
 
 def _usable_until(token: RegistryToken, now: datetime) -> datetime:
