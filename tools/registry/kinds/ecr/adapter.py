@@ -5,9 +5,10 @@
   before the first v2 request (not when the client is built: sources build every registry's client up front,
   and one unreachable AWS endpoint must not stop the others) and again a few minutes before it expires, so
   a long-running Regent keeps crawling. AWS errors surface in the crawl as that registry's errors.
-- Listing: `DescribeRepositories`, not the v2 catalog. Both give 1000 names a page, but the native call is
-  the registry's own record (the catalog on ECR is a view of it that needs the same IAM permission anyway),
-  it pages with an opaque `nextToken` instead of `last=` names, and it needs no registry token.
+- Listing: `DescribeRepositories`, not the v2 catalog. Both give up to 1000 names a request (ECR refuses a
+  catalog `n` over 1000), so neither is cheaper in calls; the native call is ECR's documented listing, pages
+  with an opaque `nextToken`, answers with the AWS keys alone (a wrong key shows as such, not as a v2 401),
+  and uses the same endpoint and retries as the clock calls that follow.
 - Clocks and sizes: `DescribeImages` gives `imagePushedAt`, `lastRecordedPullTime` (refreshed by ECR at least
   once a day) and `imageSizeInBytes`.
 - Delete: `BatchDeleteImage` by digest, which removes every tag on it, like a v2 delete by digest; a
