@@ -255,7 +255,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--cases", help="comma-separated case ids (see --list)")
     parser.add_argument("--smoke", action="store_true", help="only the CI smoke subset")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
-    parser.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here (after each case)")
     parser.add_argument("--verbose", action="store_true", help="print every answer, not only failed ones")
     parser.add_argument(
         "--transcripts", type=Path, help="write each case's conversation (messages, tool results, reply) here"
@@ -297,12 +297,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             row = run_one(case, chat, dockerd, Path(tmp), args.transcripts)
             rows.append(row)
             print_row(row, verbose=args.verbose)
+            if args.json:  # after every case: a run stopped at a deadline keeps the cases it finished
+                args.json.write_text(json.dumps([_jsonable(row) for row in rows], indent=1))
     print()
     print(table(rows))
     print()
     print(summary(rows, model=model, elapsed=time.monotonic() - started))
-    if args.json:
-        args.json.write_text(json.dumps([_jsonable(row) for row in rows], indent=1))
     return 0 if all(row.passed is not False for row in rows) else 1
 
 

@@ -98,11 +98,13 @@ def _ask_all(*, state: Path, registry_url: str, docker_hosts: list[str], url: st
     )
     try:
         assert app.agent is not None  # an llm was given
-        for question in QUESTIONS:
+        for number, question in enumerate(QUESTIONS, start=1):
             console.rule(f"you> {question}", align="left")
             started = time.monotonic()
+            # Three separate questions, each in its own conversation: with the earlier answers in its
+            # memory, a 1.5B model answers "what is wasting space?" from the size it gave before.
             reply = app.agent.answer(
-                conversation="demo", user="cli:demo", text=question, status=_status(console)
+                conversation=f"demo-{number}", user="cli:demo", text=question, status=_status(console)
             )
             console.print(f"[bold]regent>[/bold] {reply.text}", highlight=False)
             tools = [
