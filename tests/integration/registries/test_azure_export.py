@@ -7,9 +7,11 @@ effect is simulated over it and compared with Regent's plan for the same policie
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shlex
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ import pytest
 from bot.demo.images import ImageSpec
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
+from tests.cli import run_regent
 from tests.fakes.acr import FakeAcr
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import Deployment, InventorySnapshot, RegistrySource
@@ -127,3 +130,37 @@ policies:
     built, refused = commands_for(lookahead)
     assert built == [] and "not RE2" in refused[0]  # RE2 has no look-ahead: no command, and it says so
     assert re2_union(["v[0-9]*"]) is not None and re.fullmatch(re2_union(["v[0-9]*"]) or "", "v1x")
+
+
+def test_regent_plan_export_acr_purge_from_the_cli(acr: FakeAcr, seeder: Seeder, tmp_path: Path) -> None:
+    created = NOW - dt.timedelta(days=200)
+    old = seeder.push_image(
+        ImageSpec(repository="team/app", tag="old", created=created, extra_layer_seed="o")
+    )
+    acr.created[old.digest] = created
+    policy = tmp_path / "policy.yml"
+    policy.write_text(POLICIES)
+    config = tmp_path / "regent.yml"
+    config.write_text(
+        f"registries:\n  - name: acr\n    url: {acr.url}\n    kind: azure\n"
+        "    username_env: ACR_USER\n    password_env: ACR_PASSWORD\n"
+    )
+    env = {"REGENT_CONFIG": str(config), "ACR_USER": acr.username, "ACR_PASSWORD": acr.password}
+    done = run_regent(
+        "plan",
+        "--policy",
+        str(policy),
+        "--export",
+        "acr-purge",
+        "--json",
+        "--no-preview",
+        state=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert acr.password not in done.stdout + done.stderr
+    out = json.loads(done.stdout)
+    assert [item["digest"] for item in out["items"]] == [old.digest]
+    (command,) = out["export"]["documents"]["acr"]["commands"]
+    assert command.startswith("acr purge --filter") and "--ago 90d --untagged" in command
+    assert out["export"]["differences"] == []

@@ -4,7 +4,9 @@ CleanupPolicy schema, and where Artifact Registry's cleanup and Regent's plan di
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +15,7 @@ import pytest
 from bot.demo.images import ImageSpec
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
+from tests.cli import run_regent
 from tests.fakes.gar import FakeGar
 from tests.fakes.gar_spec import errors_against
 from tools.inventory.crawl import crawl_registry
@@ -150,3 +153,34 @@ def test_the_simulation_follows_keep_over_delete_and_unknown_times() -> None:
         "sha256:d": "unknown",
         "sha256:e": "delete:loose",
     }
+
+
+def test_regent_plan_export_gar_cleanup_from_the_cli(gar: FakeGar, seeder: Seeder, tmp_path: Path) -> None:
+    created = NOW - dt.timedelta(days=200)
+    spec = ImageSpec(repository="proj/images/app", tag="old", created=created, extra_layer_seed="o")
+    old = seeder.push_image(spec)
+    gar.uploaded[old.digest] = created
+    policy = tmp_path / "policy.yml"
+    policy.write_text(POLICIES)
+    config = tmp_path / "regent.yml"
+    config.write_text(
+        f"registries:\n  - name: gar\n    url: {gar.url}\n    kind: gar\n"
+        "    username_env: GAR_USER\n    password_env: GAR_TOKEN\n"
+    )
+    env = {"REGENT_CONFIG": str(config), "GAR_USER": "oauth2accesstoken", "GAR_TOKEN": gar.access_token}
+    args = ("plan", "--policy", str(policy), "--export", "gar-cleanup", "--json", "--no-preview")
+    done = run_regent(*args, state=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert gar.access_token not in done.stdout + done.stderr
+    out = json.loads(done.stdout)
+    # the only image is also the newest of its package: Regent and GAR both keep it (most_recent: 1)
+    assert out["items"] == []
+    cleanup = out["export"]["documents"]["gar:proj/images"]["cleanupPolicies"]
+    assert set(cleanup) == {
+        "regent-protected",
+        "images-cleanup-keep-tags",
+        "images-cleanup-keep-recent",
+        "images-cleanup-delete",
+    }
+    assert all(errors_against("CleanupPolicy", policy) == [] for policy in cleanup.values())
+    assert out["export"]["differences"] == []
