@@ -177,8 +177,13 @@ class EcrDataPlane:
         return Response(202)
 
 
-def throttling(operations: Sequence[str], *, times: int | None) -> tuple[Any, list[str]]:
+def throttling(
+    operations: Sequence[str], *, times: int | None, retry_after_ms: int | None = None
+) -> tuple[Any, list[str]]:
     """A route answering ThrottlingException for these ECR operations (`times` in all, None: always).
+
+    `retry_after_ms` adds `x-amz-retry-after`, the wait botocore's standard retry mode reads from a throttled
+    answer (botocore/retries/standard.py).
 
     Returns the route and the list of throttled operations (appended as they happen) to count them.
     """
@@ -194,7 +199,10 @@ def throttling(operations: Sequence[str], *, times: int | None) -> tuple[Any, li
                 return None
             throttled.append(operation)
         body = {"__type": "ThrottlingException", "message": "Rate exceeded"}
-        return Response(400, json.dumps(body).encode(), {"Content-Type": "application/x-amz-json-1.1"})
+        headers = {"Content-Type": "application/x-amz-json-1.1"}
+        if retry_after_ms is not None:
+            headers["x-amz-retry-after"] = str(retry_after_ms)
+        return Response(400, json.dumps(body).encode(), headers)
 
     return route, throttled
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 from typing import Any
 
 import httpx
@@ -177,6 +178,21 @@ def test_throttling_is_retried_then_bounded(
         with pytest.raises(RateLimited, match="ECR throttled DescribeRepositories"):
             api.repositories()
         assert len(throttled) == 3  # max_attempts in all, then the error
+
+
+def test_throttling_waits_as_long_as_the_answer_asks(
+    moto_ecr: MotoEcr, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moto_ecr.client().create_repository(repositoryName="team/app")
+    route, throttled = throttling(["DescribeRepositories"], times=1, retry_after_ms=1500)
+    with RegistryFront(moto_ecr.url, route) as front:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", front.url)
+        api = EcrApi(region=REGION, access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY, max_attempts=3)
+        start = time.monotonic()
+        assert api.repositories() == ["team/app"]
+        waited = time.monotonic() - start
+    assert throttled == ["DescribeRepositories"]
+    assert waited >= 1.5  # the backoff alone would be under a second for a first retry
 
 
 def test_registry_token_is_fetched_before_the_first_request_and_again_before_it_expires(

@@ -8,8 +8,9 @@ a missing image as a `failures` entry with `failureCode` `ImageNotFound`, not as
 Credentials are what Portainer stores for an ECR record (type 7): access key id and secret, plus the region.
 The endpoint is botocore's default for the region, which honours `AWS_ENDPOINT_URL_ECR`/`AWS_ENDPOINT_URL`
 from the process environment (this module never reads it). Throttling is retried by botocore's own retry
-modes, bounded by `max_attempts` (attempts in all): AWS's JSON APIs send no `Retry-After`, so botocore's
-exponential backoff with jitter (at most 20 s) and its retry quota set the pace; the v2 side of ECR goes
+modes, bounded by `max_attempts` (attempts in all), with exponential backoff and jitter (at most 20 s); a
+throttled answer's `x-amz-retry-after` (milliseconds, AWS's counterpart of `Retry-After`) raises the wait to
+it, up to the backoff + 5 s (botocore/retries/standard.py, ExponentialBackoff). The v2 side of ECR goes
 through tools/registry/session.py, which honours `Retry-After` on 429. Every botocore error leaves this
 module as a RegentError.
 """
