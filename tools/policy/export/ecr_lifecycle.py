@@ -4,7 +4,8 @@ ECR's rule language (AWS, "Lifecycle policy properties" and "Examples of lifecyc
 template `rules[].{rulePriority, description, selection{tagStatus, tagPatternList|tagPrefixList, countType,
 countUnit, countNumber}, action{type}}`) and how ECR evaluates it:
 - rules run by rulePriority, lowest first; an image is expired by one rule or none, and an image that matches
-  the tagging requirements of a higher-priority rule cannot be expired by a lower-priority one. So a rule
+  the tagging requirements of a higher-priority rule cannot be expired by a lower-priority one, which still
+  "identifies" it (a kept image still counts among a later rule's newest N). So a rule
   that selects a tag and keeps "more than 9999" images is how a tag is kept (AWS CDK's own example:
   `tagPrefixList: ['prod'], maxImageCount: 9999`);
 - `tagPatternList` entries match a tag with `*` wildcards; with several entries an image needs ALL of them;
