@@ -75,6 +75,9 @@ class FakeHarbor:
         self.fail_next: list[tuple[int, dict[str, str]]] = []  # (status, headers) answered before routing
         self.policies: dict[int, dict[str, Any]] = {}
         self.executions: dict[int, tuple[int, bool]] = {}  # execution id -> (policy id, dry_run)
+        self.tasks: dict[int, list[tuple[dict[str, Any], str]]] = {}  # execution id -> (task, log)
+        self.running_polls = 1  # a new execution's tasks say Running this many times first
+        self.polls_left: dict[int, int] = {}
         self.deleted_via_api: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
@@ -92,6 +95,8 @@ class FakeHarbor:
             return Response(status, b"", headers)
         status, answer, headers = self._api(request, body)
         self.check.check(request.method, request.path, request.raw_query, body, status, answer)
+        if headers.get("Content-Type") == "text/plain":
+            return Response(status, str(answer).encode(), headers)
         payload = b"" if answer is None else json.dumps(answer).encode()
         return Response(status, payload, {"Content-Type": "application/json", **headers})
 
@@ -116,8 +121,8 @@ class FakeHarbor:
             return (*_errors(401, "UNAUTHORIZED", "unauthorized"), {})
         query = {k: v[0] for k, v in parse_qs(request.raw_query).items()}
         if parts == ["projects"] and method == "GET":
-            items = [self._project(name) for name in sorted(self.projects)]
-            return self._page(request.path, query, items)
+            names = [n for n in sorted(self.projects) if query.get("name") in (None, n)]
+            return self._page(request.path, query, [self._project(name) for name in names])
         if len(parts) == 3 and parts[0] == "projects" and parts[2] == "repositories" and method == "GET":
             project = unquote(parts[1])
             if project not in self.projects:
@@ -138,7 +143,15 @@ class FakeHarbor:
     # ----- projects, repositories, artifacts -------------------------------------------------
 
     def _project(self, name: str) -> dict[str, Any]:
-        return {"project_id": self.projects[name], "name": name, "repo_count": len(self._repositories(name))}
+        project: dict[str, Any] = {
+            "project_id": self.projects[name],
+            "name": name,
+            "repo_count": len(self._repositories(name)),
+        }
+        bound = [pid for pid, p in self.policies.items() if p["scope"]["ref"] == self.projects[name]]
+        if bound:  # Harbor keeps the project's policy id in its metadata (a string)
+            project["metadata"] = {"retention_id": str(bound[-1])}
+        return project
 
     def _repositories(self, project: str) -> list[str]:
         return sorted(
@@ -253,11 +266,25 @@ class FakeHarbor:
                     return (*_errors(404, "NOT_FOUND", f"retention {policy_id} not found"), {})
                 execution_id = len(self.executions) + 1
                 self.executions[execution_id] = (policy_id, bool((body or {}).get("dry_run")))
+                self.tasks[execution_id] = self._evaluate(self.policies[policy_id], execution_id)
+                self.polls_left[execution_id] = self.running_polls
                 return 201, None, {"Location": f"{API}/retentions/{policy_id}/executions/{execution_id}"}
             if len(parts) == 5 and parts[4] == "tasks" and request.method == "GET":
-                policy_id, _dry_run = self.executions[int(parts[3])]
-                tasks = self._evaluate(self.policies[policy_id], int(parts[3]))
+                execution_id = int(parts[3])
+                running = self.polls_left.get(execution_id, 0) > 0
+                self.polls_left[execution_id] = self.polls_left.get(execution_id, 0) - 1
+                tasks = [
+                    {**task, "status": "Running" if running else "Success"}
+                    for task, _ in self.tasks.get(execution_id, [])
+                ]
                 return 200, tasks, {"X-Total-Count": str(len(tasks))}
+            if len(parts) == 6 and parts[4] == "tasks" and request.method == "GET":
+                found = [
+                    log for task, log in self.tasks.get(int(parts[3]), []) if task["id"] == int(parts[5])
+                ]
+                if not found:
+                    return (*_errors(404, "NOT_FOUND", "task not found"), {})
+                return 200, found[0], {"Content-Type": "text/plain"}
         return (*_errors(404, "NOT_FOUND", "no such retention route in the fake"), {})
 
     def retained(self, policy: dict[str, Any], repository: str) -> tuple[int, set[str]]:
@@ -271,22 +298,49 @@ class FakeHarbor:
             kept |= _template(rule, chosen, self.now)
         return len(artifacts), kept
 
-    def _evaluate(self, policy: dict[str, Any], execution_id: int) -> list[dict[str, Any]]:
+    def _evaluate(self, policy: dict[str, Any], execution_id: int) -> list[tuple[dict[str, Any], str]]:
+        """(task, log) per repository some enabled rule selects (launcher.go: no rule, no task)."""
         project = next(name for name, pid in self.projects.items() if pid == policy["scope"]["ref"])
-        tasks = []
-        for index, repository in enumerate(self._repositories(project), start=1):
+        tasks: list[tuple[dict[str, Any], str]] = []
+        for repository in self._repositories(project):
+            name = repository.partition("/")[2]
+            if not any(not r.get("disabled") and _repo_selected(r, name) for r in policy.get("rules", [])):
+                continue
             total, kept = self.retained(policy, repository)
-            tasks.append(
-                {
-                    "id": index,
-                    "execution_id": execution_id,
-                    "repository": repository.partition("/")[2],
-                    "status": "Success",
-                    "total": total,
-                    "retained": len(kept),
-                }
-            )
+            task = {
+                "id": len(tasks) + 1,
+                "execution_id": execution_id,
+                "repository": name,
+                "status": "Success",
+                "total": total,
+                "retained": len(kept),
+            }
+            tasks.append((task, self._log(repository, kept)))
         return tasks
+
+    def _log(self, repository: str, kept: set[str]) -> str:
+        """The table retention/job.go logResults writes (tablewriter, borders left and right)."""
+        header = ["Digest", "Tag", "Kind", "Labels", "PushedTime", "PulledTime", "CreatedTime", "Retention"]
+        rows = [header]
+        for artifact in self.artifact_list(repository):
+            tags = ",".join(t["name"] for t in artifact["tags"])
+            mark = "RETAIN" if artifact["digest"] in kept else "DEL"
+            row = [
+                artifact["digest"],
+                tags,
+                "image",
+                "",
+                artifact["push_time"],
+                artifact["pull_time"],
+                "",
+                mark,
+            ]
+            rows.append(row)
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
+        lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        stamp = self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{stamp} [INFO] [/pkg/retention/job.go:101]: \n" + "\n".join(lines) + "\n"
 
 
 def _json(status: int, payload: Any) -> Response:
@@ -307,10 +361,18 @@ def _repo_selected(rule: dict[str, Any], name: str) -> bool:
 
 
 def _tags_selected(rule: dict[str, Any], tags: list[str]) -> bool:
+    # selectors/doublestar/selector.go: `matches` takes untagged artifacts unless extras says
+    # {"untagged": false}; `excludes` takes them only with {"untagged": false}
     for selector in rule.get("tag_selectors", []):
-        if selector.get("decoration") == "matches" and not any(_match(selector["pattern"], t) for t in tags):
-            return False
-        if selector.get("decoration") == "excludes" and all(_match(selector["pattern"], t) for t in tags):
+        matches = selector.get("decoration") == "matches"
+        untagged = json.loads(selector.get("extras") or "{}").get("untagged", matches)
+        if not tags:
+            picked = untagged if matches else not untagged
+        elif matches:
+            picked = any(_match(selector["pattern"], t) for t in tags)
+        else:
+            picked = any(not _match(selector["pattern"], t) for t in tags)
+        if not picked:
             return False
     return True
 

@@ -32,9 +32,15 @@ _FORMATS.checks("date-time", raises=ValueError)(_is_datetime)
 
 
 def _strict(node: Any) -> Any:
-    """Every object schema with `properties` gets `additionalProperties: false` unless it says otherwise."""
+    """Every object schema with `properties` gets `additionalProperties: false` unless it says otherwise.
+
+    `additionalProperties: {type: object}` is read as go-swagger generates it, `map[string]interface{}`
+    (any JSON value): Harbor's RetentionRule.params is declared so and takes numbers (`latestPushedK: 10`).
+    """
     if isinstance(node, dict):
         out = {k: _strict(v) for k, v in node.items()}
+        if out.get("additionalProperties") == {"type": "object"}:
+            out["additionalProperties"] = {}
         if "properties" in out and "additionalProperties" not in out and "$ref" not in out:
             out["additionalProperties"] = False
         return out

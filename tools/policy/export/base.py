@@ -21,6 +21,7 @@ from tools.policy.plans import Plan
 
 # format -> "module:function"; a format's module adds itself here (one line).
 EXPORTERS: dict[str, str] = {
+    "harbor-retention": "tools.policy.export.harbor_retention:export_harbor_retention",
     "ecr-lifecycle": "tools.policy.export.ecr_lifecycle:export_ecr_lifecycle",
     "gitlab-cleanup": "tools.policy.export.gitlab_cleanup:export_gitlab_cleanup",
     "acr-purge": "tools.policy.export.acr_purge:export_acr_purge",

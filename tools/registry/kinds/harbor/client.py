@@ -51,8 +51,9 @@ class HarborArtifact:
 class RetentionTask:
     """One repository's task of a retention execution: how many artifacts it saw and kept."""
 
-    repository: str
-    status: str
+    task_id: int
+    repository: str  # the name within the project
+    status: str  # Harbor's job status: Pending, Running, Success, Error, Stopped
     total: int
     retained: int
 
@@ -172,11 +173,29 @@ class HarborApi:
         tasks: list[RetentionTask] = []
         path = f"/retentions/{policy_id}/executions/{execution_id}/tasks"
         for item in self._pages(path, {}, "retention tasks"):
-            repository, total, retained = item.get("repository"), item.get("total"), item.get("retained")
-            if not isinstance(repository, str) or not isinstance(total, int) or not isinstance(retained, int):
-                raise BadResponse("Harbor retention tasks: a task without repository, total or retained")
-            tasks.append(RetentionTask(repository, str(item.get("status", "")), total, retained))
+            task_id, repository = item.get("id"), item.get("repository")
+            total, retained = item.get("total"), item.get("retained")
+            if not (isinstance(task_id, int) and isinstance(total, int) and isinstance(retained, int)):
+                raise BadResponse("Harbor retention tasks: a task without id, total or retained")
+            if not isinstance(repository, str):
+                raise BadResponse("Harbor retention tasks: a task without its repository")
+            tasks.append(RetentionTask(task_id, repository, str(item.get("status", "")), total, retained))
         return tasks
+
+    def retention_task_log(self, policy_id: int, execution_id: int, task_id: int) -> str:
+        """A task's log: Harbor writes each candidate's decision in it as a table (retention/job.go)."""
+        answer = self._get(f"/retentions/{policy_id}/executions/{execution_id}/tasks/{task_id}")
+        return answer.body.decode("utf-8", "replace")
+
+    def project_retention_id(self, project: str) -> int | None:
+        """The id of the retention policy stored for a project (`metadata.retention_id`), if any."""
+        query = {"name": project, "with_detail": "true"}
+        for item in self._pages("/projects", query, f"project {project}"):
+            if item.get("name") == project:
+                metadata = item.get("metadata") or {}
+                found = metadata.get("retention_id") if isinstance(metadata, dict) else None
+                return int(found) if isinstance(found, str) and found.isdigit() else None
+        return None
 
     def _get(self, path: str, query: dict[str, str] | None = None) -> RestAnswer:
         answer = self._rest.request("GET", path, query=query)
