@@ -64,6 +64,7 @@ class FakeAcr:
     answers: list[NativeAnswer] = field(default_factory=list)
     scripted: list[tuple[str, Response]] = field(default_factory=list)  # (path prefix, answer) once
     tokens: dict[str, set[str]] = field(default_factory=dict)
+    challenged: list[str] = field(default_factory=list)  # the scope of every 401 challenge sent
 
     def __post_init__(self) -> None:
         self.view = UpstreamView(self.upstream)
@@ -132,6 +133,8 @@ class FakeAcr:
         return not needed or any(scope_covers(scope, needed) for scope in granted)
 
     def _challenge(self, needed: str) -> Response:
+        with self._lock:
+            self.challenged.append(needed)
         scope = f',scope="{needed}"' if needed else ""
         header = f'Bearer realm="{self.url}/oauth2/token",service="{self.host}"{scope}'
         return json_response(401, _errors("UNAUTHORIZED"), {"WWW-Authenticate": header})

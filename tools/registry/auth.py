@@ -41,11 +41,24 @@ def scope_for(path: str, method: str) -> str:
     """The token scope a request path needs, used as the cache key before any challenge arrives."""
     if path.startswith("/v2/_catalog"):
         return "registry:catalog:*"
+    if path.startswith("/acr/v1/"):
+        return _acr_scope(path, method)
     repo = _repository_of(path)
     if not repo:
         return ""
     action = "delete" if method == "DELETE" else "pull"
     return f"repository:{repo}:{action}"
+
+
+def _acr_scope(path: str, method: str) -> str:
+    """ACR's `/acr/v1` metadata routes take the v2 token with the scopes ACR's challenges name for them:
+    `metadata_read` to list manifests, `delete` to delete a tag (tools/registry/kinds/azure)."""
+    body = path.removeprefix("/acr/v1/")
+    for marker in ("/_manifests", "/_tags"):
+        index = body.find(marker)  # no repository path component starts with "_" (distribution grammar)
+        if index > 0:
+            return f"repository:{body[:index]}:{'delete' if method == 'DELETE' else 'metadata_read'}"
+    return ""
 
 
 def _repository_of(path: str) -> str:

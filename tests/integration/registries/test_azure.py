@@ -103,6 +103,10 @@ def test_crawl_reads_counts_bytes_and_acr_clocks(
     # Three manifests on pages of two: the Link header was followed.
     assert acr.front.count("GET", "/acr/v1/team/app/_manifests") - listed_before == 2
     assert client.native_times("web", [web.digest])[web.digest].pushed == pushed[web.digest]
+    # One challenge per scope: the /acr/v1 token is cached under ACR's metadata_read scope, so the second
+    # page and the later calls reuse it (and the v2 tokens are not overwritten by it)
+    assert sorted(acr.challenged) == sorted(set(acr.challenged))
+    assert "repository:team/app:metadata_read" in acr.challenged
 
 
 def test_delete_plan_removes_tags_through_acr_then_the_digest_once(
