@@ -182,8 +182,9 @@ def _translate_deletes(document: _Document, policy: Policy, keep_patterns: list[
                     )
             number, unit = max(rule.older_than_days, 1), "days"
         elif counts and not pulled:
-            kind, number, unit = "imageCountMoreThan", min(counts), None
-            if (policy.keep[0].clock or policy.clock) != "pushed":
+            kind, number, unit = "imageCountMoreThan", max(counts), None  # any keep keeps
+            clocks = {k.clock or policy.clock for k in policy.keep if k.most_recent is not None}
+            if clocks != {"pushed"}:
                 document.unexpressed.append(f"{label}: most_recent counts by push time in ECR")
         elif pulled and not counts:
             kind, number, unit = "sinceImagePulled", max(pulled), "days"
