@@ -4,8 +4,7 @@ Vendor behaviour, and where it comes from:
 - Auth: every route answers 401 `Bearer realm="<host>/oauth2/token",service="<host>",scope="…"` without
   a token for the scope; `GET /oauth2/token?service=&scope=` with basic credentials returns
   `{"access_token": …}` (data-plane spec 2021-07-01, `Authentication_GetAcrAccessTokenFromLogin`; A2).
-  Scopes: `repository:<name>:pull|push|delete|metadata_read`, `registry:catalog:*` (A2, and the Azure
-  SDK's challenge policy, which asks for what the challenge names).
+  Scopes: `repository:<name>:pull|push|delete|metadata_read`, `registry:catalog:*` (A2).
 - `GET /acr/v1/{name}/_manifests?n=&last=` → `AcrManifests`, ordered by digest, paged with a `Link`
   header (spec: `ContainerRegistry_GetManifests`, x-ms-pageable, QueryLast "values lexically after
   last"); each item a `ManifestAttributesBase` with `createdTime`, `lastUpdateTime`, `imageSize`, tags.
@@ -58,7 +57,7 @@ class FakeAcr:
     username: str = "regent-sp"
     password: str = "acr-s3cret"
     default_time: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
-    page_cap: int = 100  # ACR's largest page; tests lower it to make paging happen
+    page_cap: int = 100  # the most items a page holds here; tests lower it to make paging happen
     created: dict[str, datetime] = field(default_factory=dict)  # digest -> createdTime
     updated: dict[str, datetime] = field(default_factory=dict)  # digest -> lastUpdateTime
     answers: list[NativeAnswer] = field(default_factory=list)

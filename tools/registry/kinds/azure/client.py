@@ -24,7 +24,7 @@ from tools.registry.wire import (
     safe_repository,
 )
 
-MANIFEST_PAGE = 100  # ACR's own default page size for /_manifests
+MANIFEST_PAGE = 100  # asked per page (`n`); ACR may send fewer, and links the next page either way
 MAX_PAGES = 10_000  # a registry whose Link never ends must not keep us forever
 
 
