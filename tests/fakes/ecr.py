@@ -14,6 +14,8 @@ Vendor behaviour and its sources:
   error if n > 1000"), delete by digest (aws/containers-roadmap#1229), basic auth `AWS:<token>` with a
   `Basic realm=…,service="ecr.amazonaws.com"` challenge (the form `docker login` and ECR's credential helper
   answer; awslabs/amazon-ecr-credential-helper).
+- Manifests: `Docker-Content-Digest` on HEAD but not on GET (aws/containers-roadmap#1931, open;
+  ChangemakerStudios/Docker.Registry.DotNet#34, checked with curl in 2025), so clients hash GET bodies.
 - Throttling: the AWS JSON protocol's error body `{"__type": "ThrottlingException", "message": …}` with
   status 400 (botocore's ECR model names the protocol `json`; botocore/retries/standard.py retries it).
 """
@@ -160,10 +162,9 @@ class EcrDataPlane:
             return _v2_error(404, "MANIFEST_UNKNOWN", f"manifest {reference} not found")
         image = answer["images"][0]
         body = image["imageManifest"].encode()
-        headers = {
-            "Content-Type": image.get("imageManifestMediaType", ""),
-            "Docker-Content-Digest": image["imageId"]["imageDigest"],
-        }
+        headers = {"Content-Type": image.get("imageManifestMediaType", "")}
+        if request.method == "HEAD":  # ECR sends the digest on HEAD only, never on GET
+            headers["Docker-Content-Digest"] = image["imageId"]["imageDigest"]
         return Response(
             200, b"" if request.method == "HEAD" else body, headers | {"Content-Length": str(len(body))}
         )
