@@ -136,19 +136,25 @@ def test_delete_plan_runs_through_the_rest_api_once(
     front: FakeGithub, seeder: Seeder, http_client: httpx.Client, tmp_path: Path
 ) -> None:
     digests = seed(seeder, front)
+    second = seeder.push_image(
+        ImageSpec(repository="acme/api", tag="old-2", created=NOW, extra_layer_seed="2")
+    )
+    front.add_version("api", second.digest, NOW - dt.timedelta(days=150))
     client = adapter_for(front, http_client)
     source = RegistrySource(name="ghcr", url=front.url, kind="github")
     plan = evaluate_policies(
         parse_policies(DROP_OLD), registries=[crawl_registry(client, source)], deployments=[], now=NOW
     )
-    assert {item.digest for item in plan.items} == {digests["api:old-1"], digests["job:old-x"]}
+    assert {item.digest for item in plan.items} == {digests["api:old-1"], second.digest, digests["job:old-x"]}
     store = PlanStore(tmp_path / "state.db")
     store.save(plan)
+    listings = front.count("GET", "/orgs/acme/packages/container/api/versions")
     report = execute_plan(plan.plan_id, store=store, clients={"ghcr": client}, current_deployments=list)
-    assert report.deleted == 2 and report.failed == 0
-    assert front.count("DELETE", "/orgs/acme/packages/container/") == 2
+    assert report.deleted == 3 and report.failed == 0
+    assert front.count("GET", "/orgs/acme/packages/container/api/versions") == listings + 1, "ids read once"
+    assert front.count("DELETE", "/orgs/acme/packages/container/") == 3
     assert front.count("DELETE", "/v2/") == 0, "the v2 DELETE GHCR refuses is never tried"
-    assert client.requests["DELETE"] == 2, "REST requests count with the v2 ones"
+    assert client.requests["DELETE"] == 3, "REST requests count with the v2 ones"
     assert client.head_manifest("acme/api", digests["api:old-1"]) is None
     assert client.head_manifest("acme/api", "1.0") is not None, "the kept tags stay"
     assert not client.delete_manifest("acme/job", digests["job:old-x"]), "already gone: False"
@@ -156,7 +162,7 @@ def test_delete_plan_runs_through_the_rest_api_once(
     again = evaluate_policies(
         parse_policies(DROP_OLD), registries=[crawl_registry(client, source)], deployments=[], now=NOW
     )
-    assert again.items == [] and front.count("DELETE", "/orgs/") == 2, "a second run deletes nothing"
+    assert again.items == [] and front.count("DELETE", "/orgs/") == 3, "a second run deletes nothing"
 
 
 def test_user_owner_throttling_and_errors_are_clear(

@@ -132,22 +132,34 @@ def test_delete_plan_removes_tags_through_gitlab_then_the_manifest(
     front: FakeGitlab, seeder: Seeder, http_client: httpx.Client, tmp_path: Path
 ) -> None:
     digests = seed(seeder, front)
+    digests["api_old_y"] = seeder.push_image(image("grp/shop/api", "old-y", "e", 250)).digest
     client = adapter_for(front, http_client, instance_url=front.url, project_path="grp/shop")
     source = RegistrySource(name="gitlab", url=front.url, kind="gitlab")
     plan = evaluate_policies(
         parse_policies(DROP_OLD), registries=[crawl_registry(client, source)], deployments=[], now=NOW
     )
-    assert {item.digest for item in plan.items} == {digests["root_old"], digests["api_old"]}
+    assert {item.digest for item in plan.items} == {
+        digests["root_old"],
+        digests["api_old"],
+        digests["api_old_y"],
+    }
     store = PlanStore(tmp_path / "state.db")
     store.save(plan)
+    details = front.count("GET", "/api/v4/projects/grp%2Fshop/registry/repositories/101/tags/")
     report = execute_plan(plan.plan_id, store=store, clients={"gitlab": client}, current_deployments=list)
-    assert report.deleted == 2 and report.failed == 0
-    assert front.count("DELETE", "/api/v4/projects/grp%2Fshop/registry/repositories/") == 3, (
-        "old-1, old-2, old-x"
+    assert report.deleted == 3 and report.failed == 0
+    api_details = front.count("GET", "/api/v4/projects/grp%2Fshop/registry/repositories/101/tags/") - details
+    assert api_details == 4, "grp/shop/api's four tag details read once for its two deletes"
+    assert front.count("DELETE", "/api/v4/projects/grp%2Fshop/registry/repositories/") == 4, (
+        "old-1, old-2, old-x, old-y"
     )
-    assert front.count("DELETE", "/v2/") == 2, "then each manifest by digest, once"
-    assert client.requests["DELETE"] == 5, "REST requests count with the v2 ones"
-    for repository, digest in (("grp/shop", digests["root_old"]), ("grp/shop/api", digests["api_old"])):
+    assert front.count("DELETE", "/v2/") == 3, "then each manifest by digest, once"
+    assert client.requests["DELETE"] == 7, "REST requests count with the v2 ones"
+    for repository, digest in (
+        ("grp/shop", digests["root_old"]),
+        ("grp/shop/api", digests["api_old"]),
+        ("grp/shop/api", digests["api_old_y"]),
+    ):
         assert client.head_manifest(repository, digest) is None, "the manifest went after its tags"
     assert client.head_manifest("grp/shop/api", "old-keep") is not None, "a kept digest keeps all its tags"
     assert not client.delete_manifest("grp/shop", digests["root_old"]), "already gone: False"

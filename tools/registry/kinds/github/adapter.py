@@ -9,6 +9,7 @@ both: basic auth on v2, a bearer token on the REST API (`read:packages`, and `de
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Collection
 from typing import ClassVar
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 from tools.errors import ConfigError, NotFound
 from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
-from tools.registry.kinds.github.client import GithubPackages, PackageVersion
+from tools.registry.kinds.github.client import GithubPackages
 from tools.registry.kinds.native_http import JsonApi
 
 GITHUB_API = "https://api.github.com"
@@ -57,6 +58,8 @@ class GithubRegistry(NativeRegistry):
         )
         self.owner = owner.lower()  # GHCR image names are lower case
         self._packages = GithubPackages(api, owner=owner, organisation=bool(organisation))
+        self._version_ids: dict[str, dict[str, int]] = {}  # package -> digest -> version id, for deletes
+        self._versions_lock = threading.Lock()
 
     @property
     def packages(self) -> GithubPackages:
@@ -92,10 +95,26 @@ class GithubRegistry(NativeRegistry):
         if not digest.startswith("sha256:"):
             raise ValueError("delete_manifest takes a digest, never a tag")
         package = self._package(repository)
-        version = _by_digest(self.packages.versions(package), digest)
-        if version is None:
+        version_id = self._version_id(package, digest)
+        if version_id is None:
             return False
-        return self.packages.delete_version(package, version.id)
+        deleted = self.packages.delete_version(package, version_id)
+        with self._versions_lock:
+            self._version_ids.get(package, {}).pop(digest, None)  # gone either way
+        return deleted
+
+    def _version_id(self, package: str, digest: str) -> int | None:
+        """The id of the version named `digest`: one listing per package, again only for an unknown digest.
+
+        A version's id always names the same digest, so ids read for one delete serve the next ones of a
+        plan; a version deleted meanwhile answers 404, which is "already gone".
+        """
+        with self._versions_lock:
+            known = self._version_ids.get(package)
+            if known is None or digest not in known:
+                known = {version.digest: version.id for version in self.packages.versions(package)}
+                self._version_ids[package] = known
+            return known.get(digest)
 
     def _package(self, repository: str) -> str:
         owner, _, package = repository.partition("/")
@@ -117,10 +136,6 @@ def _missing(config: AdapterConfig, owner: str) -> str:
             "read:packages; delete:packages to delete): give this registry username_env and password_env"
         )
     return ""
-
-
-def _by_digest(versions: list[PackageVersion], digest: str) -> PackageVersion | None:
-    return next((version for version in versions if version.digest == digest), None)
 
 
 def _api_url(registry_url: str) -> str:

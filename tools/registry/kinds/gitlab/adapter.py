@@ -62,6 +62,8 @@ class GitlabRegistry(NativeRegistry):
         self._project = GitlabProject(api, project=project)
         self._ids: dict[str, GitlabRepository] = {}
         self._ids_lock = threading.Lock()  # the crawl asks for several repositories' clocks at once
+        self._tag_digests: dict[str, dict[str, str]] = {}  # repository -> tag -> digest, for deletes
+        self._tags_lock = threading.Lock()
 
     @property
     def project(self) -> GitlabProject:
@@ -104,12 +106,28 @@ class GitlabRegistry(NativeRegistry):
             raise ValueError("delete_manifest takes a digest, never a tag")
         gitlab_repository = self._repository(repository)
         deleted = False
-        for detail in self._details(gitlab_repository):
-            if detail.digest == digest:
-                deleted = self.project.delete_tag(gitlab_repository, detail.name) or deleted
+        for tag in self._tags_on(gitlab_repository, digest):
+            head = self.head_manifest(repository, tag)
+            if head is None or head.digest != digest:
+                continue  # moved since the tags were read: it belongs to another image now
+            deleted = self.project.delete_tag(gitlab_repository, tag) or deleted
         if self.head_manifest(repository, digest) is None:
             return deleted
         return super().delete_manifest(repository, digest) or deleted
+
+    def _tags_on(self, repository: GitlabRepository, digest: str) -> list[str]:
+        """The tags on `digest`, from one read of the repository's tag details per client.
+
+        A plan deletes many digests of a repository in a row; reading every tag's detail for each of them
+        would cost tags x items requests. Each tag is checked over v2 right before it is deleted, and a tag
+        moved onto the digest since goes with the digest's v2 DELETE, as on any registry.
+        """
+        with self._tags_lock:
+            tags = self._tag_digests.get(repository.path)
+            if tags is None:
+                tags = {detail.name: detail.digest for detail in self._details(repository)}
+                self._tag_digests[repository.path] = tags
+        return sorted(tag for tag, tagged in tags.items() if tagged == digest)
 
     def _details(self, repository: GitlabRepository) -> list[TagDetail]:
         details = (self.project.tag(repository, name) for name in self.project.tag_names(repository))
