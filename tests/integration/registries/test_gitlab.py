@@ -233,3 +233,17 @@ def test_clocks_of_several_repositories_at_once_list_the_project_once(
         )
     assert {d for times in found for d in times} == set(digests.values())
     assert front.count("GET", "/api/v4/projects/42/registry/repositories?") == 1
+
+
+def test_a_tag_moved_after_the_tags_were_read_is_not_deleted(
+    front: FakeGitlab, seeder: Seeder, http_client: httpx.Client
+) -> None:
+    digests = seed(seeder, front)
+    client = adapter_for(front, http_client)
+    assert client.delete_manifest("grp/shop/api", digests["api_old"])  # reads grp/shop/api's tags once
+    moved = seeder.push_image(image("grp/shop/api", "old-keep", "moved", 1))  # old-keep leaves api_kept
+    assert client.delete_manifest("grp/shop/api", digests["api_kept"])
+    assert front.count("DELETE", "/api/v4/projects/42/registry/repositories/101/tags/old-keep") == 0
+    head = client.head_manifest("grp/shop/api", "old-keep")
+    assert head is not None and head.digest == moved.digest, "the moved tag stays on its new image"
+    assert client.head_manifest("grp/shop/api", digests["api_kept"]) is None
