@@ -180,8 +180,17 @@ def test_errors_are_clear(
     wrong = adapter_for(front, http_client, api_token="not-the-token")
     with pytest.raises(AuthError, match="Quay GET /repository: HTTP 401: Requires authentication"):
         wrong.catalog()
+    token_only = build_registry(
+        AdapterConfig(kind="quay", url=front.url, http=http_client, username="$oauthtoken")
+    )
     with pytest.raises(ConfigError, match="set `namespaces`"):
-        build_registry(AdapterConfig(kind="quay", url=front.url, http=http_client, username="$oauthtoken"))
+        token_only.catalog()
+    organisation = build_registry(
+        AdapterConfig(
+            kind="quay", url=front.url, http=http_client, password=TOKEN, extra={"organisation": "other"}
+        )
+    )
+    assert organisation.catalog() == ["other/tool"]
     adapter = adapter_for(front, http_client)
     fake.fail_next = [(503, {"Retry-After": "0"}), (429, {"Retry-After": "1"})]
     started = dt.datetime.now(dt.UTC)

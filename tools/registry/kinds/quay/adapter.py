@@ -44,12 +44,12 @@ class QuayRegistry(NativeRegistry):
         self.api = QuayApi(
             config.api_url or config.url, http=config.http, token=config.extra.get("api_token") or secret
         )
-        self.namespaces = _namespaces(config, user)
+        self._user = user
 
     def catalog(self) -> list[str]:
         """The repositories of each configured namespace (v2's catalog would show only the caller's view)."""
         names: list[str] = []
-        for namespace in self.namespaces:
+        for namespace in _namespaces(self.config, self._user):
             names.extend(self.api.repositories(namespace))
         return names
 
@@ -82,8 +82,10 @@ class QuayRegistry(NativeRegistry):
 
 
 def _namespaces(config: AdapterConfig, username: str | None) -> tuple[str, ...]:
-    """`extra["namespaces"]` (comma-separated), else the robot's organization or the user's own namespace."""
-    listed = tuple(n.strip() for n in config.extra.get("namespaces", "").split(",") if n.strip())
+    """`extra["namespaces"]` (comma-separated) or `extra["organisation"]` (Portainer's Quay record:
+    `Quay.OrganisationName`), else the robot's organization or the user's own namespace."""
+    named = config.extra.get("namespaces") or config.extra.get("organisation") or ""
+    listed = tuple(n.strip() for n in named.split(",") if n.strip())
     if listed:
         return listed
     if username and username != "$oauthtoken":
