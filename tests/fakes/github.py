@@ -8,7 +8,8 @@ Vendor behaviour and where it is written down:
   `…/packages/container/{name}/versions` lists versions, whose `name` is the manifest digest, `created_at`
   the push time and `metadata.container.tags` the tags on it; `DELETE …/versions/{id}` answers 204, and 404
   for a version that does not exist. Lists page by `per_page` (at most 100) and `page`, with a `Link`
-  header holding rel="next" and rel="last". A missing or wrong token gets 401 "Requires authentication".
+  header holding rel="next" and rel="last". No token gets 401 "Requires authentication", a wrong one 401
+  "Bad credentials".
 - Deleting a version removes the manifest from the registry: here the fake sends the v2 DELETE by digest to
   the real registry behind it, so every tag on that digest goes as it does on GHCR.
 
@@ -91,8 +92,11 @@ class FakeGithub(RegistryFront):
         return response
 
     def _rest(self, request: Request) -> Response:
-        if request.headers.get("authorization") != f"Bearer {self.state.token}":
+        authorization = request.headers.get("authorization")
+        if authorization is None:
             return _error(401, "Requires authentication")
+        if authorization != f"Bearer {self.state.token}":
+            return _error(401, "Bad credentials")
         listing, versions = _LIST.match(request.path), _VERSIONS.match(request.path)
         match = listing or versions
         if match is None or unquote(match.group(2)) != self.state.owner:
@@ -144,7 +148,7 @@ class FakeGithub(RegistryFront):
         created = min((v.created for v in versions), default=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
         kind = "orgs" if self.state.organisation else "users"
         return {
-            "id": abs(hash(name)) % 100_000,
+            "id": 500 + sorted(self.state.packages).index(name),
             "name": name,
             "package_type": "container",
             "url": f"{self.url}/{kind}/{self.state.owner}/packages/container/{quote(name, safe='')}",

@@ -188,7 +188,7 @@ def test_user_owner_throttling_and_errors_are_clear(
         wrong = AdapterConfig(
             kind="github", url=front.url, http=http_client, username="octo", password="nope"
         )
-        with pytest.raises(AuthError, match=r"401.*Requires authentication") as caught:
+        with pytest.raises(AuthError, match=r"401.*Bad credentials") as caught:
             build_registry(wrong).catalog()
         assert "nope" not in str(caught.value)
         validate_exchanges(OpenAPI.from_path(SPEC), "https://api.github.com", front.state.exchanges)
