@@ -10,6 +10,7 @@ Vendor behaviour and where it is written down:
   for a version that does not exist. Lists page by `per_page` (at most 100) and `page`, with a `Link`
   header holding rel="next" and rel="last". No token gets 401 "Requires authentication", a wrong one 401
   "Bad credentials".
+- Deleting a package's only version answers 400 (LAST_VERSION below).
 - Deleting a version removes the manifest from the registry: here the fake sends the v2 DELETE by digest to
   the real registry behind it, so every tag on that digest goes as it does on GHCR.
 
@@ -30,6 +31,9 @@ from tests.fakes.registry_front import RegistryFront
 from tests.fakes.spec_exchanges import Exchange
 from tools.registry.media_types import ACCEPT_MANIFESTS as ACCEPT
 
+# GitHub refuses to delete a package's only version (not in its spec; users quote the message, e.g.
+# actions/delete-package-versions#231, SmartsquareGmbH/delete-old-packages#33).
+LAST_VERSION = "You cannot delete the last version of a package. You must delete the package instead."
 _LIST = re.compile(r"^/(orgs|users)/([^/]+)/packages$")
 _VERSIONS = re.compile(r"^/(orgs|users)/([^/]+)/packages/container/([^/]+)/versions(?:/(\d+))?$")
 
@@ -79,6 +83,8 @@ class FakeGithub(RegistryFront):
         if self.queued:  # deliberately off-spec (throttling, garbage): not recorded for validation
             return self.queued.pop(0)
         response = self._rest(request)
+        if response.status == 400:  # GitHub's answers outside its published spec (see LAST_VERSION)
+            return response
         self.state.exchanges.append(
             Exchange(
                 request.method,
@@ -120,7 +126,10 @@ class FakeGithub(RegistryFront):
         return _error(404, "Not Found")
 
     def _delete(self, package: str, version_id: int) -> Response:
-        version = self.state.packages[package].pop(version_id, None)
+        versions = self.state.packages[package]
+        if version_id in versions and len(versions) == 1:
+            return _error(400, LAST_VERSION)
+        version = versions.pop(version_id, None)
         if version is None:
             return _error(404, "Not Found")
         target = f"/v2/{self.state.owner.lower()}/{package}/manifests/{version.digest}"

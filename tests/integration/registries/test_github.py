@@ -140,6 +140,8 @@ def test_delete_plan_runs_through_the_rest_api_once(
         ImageSpec(repository="acme/api", tag="old-2", created=NOW, extra_layer_seed="2")
     )
     front.add_version("api", second.digest, NOW - dt.timedelta(days=150))
+    build = seeder.push_image(ImageSpec(repository="acme/job", tag=None, created=NOW, extra_layer_seed="b"))
+    front.add_version("job", build.digest, NOW)  # GitHub keeps a package's last version (test below)
     client = adapter_for(front, http_client)
     source = RegistrySource(name="ghcr", url=front.url, kind="github")
     plan = evaluate_policies(
@@ -216,3 +218,25 @@ def test_the_spec_check_catches_a_drifting_fake() -> None:
     )
     with pytest.raises(InvalidData):
         validate_exchanges(OpenAPI.from_path(SPEC), "https://api.github.com", [bad])
+
+
+def test_the_last_version_of_a_package_is_refused_and_reported(
+    front: FakeGithub, seeder: Seeder, http_client: httpx.Client, tmp_path: Path
+) -> None:
+    """GitHub keeps a package's only version: the item fails with GitHub's reason, the image stays."""
+    only = seeder.push_image(
+        ImageSpec(repository="acme/solo", tag="old-1", created=NOW, extra_layer_seed="s")
+    )
+    front.add_version("solo", only.digest, NOW - dt.timedelta(days=400))
+    client = adapter_for(front, http_client)
+    source = RegistrySource(name="ghcr", url=front.url, kind="github")
+    plan = evaluate_policies(
+        parse_policies(DROP_OLD), registries=[crawl_registry(client, source)], deployments=[], now=NOW
+    )
+    store = PlanStore(tmp_path / "state.db")
+    store.save(plan)
+    report = execute_plan(plan.plan_id, store=store, clients={"ghcr": client}, current_deployments=list)
+    (result,) = report.results
+    assert result.status == "failed" and report.deleted == 0
+    assert "400" in result.reason and "must delete the package instead" in result.reason
+    assert client.head_manifest("acme/solo", only.digest) is not None
