@@ -177,6 +177,13 @@ def test_user_owner_throttling_and_errors_are_clear(
         front.queued.append(json_response(429, {"message": "slow down"}, {"Retry-After": "1"}))
         assert client.catalog() == ["octo/tool"], "a 429 with Retry-After is waited out, then retried"
         assert front.count("GET", "/users/octo/packages") == 2
+        secondary = {"Retry-After": "1", "x-ratelimit-remaining": "4000"}
+        front.queued.append(
+            json_response(403, {"message": "You have exceeded a secondary rate limit"}, secondary)
+        )
+        assert client.catalog() == ["octo/tool"], (
+            "GitHub's secondary rate limit (403 + Retry-After) waited out"
+        )
 
         front.queued.append(Response(200, b"<html>oops</html>", {"Content-Type": "text/html"}))
         with pytest.raises(BadResponse, match="not JSON"):

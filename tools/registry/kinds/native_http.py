@@ -125,8 +125,9 @@ class JsonApi:
                 return None
             raise NotFound(f"not found: {where}{detail}", status=404, url=self.host)
         if status in {401, 403}:
-            if status == 403 and answer.headers.get("x-ratelimit-remaining") == "0":
-                raise RetryableStatus(_rate_limited(answer), where)  # GitHub's primary rate limit
+            limited = answer.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in answer.headers
+            if status == 403 and limited:  # GitHub's primary and secondary rate limits answer 403
+                raise RetryableStatus(_rate_limited(answer), where)
             raise AuthError(f"access denied ({status}): {where}{detail}", status=status, url=self.host)
         if status == 429 or status >= 500:
             raise RetryableStatus(_rate_limited(answer) if status == 429 else _view(answer), where)
