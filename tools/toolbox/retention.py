@@ -270,7 +270,11 @@ class FindStaleImagesArgs(BaseModel):
     registry: str | None = Field(None, description="Registry name or glob; all when null")
     repository: str | None = Field(None, description="Repository or glob, e.g. 'team-x/*'; all when null")
     older_than_days: int = Field(90, ge=1, description="Minimum age in days")
-    clock: Literal["created", "first_seen"] = Field("created", description="Age clock")
+    clock: Literal["created", "first_seen", "pushed", "last_pulled"] = Field(
+        "created",
+        description="Age clock: created (build time), first_seen, pushed or last_pulled (from registry "
+        "notifications or the registry's own API; an unknown time is never old)",
+    )
     include_dangling: bool = Field(True, description="Also count untagged digests")
 
 
