@@ -25,6 +25,7 @@ from tools.policy.loader import parse_policies
 from tools.policy.store import PlanStore
 from tools.registry.kinds.base import AdapterConfig
 from tools.registry.kinds.harbor.adapter import HarborRegistry
+from tools.registry.kinds.harbor.client import is_harbor
 from tools.registry.kinds.select import build_registry
 
 pytestmark = pytest.mark.real
@@ -225,3 +226,13 @@ def test_the_swagger_check_catches_what_harbor_would_not_send() -> None:
     check.check("POST", "/api/v2.0/retentions", "", {"rules": "all"}, 201, None)
     assert len(check.problems) == 5, check.problems
     assert any("invented" in p for p in check.problems) and any("bogus" in p for p in check.problems)
+
+
+def test_one_probe_tells_a_harbor_from_a_plain_registry(
+    harbor: tuple[FakeHarbor, RegistryFront], registry: RegistryServer, http_client: httpx.Client
+) -> None:
+    _, front = harbor
+    assert is_harbor(front.url, http=http_client)  # systeminfo answers without credentials
+    assert front.count("GET", "/api/v2.0/systeminfo") == 1
+    assert not is_harbor(registry.url, http=http_client)  # docker-registry: 404
+    assert not is_harbor("http://127.0.0.1:9", http=http_client)  # nothing listening: not Harbor, no error

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.demo.images import ImageSpec
@@ -127,3 +128,68 @@ def test_quay_record_inventoried_through_quay_api(
     assert native[web.digest]["size"] == sum(layer.size for layer in web.layers)  # Quay: layers only
     assert all(entry.get("last_pulled") is None for entry in native.values())
     assert served.count("GET", "/v2/_catalog") == 0
+
+
+def test_regent_plan_exports_harbor_retention_and_shows_harbor_dry_run_beside_it(
+    registry: RegistryServer, seeder: Seeder, tmp_path: Path
+) -> None:
+    """The operator's path: export, store the document in Harbor, and the next plan shows its dry run."""
+    now = dt.datetime.now(dt.UTC)
+    fake = FakeHarbor(registry.url, projects=["team"], password=HARBOR_PASSWORD, now=now)
+    images = {tag: seeder.push_image(image("team/app", tag, tag)) for tag in ("1", "2", "3")}
+    for tag, days in (("1", 90), ("2", 60), ("3", 1)):
+        fake.pushed[images[tag].digest] = now - dt.timedelta(days=days)
+    policy = tmp_path / "policies.yml"
+    policy.write_text(
+        "policies:\n  - name: newest\n    repositories: ['team/**']\n    clock: pushed\n"
+        "    keep:\n      - most_recent: 1\n    delete:\n      - older_than_days: 30\n"
+    )
+    with RegistryFront(registry.url, fake.route) as served:
+        record = FakeRegistry(9, "harbor", served.url, type=CUSTOM)
+        entry = (
+            f"  - name: harbor\n    url: {served.url}\n    kind: harbor\n"
+            "    username_env: HARBOR_USER\n    password_env: HARBOR_PASS\n"
+        )
+        env = {"HARBOR_USER": "robot$regent", "HARBOR_PASS": HARBOR_PASSWORD}
+        args = ("plan", "--policy", str(policy), "--export", "harbor-retention", "--json")
+        first = plan_json(tmp_path, record, entry, env, args)
+        assert sorted(i["digest"] for i in first["items"]) == sorted(images[t].digest for t in ("1", "2"))
+        export = first["export"]
+        assert export["differences"] == [] and list(export["documents"]) == ["team"]
+        (waiting,) = export["previews"]  # nothing stored in Harbor yet: said, not failed
+        assert "no retention policy to dry-run" in waiting["status"] and waiting["rows"] == []
+        document = export["documents"]["team"] | {"scope": {"level": "project", "ref": fake.projects["team"]}}
+        stored = httpx.post(
+            f"{served.url}/api/v2.0/retentions", json=document, auth=("robot$regent", HARBOR_PASSWORD)
+        )
+        assert stored.status_code == 201
+        second = plan_json(tmp_path, record, entry, env, args)
+    (preview,) = second["export"]["previews"]
+    assert preview["repository"] == "team/app" and preview["status"].startswith("COMPLETE")
+    verdicts = {row["digest"]: (row["regent"], row["native"]) for row in preview["rows"]}
+    assert verdicts == {
+        images["1"].digest: ("delete", "delete"),
+        images["2"].digest: ("delete", "delete"),
+        images["3"].digest: ("keep", "retain"),
+    }
+    assert len(fake.upstream.tags("team/app")) == 3  # a dry run deleted nothing
+    assert fake.check.problems == [], fake.check.problems
+
+
+def plan_json(
+    tmp_path: Path, record: FakeRegistry, entry: str, env: dict[str, str], args: tuple[str, ...]
+) -> dict[str, Any]:
+    config = tmp_path / "regent.yml"
+    with FakePortainer(
+        edition="CE", users=[FakeUser(1, "admin", api_keys=(API_KEY,))], registries=[record]
+    ) as portainer:
+        config.write_text(
+            f"portainer:\n  url: {portainer.url}\n  registry_scheme: http\nregistries:\n{entry}"
+        )
+        done = run_regent(
+            *args, state=tmp_path, env={"REGENT_CONFIG": str(config), "PORTAINER_API_KEY": API_KEY, **env}
+        )
+    assert done.returncode == 0, done.stderr
+    assert HARBOR_PASSWORD not in done.stdout + done.stderr
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out

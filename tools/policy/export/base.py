@@ -83,6 +83,7 @@ def exporter(name: str) -> Exporter:
 # (ECR lifecycle preview, Harbor retention dry run, GAR cleanup dry run). The CLI shows its rows next to
 # Regent's plan. A previewer never changes the registry.
 PREVIEWERS: dict[str, str] = {
+    "harbor-retention": "tools.policy.export.harbor_dry_run:harbor_retention_preview",
     "ecr-lifecycle": "tools.policy.export.previews:ecr_lifecycle_preview",
 }
 

@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tools.errors import NotFound
+from tools.errors import NotFound, RegentError
+from tools.policy.export.base import ExportRequest, NativeExport, NativePreview, PreviewClients, PreviewRow
 from tools.policy.plans import Plan
 from tools.registry.kinds.harbor.client import HarborApi, RetentionTask
 
@@ -124,3 +125,49 @@ def _pair(
             regent, reason = "not in plan", "no policy of the plan saw it (or the snapshot did not have it)"
         rows.append(DryRunRow(repository, digest, tags, regent, decision, reason))
     return rows
+
+
+def harbor_retention_preview(
+    export: NativeExport, request: ExportRequest, clients: PreviewClients
+) -> list[NativePreview]:
+    """`regent plan --export harbor-retention`'s preview: each exported project's stored policy, dry-run.
+
+    Harbor dry-runs only a stored policy, so a project whose policy is not stored yet gets a line saying
+    so (no rows) rather than an error: the export is what the operator would store first.
+    """
+    from tools.registry.kinds.harbor.adapter import HarborRegistry  # the adapter imports v2 machinery
+
+    names = sorted({i.source.name for i in request.snapshot.registries if i.source.kind == "harbor"})
+    names = [n for n in names if request.registry is None or n == request.registry]
+    out: list[NativePreview] = []
+    for name in names:
+        client = clients.get(name)
+        if not isinstance(client, HarborRegistry):
+            raise RegentError(
+                f"registry {name}: no Harbor API client to dry-run with (read through a proxy?)"
+            )
+        projects = [
+            key.removeprefix(f"{name}/") if len(names) > 1 else key
+            for key in export.documents
+            if len(names) == 1 or key.startswith(f"{name}/")
+        ]
+        for project in projects:
+            try:
+                run = dry_run_beside_plan(client.api, project=project, plan=request.plan, registry=name)
+            except NotFound as exc:
+                out.append(NativePreview(name, project, str(exc), ()))
+                continue
+            out.extend(_previews(name, run))
+    return out
+
+
+def _previews(registry: str, run: DryRun) -> list[NativePreview]:
+    status = "COMPLETE" if run.complete else "RUNNING"
+    status += f" (Harbor's stored policy {run.policy_id}, dry-run execution {run.execution_id})"
+    by_repository: dict[str, list[PreviewRow]] = {}
+    for row in run.rows:
+        native = {"DEL": "delete", "RETAIN": "retain"}.get(row.harbor, row.harbor.lower())
+        by_repository.setdefault(row.repository, []).append(
+            PreviewRow(row.digest, row.tags, row.regent, native, row.regent_reason, native_reason=row.harbor)
+        )
+    return [NativePreview(registry, repo, status, tuple(rows)) for repo, rows in by_repository.items()]

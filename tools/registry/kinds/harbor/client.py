@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
-from tools.errors import BadResponse
+from tools.errors import BadResponse, RegentError
 from tools.registry.auth import basic_authorization
 from tools.registry.kinds.rest import RestAnswer, RestSession, next_link
 from tools.registry.wire import safe_digest
@@ -104,6 +104,7 @@ class HarborApi:
         username: str | None,
         password: str | None,
         page_size: int = PAGE_SIZE,
+        attempts: int = 4,
     ) -> None:
         auth = basic_authorization(username, password) if username and password is not None else None
         self._rest = RestSession(
@@ -112,6 +113,7 @@ class HarborApi:
             vendor="Harbor",
             authorization=auth,
             error_text=_harbor_error,
+            attempts=attempts,
         )
         self._page_size = min(max(page_size, 1), PAGE_SIZE)
 
@@ -246,3 +248,16 @@ def _id_from_location(answer: RestAnswer, what: str) -> int:
     if not tail.isdigit():
         raise BadResponse(f"Harbor created a {what} but its Location header names no id")
     return int(tail)
+
+
+def is_harbor(url: str, *, http: httpx.Client) -> bool:
+    """One probe for a Custom record: does `GET /api/v2.0/systeminfo` answer like Harbor (`harbor_version`)?
+
+    The route needs no credentials on Harbor (swagger: getSystemInfo); a plain registry answers 404. Any
+    failure says "not Harbor": a probe must never stop a crawl.
+    """
+    try:
+        info = HarborApi(url, http=http, username=None, password=None, attempts=1).systeminfo()
+    except RegentError:
+        return False
+    return isinstance(info.get("harbor_version"), str)
