@@ -158,6 +158,13 @@ def test_get_image_and_the_digest_show_the_native_clocks(
     assert (details["pushed"], details["pushed_origin"]) == ("2026-06-01", "Test pushedAt")
     assert (details["last_pulled"], details["last_pulled_origin"]) == ("2026-07-20", "Test lastPulledAt")
     assert "last pulled 2026-07-20 (Test lastPulledAt)" in details["headline"]
+    # the assistant's stale-image tool dates by the registry's push clock: both images, built today, go
+    args = {"older_than_days": 90, "clock": "pushed", "include_dangling": False}
+    stale = json.loads(
+        toolbox.call("find_stale_images", json.dumps(args), user="U1", conversation="C").content
+    )
+    assert stale["stale"]["items"] == 2, stale
+    assert any("(Test pushedAt)" in row["reason"] for row in stale["stale"]["largest_items"])
     # the digest reads the stored snapshot back: the clocks and their origins survive it
     store = SnapshotStore(tmp_path / "regent.db")
     try:
