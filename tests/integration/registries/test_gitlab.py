@@ -24,7 +24,7 @@ from tests.fakes.gitlab import FakeGitlab
 from tests.fakes.portainer_http import Response, json_response
 from tests.fakes.spec_exchanges import swagger2_to_openapi3, validate_exchanges
 from tools.changes.retention import execute_plan
-from tools.errors import AuthError, BadResponse, ConfigError, NotFound
+from tools.errors import AuthError, BadResponse, ConfigError, NotFound, RateLimited
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import RegistrySource
 from tools.policy.evaluate import evaluate_policies
@@ -177,6 +177,12 @@ def test_throttling_bad_answers_and_bad_config_are_clear(
     client = adapter_for(front, http_client)
     front.queued.append(json_response(429, {"message": "Retry later"}, {"Retry-After": "1"}))
     assert client.catalog() == ["grp/shop", "grp/shop/api"], "a 429 with Retry-After is waited out"
+    before = front.count("GET", "/api/v4/")
+    front.queued.extend([json_response(429, {"message": "Retry later"}, {"Retry-After": "0"})] * 5)
+    with pytest.raises(RateLimited, match="rate limited"):
+        client.catalog()
+    assert front.count("GET", "/api/v4/") - before == 4, "bounded: four attempts, then a clear error"
+    front.queued.clear()
     front.queued.append(Response(502, b"Bad Gateway", {"Content-Type": "text/plain"}))
     assert client.catalog() == ["grp/shop", "grp/shop/api"], "a 5xx is retried"
     front.queued.append(json_response(200, {"not": "a list"}))
