@@ -18,7 +18,7 @@ crawls is invisible; it keeps its blobs alive and the real figure comes out smal
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from tools.inventory.models import Digest, Manifest
@@ -55,23 +55,50 @@ def compute_reclaim(
     deleted: Iterable[Revision],
 ) -> Reclaim:
     """Bytes freed by deleting these revisions, given every revision the registry stores."""
-    deleted_set = set(deleted)
+    # The caller's order, not a set's: the caller lists revisions repository by repository, so their
+    # manifests are read close together in memory rather than in hash order (#17).
+    revisions = list(dict.fromkeys(deleted))
     multiplicity: dict[Digest, int] = {}
     for digests in repository_digests.values():
         for digest in digests:
             multiplicity[digest] = multiplicity.get(digest, 0) + 1
-    for _, digest in deleted_set:
+    for _, digest in revisions:
         multiplicity.setdefault(digest, 1)  # a deleted revision the caller knows is stored
     # Reference counts of every blob; the references themselves are worked out again for the deleted
     # revisions only, rather than kept for all (a million manifests' reference maps were ~400 MB).
     refcount: dict[Digest, int] = {}
     unknown = 0
-    for digest, count in multiplicity.items():
-        manifest = manifests.get(digest)
+    for digest, manifest, count in _stored(multiplicity, manifests):
         unknown += count if manifest is None else 0
         for blob in _references(digest, manifest):
             refcount[blob] = refcount.get(blob, 0) + count
-    return _tally(deleted_set, manifests, refcount, unknown)
+    return _tally(revisions, manifests, refcount, unknown)
+
+
+def _stored(
+    multiplicity: Mapping[Digest, int], manifests: Mapping[Digest, Manifest]
+) -> Iterator[tuple[Digest, Manifest | None, int]]:
+    """(digest, manifest or None, count) of every stored digest, in the manifests' own order.
+
+    The order of the manifests mapping is the order its manifests were made in, so they are read one
+    after the other; looked up in the order of repository digest sets (hash order) every manifest,
+    its layers and their digests were a cache miss each, and the cost per tag doubled from 10,000 to
+    1,000,000 tags (#17). Sums do not depend on the order.
+    """
+    if len(manifests) > 2 * len(multiplicity):  # mostly manifests not stored here: look them up instead
+        for digest, count in multiplicity.items():
+            yield digest, manifests.get(digest), count
+        return
+    found = 0
+    for digest, manifest in manifests.items():
+        stored = multiplicity.get(digest)
+        if stored is not None:
+            found += 1
+            yield digest, manifest, stored
+    if found < len(multiplicity):
+        for digest, count in multiplicity.items():
+            if digest not in manifests:
+                yield digest, None, count
 
 
 def _references(digest: Digest, manifest: Manifest | None) -> dict[Digest, int]:
@@ -79,29 +106,39 @@ def _references(digest: Digest, manifest: Manifest | None) -> dict[Digest, int]:
 
 
 def _tally(
-    deleted: set[Revision],
+    deleted: list[Revision],
     manifests: Mapping[Digest, Manifest],
     refcount: Mapping[Digest, int],
     unknown: int,
 ) -> Reclaim:
-    deleted_refs: dict[Digest, int] = {}
-    sizes: dict[Digest, int] = {}
+    # A blob referenced once is freed by the one revision referencing it, and is that revision's own:
+    # only blobs referenced more than once (base layers, shared configs, a digest in several
+    # repositories) need counting across the deleted revisions. Two registry-sized maps fewer (#17).
+    shared_refs: dict[Digest, int] = {}
+    shared_sizes: dict[Digest, int] = {}
     exclusive: dict[Revision, int] = {}
+    total = freed_blobs = 0
     for revision in deleted:
         refs = _references(revision[1], manifests.get(revision[1]))
         own = 0
         for blob, size in refs.items():
-            deleted_refs[blob] = deleted_refs.get(blob, 0) + 1
-            sizes.setdefault(blob, size)
             if refcount[blob] == 1:
                 own += size
+            else:
+                shared_refs[blob] = shared_refs.get(blob, 0) + 1
+                shared_sizes.setdefault(blob, size)
         exclusive[revision] = own
-    freed = [blob for blob, count in deleted_refs.items() if count == refcount[blob]]
-    total = sum(sizes[blob] for blob in freed)
+        total += own
+        freed_blobs += sum(1 for blob in refs if refcount[blob] == 1)
+    exclusive_total = total
+    for blob, count in shared_refs.items():
+        if count == refcount[blob]:
+            total += shared_sizes[blob]
+            freed_blobs += 1
     return Reclaim(
         total=total,
-        shared=total - sum(exclusive.values()),
-        freed_blobs=len(freed),
+        shared=total - exclusive_total,
+        freed_blobs=freed_blobs,
         exclusive=exclusive,
         unknown_manifests=unknown,
     )
