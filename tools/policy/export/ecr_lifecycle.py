@@ -297,8 +297,11 @@ def _selects(selection: Mapping[str, Any], image: Image) -> bool:
 def _expiring(selection: Mapping[str, Any], chosen: list[Image], *, now: datetime) -> list[Image]:
     kind, number = selection["countType"], int(selection["countNumber"])
     if kind == "imageCountMoreThan":
+        # equal push times: ECR documents no order, so ties go by digest, as Regent's most_recent does
         known = sorted(
-            (i for i in chosen if i.pushed is not None), key=lambda i: i.pushed or now, reverse=True
+            (i for i in chosen if i.pushed is not None),
+            key=lambda i: (i.pushed or now, i.digest),
+            reverse=True,
         )
         return known[number:]
     out: list[Image] = []

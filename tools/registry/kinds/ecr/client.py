@@ -307,8 +307,8 @@ def _client_error(exc: ClientError, operation: str, region: str) -> UpstreamErro
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code.isdigit():  # an answer botocore could not parse as JSON (an XML error from a proxy or moto)
         found = _XML_CODE.search(message)
-        code = found.group(1) if found else code
-    message = message[:200]
+        code, message = (found.group(1), "") if found else (f"HTTP {code}", "")  # no markup for people
+    said = f"{code}: {message[:200]}" if message else code  # what ECR said, for people
     if code in _BAD_KEYS:
         return AuthError(
             f"AWS rejected the ECR access key ({code}) in {region}: check the access key id and secret",
@@ -322,10 +322,10 @@ def _client_error(exc: ClientError, operation: str, region: str) -> UpstreamErro
     if code in _THROTTLED:
         return RateLimited(f"ECR throttled {operation} in {region} after the retries ({code})", status=status)
     if code in _MISSING:
-        return NotFound(f"ECR {operation}: {code}: {message}", status=status)
+        return NotFound(f"ECR {operation}: {said}", status=status)
     if code in {"InvalidParameterException", "ValidationException", "LimitExceededException"}:
-        return UpstreamError(f"ECR {operation} refused the request: {code}: {message}", status=status)
-    return UpstreamError(f"ECR {operation} in {region} failed: {code}: {message}", status=status)
+        return UpstreamError(f"ECR {operation} refused the request: {said}", status=status)
+    return UpstreamError(f"ECR {operation} in {region} failed: {said}", status=status)
 
 
 def _snake(operation: str) -> str:
