@@ -77,10 +77,6 @@ class GithubRegistry(NativeRegistry):
         """`<owner>/<package>` for every container package of the owner."""
         return sorted(f"{self.owner}/{name}" for name in self.packages.packages())
 
-    def catalog_page(self, n: int = 1) -> list[str]:
-        """The first `n` repositories (GHCR has no v2 catalog to ask)."""
-        return self.catalog()[: max(n, 1)]
-
     def native_times(self, repository: str, digests: Collection[str]) -> dict[str, NativeTimes]:
         """Push time of each digest: its package version's `created_at`. No pull clock, no size."""
         wanted = set(digests)

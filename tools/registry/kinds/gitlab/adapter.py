@@ -82,10 +82,6 @@ class GitlabRegistry(NativeRegistry):
         self._ids = {repository.path: repository for repository in self.project.repositories()}
         return sorted(self._ids)
 
-    def catalog_page(self, n: int = 1) -> list[str]:
-        """The first `n` repositories (v2's catalog is for GitLab administrators only)."""
-        return self.catalog()[: max(n, 1)]
-
     def native_times(self, repository: str, digests: Collection[str]) -> dict[str, NativeTimes]:
         """Per digest: the tag detail's `created_at` (earliest over its tags) and `total_size`."""
         wanted = set(digests)
