@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
@@ -96,38 +98,29 @@ def build_sources(
         password = secrets.registry_password.get_secret_value() if secrets.registry_password else None
         kind = kind_for(host=urlsplit(base).netloc)
         source = RegistrySource(name=urlsplit(base).netloc, url=base, kind=kind)
-        client = build_registry(
-            AdapterConfig(
-                kind=kind,
-                url=base,
-                http=http,
-                cache=cache,
-                username=secrets.registry_username,
-                password=password,
-            )
+        config = AdapterConfig(
+            kind=kind, url=base, http=http, cache=cache, username=secrets.registry_username, password=password
         )
-        _add_registry(sources, seen, source, client, store)
+        _add_registry(sources, seen, source, partial(build_registry, config), store)
     for entry in settings.registries:
         base = registry_url(entry.url)
         username, password = _credentials(secrets, entry.name)
         kind = kind_for(hint=entry.kind, host=urlsplit(base).netloc)
         # the entry's `extra` goes to the adapter only, never into the snapshot: it may hold a token
         source = RegistrySource(name=entry.name, url=base, kind=kind, region=entry.region)
-        client = build_registry(
-            AdapterConfig(
-                kind=kind,
-                url=base,
-                http=http,
-                cache=cache,
-                username=username,
-                password=password,
-                region=entry.region,
-                api_url=entry.api_url,
-                extra=dict(entry.extra),
-                blob_redirect_hosts=tuple(entry.blob_redirect_hosts),
-            )
+        config = AdapterConfig(
+            kind=kind,
+            url=base,
+            http=http,
+            cache=cache,
+            username=username,
+            password=password,
+            region=entry.region,
+            api_url=entry.api_url,
+            extra=dict(entry.extra),
+            blob_redirect_hosts=tuple(entry.blob_redirect_hosts),
         )
-        _add_registry(sources, seen, source, client, store)
+        _add_registry(sources, seen, source, partial(build_registry, config), store)
     if settings.portainer is not None:
         _add_portainer(sources, seen, settings, secrets, http=http, cache=cache, store=store)
     for host in [*settings.docker_hosts, *docker_hosts]:
@@ -136,13 +129,27 @@ def build_sources(
 
 
 def _add_registry(
-    sources: Sources, seen: set[str], source: RegistrySource, client: RegistryClient, store: SnapshotStore
+    sources: Sources,
+    seen: set[str],
+    source: RegistrySource,
+    client: Callable[[], RegistryClient],
+    store: SnapshotStore,
 ) -> None:
+    """Build the registry's client and add it; a client that cannot be built is an error of that registry.
+
+    An adapter may call its vendor while being built (ECR trades the AWS keys for a registry token), so
+    bad keys or an unreachable API must cost that registry only, not the whole run.
+    """
     if source.url in seen:
+        return
+    try:
+        built = client()
+    except RegentError as exc:
+        sources.errors.append(f"registry {source.name}: {exc}")
         return
     seen.add(source.url)
     sources.registries.append(
-        RegistryTarget(source=source, client=client, previous=store.previous_tags(source.url))
+        RegistryTarget(source=source, client=built, previous=store.previous_tags(source.url))
     )
 
 
@@ -203,10 +210,23 @@ def _add_portainer(
             record,
             kind=kind_for(hint=record.kind if record.kind != "custom" else None, host=record.image_host),
         )
-        client = _portainer_registry_client(
-            source, reader, portainer, settings, secrets, http=http, cache=cache, errors=sources.errors
+        _add_registry(
+            sources,
+            seen,
+            source,
+            partial(
+                _portainer_registry_client,
+                source,
+                reader,
+                portainer,
+                settings,
+                secrets,
+                http=http,
+                cache=cache,
+                errors=sources.errors,
+            ),
+            store,
         )
-        _add_registry(sources, seen, source, client, store)
 
 
 def _portainer_registry_client(

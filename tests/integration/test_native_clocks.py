@@ -21,7 +21,7 @@ from bot.demo.seed import Seeder
 from bot.sources import build_sources
 from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeRegistry, FakeUser
-from tools.errors import UpstreamError
+from tools.errors import AuthError, UpstreamError
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.inventory import RegistryTarget, run_inventory
 from tools.inventory.models import RegistrySource
@@ -236,3 +236,38 @@ def test_doctor_reads_a_native_listing_and_does_not_probe_a_native_delete(
     plain = select.build_registry(AdapterConfig(kind="custom", url=registry.url, http=http_client))
     _, probed = check_registry(RegistrySource(name="p", url=registry.url), plain, mode="cleanup")
     assert "deletes allowed" in probed.message and plain.requests["DELETE"] == 1
+
+
+class RefusingKeys(NativeRegistry):
+    """A kind whose adapter calls its vendor while being built (as ECR does for its token), and is refused."""
+
+    def __init__(self, config: AdapterConfig) -> None:
+        raise AuthError("the vendor refused these keys", status=403)
+
+
+def test_an_adapter_that_cannot_be_built_costs_only_its_registry(
+    registry: RegistryServer, seeder: Seeder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(seeder)
+    monkeypatch.setitem(select.ADAPTERS, "ecr", f"{__name__}:RefusingKeys")
+    settings = Settings.model_validate(
+        {
+            "registries": [
+                {"name": "aws", "url": "127.0.0.2:1", "kind": "ecr", "region": "eu-west-1"},
+                {"name": "local", "url": registry.url},
+            ]
+        }
+    )
+    sources = build_sources(
+        settings,
+        Secrets.model_validate({}),
+        registry_urls=[],
+        docker_hosts=[],
+        store=SnapshotStore(tmp_path / "s.db"),
+        cache_dir=tmp_path / "cache",
+    )
+    try:
+        assert [t.source.name for t in sources.registries] == ["local"]
+        assert sources.errors == ["registry aws: the vendor refused these keys"]
+    finally:
+        sources.close()
