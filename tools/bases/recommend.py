@@ -99,7 +99,9 @@ def _candidate(
     image_digest, _layers = image_layers(view, digest)
     manifest = view.manifest(image_digest)
     created = manifest.created if manifest is not None else None
-    pushed = clock.pushed.get(digest)
+    # freshness: the latest push either notifications or the registry's own API know of (#13)
+    pushes = [t for t in (clock.pushed.get(digest), clock.native_pushed.get(digest)) if t is not None]
+    pushed = max(pushes, key=lambda t: t.timestamp()) if pushes else None
     newest, which = max(
         ((pushed, "pushed"), (created, "created")), key=lambda p: (p[0] is not None, p[0] or now)
     )
