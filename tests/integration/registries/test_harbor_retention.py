@@ -103,6 +103,14 @@ def exported(
     return exporter("harbor-retention")(ExportRequest(policies, plan, snapshot, NOW)), plan, adapter
 
 
+def store(front: RegistryFront, document: dict[str, Any]) -> None:
+    """What the operator does with an exported document: POST it to Harbor (Regent never does)."""
+    answer = httpx.post(
+        f"{front.url}/api/v2.0/retentions", json=document, auth=("robot$regent", "harbor-secret")
+    )
+    assert answer.status_code == 201, answer.text
+
+
 def bound(document: dict[str, Any], adapter: HarborRegistry, project: str) -> dict[str, Any]:
     ids = {p.name: p.project_id for p in adapter.api.projects()}
     return {**document, "scope": {"level": "project", "ref": ids[project]}}
@@ -127,7 +135,7 @@ def test_an_expressible_policy_exports_one_document_per_project_and_harbor_agree
         ("nDaysSinceLastPush", {"nDaysSinceLastPush": 30}, "**"),
     ]
     assert export.differences == ()  # Harbor's evaluation over the snapshot deletes exactly the plan
-    adapter.api.create_retention(bound(document, adapter, "team"))
+    store(front, bound(document, adapter, "team"))
     dry = dry_run_beside_plan(adapter.api, project="team", plan=plan, registry="harbor", sleep=lambda _: None)
     assert dry.complete and {t.repository: (t.total, t.retained) for t in dry.tasks} == {
         "app": (4, 3),
@@ -158,7 +166,7 @@ def test_what_harbor_cannot_say_is_named_and_the_dry_run_shows_the_same_differen
     assert sorted((d.digest, d.regent, d.native) for d in export.differences) == sorted(
         [(seeded.app["1.0"].digest, "keep", "delete"), (seeded.web.digest, "delete", "keep")]
     )
-    adapter.api.create_retention(bound(export.documents["team"], adapter, "team"))
+    store(front, bound(export.documents["team"], adapter, "team"))
     dry = dry_run_beside_plan(adapter.api, project="team", plan=plan, registry="harbor", sleep=lambda _: None)
     assert [t.repository for t in dry.tasks] == ["app", "web"]
     assert {row.digest for row in dry.disagreements} == {d.digest for d in export.differences}
@@ -172,7 +180,7 @@ def test_a_dry_run_needs_a_stored_policy_and_waits_for_running_tasks(
     export, plan, adapter = exported(TIDY, front, http_client)
     with pytest.raises(NotFound, match="Harbor project team has no retention policy to dry-run"):
         dry_run_beside_plan(adapter.api, project="team", plan=plan, registry="harbor")
-    adapter.api.create_retention(bound(export.documents["team"], adapter, "team"))
+    store(front, bound(export.documents["team"], adapter, "team"))
     fake.running_polls = 2
     naps: list[float] = []
     dry = dry_run_beside_plan(

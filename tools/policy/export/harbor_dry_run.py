@@ -81,7 +81,7 @@ def dry_run_beside_plan(
             f"Harbor project {project} has no retention policy to dry-run; apply the harbor-retention export "
             "(POST /api/v2.0/retentions) or make one in Harbor first"
         )
-    execution_id = api.run_retention(policy_id, dry_run=True)
+    execution_id = api.dry_run_retention(policy_id)
     deadline = clock() + timeout
     tasks = api.retention_tasks(policy_id, execution_id)
     while any(t.status not in FINAL for t in tasks) and clock() < deadline:

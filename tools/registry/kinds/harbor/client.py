@@ -1,5 +1,6 @@
 """Harbor's REST API (`/api/v2.0`, goharbor/harbor api/v2.0/swagger.yaml): projects, repositories,
-artifacts with their push and pull times, artifact deletes, retention policies and their dry runs.
+artifacts with their push and pull times, artifact deletes, and dry runs of stored retention policies
+(storing or really running a policy is the operator's, in Harbor: no call here does either).
 
 Basic auth as a user or a robot account, the credentials Portainer stores for the registry. Listings are
 paged with `page`/`page_size` (at most 100) and a `Link: <…>; rel="next"` header. A repository name under
@@ -158,15 +159,10 @@ class HarborApi:
         path = f"{repository_path(repository)}/artifacts/{safe_digest(digest)}"
         return self._rest.request("DELETE", path, missing_ok=True) is not None
 
-    def create_retention(self, policy: dict[str, Any]) -> int:
-        """`POST /retentions` with a RetentionPolicy; the new policy's id from the `Location` header."""
-        answer = self._rest.request("POST", "/retentions", body=policy)
-        assert answer is not None
-        return _id_from_location(answer, "retention policy")
-
-    def run_retention(self, policy_id: int, *, dry_run: bool) -> int:
-        """`POST /retentions/{id}/executions`; the execution id from the `Location` header."""
-        answer = self._rest.request("POST", f"/retentions/{policy_id}/executions", body={"dry_run": dry_run})
+    def dry_run_retention(self, policy_id: int) -> int:
+        """`POST /retentions/{id}/executions` with `dry_run: true`, fixed here (never a parameter), so this
+        client cannot start a retention run that deletes; the execution id from the `Location` header."""
+        answer = self._rest.request("POST", f"/retentions/{policy_id}/executions", body={"dry_run": True})
         assert answer is not None
         return _id_from_location(answer, "retention execution")
 
