@@ -77,6 +77,8 @@ class HubState:
     deleted: set[tuple[str, str]] = field(default_factory=set)  # (repository, tag) deleted via the Hub API
     throttle: list[int] = field(default_factory=list)  # Retry-After of the next Hub API answers: 429s
     max_page_size: int = 100
+    api_remaining: int | None = None  # Hub API calls left in the minute: X-RateLimit-* on every answer
+    api_reset_in: int = 1  # seconds from an answer to its X-RateLimit-Reset
     pull_quota: int | None = None  # manifest GETs left before v2 answers 429; None: no pull limit
     pull_limit: int = 100
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
@@ -116,7 +118,7 @@ class FakeDockerHubApi:
 
     def _route(self, request: Request) -> Response | None:
         if request.path == "/v2/auth/token" or request.path.startswith((REPOSITORIES, TAG_DELETE)):
-            answer = self._hub(request)
+            answer = self._limit_headers(self._hub(request))
             with self.state.lock:
                 self.state.exchanges.append(
                     Exchange(
@@ -149,6 +151,22 @@ class FakeDockerHubApi:
         if request.method == "DELETE" and len(parts) == 6 and parts[0:2] == ["v2", "repositories"]:
             return self._delete_tag(f"{parts[2]}/{parts[3]}", parts[5])
         return json_response(404, {"detail": "Not found."})
+
+    def _limit_headers(self, answer: Response) -> Response:
+        """Below the limit every answer says what is left (latest.yaml, "Rate Limiting")."""
+        with self.state.lock:
+            left = self.state.api_remaining
+            if left is None or answer.status == 429:
+                return answer
+            self.state.api_remaining = max(left - 1, 0)
+        answer.headers.update(
+            {
+                "X-RateLimit-Limit": "180",
+                "X-RateLimit-Remaining": str(max(left - 1, 0)),
+                "X-RateLimit-Reset": str(int(time.time()) + self.state.api_reset_in),
+            }
+        )
+        return answer
 
     def _throttled(self) -> Response | None:
         with self.state.lock:

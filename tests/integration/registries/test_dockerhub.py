@@ -15,6 +15,8 @@ from diskcache import Cache
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
 from tests.fakes.dockerhub_api import DEFAULT_PUSHED, FakeDockerHubApi
+from tests.fakes.portainer_http import Request, Response, json_response
+from tests.fakes.registry_front import RegistryFront
 from tests.integration.registries.dockerhub_support import (
     KEEP_LATEST,
     NOW,
@@ -26,7 +28,7 @@ from tests.integration.registries.dockerhub_support import (
     stored_bytes,
 )
 from tools.changes.retention import execute_plan
-from tools.errors import AuthError, RateLimited
+from tools.errors import AuthError, BadResponse, NotFound, RateLimited
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import RegistrySource
 from tools.policy.evaluate import evaluate_policies
@@ -242,3 +244,65 @@ def test_pull_limit_429_stops_manifest_gets_and_is_reported(
     assert len(limited) == len(unfetched) == 4  # each tag left unread says why
     assert "no more manifest GETs for 15 minutes" in " ".join(limited)
     assert hub.front.count("HEAD") == 7  # every tag still resolved (HEADs are free)
+
+
+def test_no_calls_left_waits_for_the_reset_instead_of_a_429(
+    hub: FakeDockerHubApi, seeder: Seeder, http_client: httpx.Client
+) -> None:
+    seed(seeder)
+    client = adapter(hub, http_client)
+    assert isinstance(client, DockerHubRegistry)
+    hub.state.api_remaining, hub.state.api_reset_in = 2, 2  # the token and one listing, then none left
+    client.hub.namespace_repositories("acme")
+    started = time.monotonic()
+    client.hub.namespace_repositories("acme-ci")
+    assert time.monotonic() - started >= 1.0  # held until X-RateLimit-Reset (a whole second or two)
+    assert [w.reason for w in client.hub.waits] == [
+        "Docker Hub API: X-RateLimit-Remaining was 0; waiting for X-RateLimit-Reset"
+    ]
+    assert not [e for e in hub.state.exchanges if e.status == 429]  # the limit was never hit
+    assert_follows_spec(hub)
+
+
+def test_hostile_hub_answers_are_clear_errors(registry: RegistryServer, http_client: httpx.Client) -> None:
+    answers = {
+        "/v2/namespaces/away/repositories": {
+            "count": 2,
+            "next": "https://evil.example/x",
+            "results": [{"name": "a"}],
+        },
+        "/v2/namespaces/odd/repositories": {"count": 1, "results": {"name": "a"}},
+        "/v2/namespaces/loop/repositories": {
+            "count": 1,
+            "next": "/v2/namespaces/loop/repositories",
+            "results": [{"name": "a"}],
+        },
+        "/v2/namespaces/n/repositories/r/tags": {
+            "results": [{"name": "t", "tag_last_pushed": "garbage", "full_size": -1}]
+        },
+    }
+
+    def route(request: Request) -> Response | None:
+        if request.path == "/v2/namespaces/text/repositories":
+            return Response(200, b"<html>maintenance</html>", {"Content-Type": "text/html"})
+        found = answers.get(request.path)
+        return (
+            json_response(200, found) if found is not None else json_response(404, {"detail": "Not found."})
+        )
+
+    with RegistryFront(registry.url, route) as front:
+        api = HubApi(front.url, http=http_client)  # anonymous: public data only, no token request
+        with pytest.raises(BadResponse, match=r"'next' points at 'evil\.example'; refused"):
+            api.namespace_repositories("away")
+        with pytest.raises(BadResponse, match="'results' is not a list"):
+            api.namespace_repositories("odd")
+        with pytest.raises(BadResponse, match="JSON"):
+            api.namespace_repositories("text")
+        with pytest.raises(BadResponse, match="leads back to a page already read"):
+            api.namespace_repositories("loop")
+        (tag,) = api.tags("n", "r")
+        assert (tag.last_pushed, tag.full_size, tag.digest) == (None, None, None)  # unreadable: unknown
+        with pytest.raises(NotFound):
+            api.tags("n", "gone")
+        assert api.delete_tag("n", "r", "t") is False  # 404: already gone
+        assert front.count("POST") == 0

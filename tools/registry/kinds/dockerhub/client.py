@@ -134,6 +134,7 @@ class HubApi:
     def _pages(self, path: str, *, what: str) -> Iterator[dict[str, Any]]:
         query: dict[str, str] | None = {"page": "1", "page_size": str(PAGE_SIZE)}
         url_path = path
+        seen: set[str] = set()
         for _ in range(MAX_PAGES):
             response = self._call("GET", url_path, query=query)
             body = parse_json_object(response.content, what=f"Docker Hub {what}")
@@ -147,6 +148,11 @@ class HubApi:
             if not isinstance(following, str):
                 raise BadResponse(f"Docker Hub {what}: 'next' is not a URL", url=self.host)
             url_path, query = self._own_path(following, what=what), None
+            if url_path in seen:
+                raise BadResponse(
+                    f"Docker Hub {what}: 'next' leads back to a page already read", url=self.host
+                )
+            seen.add(url_path)
         raise BadResponse(f"Docker Hub {what}: more than {MAX_PAGES} pages; refused", url=self.host)
 
     def _own_path(self, link: str, *, what: str) -> str:
