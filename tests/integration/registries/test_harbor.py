@@ -17,7 +17,7 @@ from tests.fakes.harbor import FakeHarbor
 from tests.fakes.registry_front import RegistryFront
 from tests.fakes.swagger2 import SwaggerCheck
 from tools.changes.retention import execute_plan
-from tools.errors import AuthError, BadResponse, RegentError
+from tools.errors import AuthError, BadResponse, RegentError, UpstreamError
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import RegistrySource
 from tools.policy.evaluate import evaluate_policies
@@ -208,14 +208,21 @@ def test_bad_json_from_harbor_is_a_clear_error(
     from tests.fakes.portainer_http import Request, Response
 
     def broken(request: Request) -> Response | None:
-        if request.path.startswith("/api/v2.0/"):
+        if request.path == "/api/v2.0/projects":
             return Response(200, b"<html>login</html>", {"Content-Type": "text/html"})
+        if request.path.startswith("/api/v2.0/projects/"):  # an SSO front sending us elsewhere
+            return Response(302, b"", {"Location": "https://sso.example/login?secret=harbor-secret"})
         return None
 
     with RegistryFront(registry.url, broken) as front:
         adapter = adapter_for(front, http_client)
         with pytest.raises(BadResponse, match="Harbor projects: the answer is not JSON"):
             adapter.catalog()
+        with pytest.raises(
+            UpstreamError, match=r"redirected \(302\) to https://sso\.example/login"
+        ) as caught:
+            adapter.native_times("team/app", [])
+        assert "harbor-secret" not in str(caught.value)  # a credential echoed back is scrubbed
 
 
 def test_the_swagger_check_catches_what_harbor_would_not_send() -> None:

@@ -10,7 +10,7 @@ vendor, the request and the vendor's own error text, with the credential scrubbe
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +53,12 @@ class RestSession:
         error_text: ErrorText,
         attempts: int = 4,
         max_retry_wait: float = 30.0,
+        secrets: Collection[str] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # what must never appear in a message: the header's credential part and the raw secrets behind it
+        credential = (authorization or "").partition(" ")[2]
+        self._secrets = tuple(s for s in (credential, *secrets) if s)
         self.vendor = vendor
         self._http = http
         self._authorization = authorization
@@ -150,9 +154,10 @@ class RestSession:
         raise UpstreamError(message, status=status, url=url)
 
     def _scrub(self, text: str) -> str:
-        """Never echo the credential back (a vendor error page might quote the header)."""
-        secret = (self._authorization or "").partition(" ")[2]
-        return text.replace(secret, "***") if secret else text
+        """Never echo a credential back (an error page or a redirect target might quote it)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 def next_link(headers: Mapping[str, str]) -> str | None:

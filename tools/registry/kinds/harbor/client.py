@@ -115,6 +115,7 @@ class HarborApi:
             authorization=auth,
             error_text=_harbor_error,
             attempts=attempts,
+            secrets=[password] if password else [],
         )
         self._page_size = min(max(page_size, 1), PAGE_SIZE)
 

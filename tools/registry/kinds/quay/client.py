@@ -64,6 +64,7 @@ class QuayApi:
             vendor="Quay",
             authorization=f"Bearer {token}" if token else None,
             error_text=_quay_error,
+            secrets=[token] if token else [],
         )
 
     def repositories(self, namespace: str) -> list[str]:
