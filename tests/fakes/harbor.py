@@ -7,9 +7,11 @@ tests/fakes/specs/harbor-swagger-subset.yaml, every answer here is checked again
 - Listings paged by `page`/`page_size` with `X-Total-Count` and `Link: <…>; rel="next"` (swagger
   listProjects/listRepositories/listArtifacts headers). `page_cap` makes pages short to exercise paging.
 - A repository name inside a path is URL-encoded twice (swagger parameter `repositoryName`).
+- A repository whose last artifact was deleted is not listed any more: an assumption of the fake, not read
+  in Harbor's code (the crawl treats it like a v2 repository without tags either way).
 - Artifacts: `push_time`, `pull_time` (the Go zero time `0001-01-01T00:00:00.000Z` when never pulled),
   `size` = manifest + config + layers, for an index the manifest plus its children (src/controller/
-  artifact/abstractor.go), and `references` to an index's children (definition Reference).
+  artifact/manifest/v2.go and index.go), and `references` to an index's children (definition Reference).
 - `DELETE …/artifacts/{digest}` deletes the manifest (here: in the real registry) and answers 200; 404
   with `Errors` when the artifact is not there.
 - v2: `_catalog` refuses non-admins (goharbor/harbor#7898), a DELETE by tag is UNSUPPORTED
