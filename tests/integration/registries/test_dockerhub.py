@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -306,3 +307,14 @@ def test_hostile_hub_answers_are_clear_errors(registry: RegistryServer, http_cli
             api.tags("n", "gone")
         assert api.delete_tag("n", "r", "t") is False  # 404: already gone
         assert front.count("POST") == 0
+
+
+def test_workers_starting_together_share_one_token(
+    hub: FakeDockerHubApi, seeder: Seeder, http_client: httpx.Client
+) -> None:
+    seed(seeder)
+    api = HubApi(hub.url, http=http_client, identifier="acme", secret=PAT)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        listed = list(pool.map(lambda _: len(api.tags("acme", "app")), range(6)))
+    assert listed == [5] * 6
+    assert hub.front.count("POST", "/v2/auth/token") == 1

@@ -17,6 +17,7 @@ no longer than `max_retry_wait`); once `X-RateLimit-Remaining` says 0, the next 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -30,7 +31,7 @@ import httpx
 
 from tools.errors import AuthError, BadResponse, NotFound, RateLimited, Unreachable, UpstreamError
 from tools.registry.retry import RetryableStatus
-from tools.registry.wire import parse_json_object
+from tools.registry.wire import Answer, parse_json_object, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ PAGE_SIZE = 100  # the documented maximum for both listings
 TOKEN_LIFETIME = 600.0  # "This expires in 10 minutes."
 TOKEN_MARGIN = 60.0  # renew a minute early: a crawl must not fail half-way on an expired JWT
 MAX_PAGES = 10_000  # a `next` chain longer than this is a loop, not a namespace
-MAX_BODY = 16 * 1024 * 1024
+MAX_BODY = 16 * 1024 * 1024  # a page of 100 tags is ~100 KB; anything near this is hostile
+REQUEST_DEADLINE = 60.0  # seconds for a whole answer, as the v2 session allows
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,7 @@ class HubApi:
         self._sleep = sleep
         self._clock = clock
         self._lock = threading.Lock()
+        self._token_lock = threading.Lock()
         self._token: str | None = None
         self._token_until = 0.0
         self._not_before = 0.0  # unix time: X-RateLimit-Remaining was 0 until X-RateLimit-Reset
@@ -164,11 +167,11 @@ class HubApi:
         query = target.query.decode()
         return target.path + (f"?{query}" if query else "")
 
-    def _call(self, method: str, path: str, *, query: dict[str, str] | None) -> httpx.Response:
+    def _call(self, method: str, path: str, *, query: dict[str, str] | None) -> Answer:
         """One logical call: waits the Hub asked for, 429s retried after Retry-After, 5xx on GET retried."""
         renewed = False
 
-        def send() -> httpx.Response:
+        def send() -> Answer:
             nonlocal renewed
             response = self._send(method, path, query)
             if response.status_code == 401 and self._token is not None and not renewed:
@@ -180,7 +183,7 @@ class HubApi:
         where = f"{method} {self.host}{path.partition('?')[0]}"
         return _checked(self._retrying(method, where, send), where)
 
-    def _retrying(self, method: str, where: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+    def _retrying(self, method: str, where: str, send: Callable[[], Answer]) -> Answer:
         """`send` until it is not a 429 (or a 5xx to a GET), waiting as asked; bounded by `attempts`."""
         last: RetryableStatus | None = None
         waited = 0.0
@@ -198,7 +201,7 @@ class HubApi:
         assert last is not None
         raise self._exhausted(last, waited)
 
-    def _wait_before_retry(self, status: RetryableStatus, response: httpx.Response, attempt: int) -> float:
+    def _wait_before_retry(self, status: RetryableStatus, response: Answer, attempt: int) -> float:
         """Wait as the Hub asked before the next attempt; the seconds waited."""
         if status.status != 429:
             return self._pause(min(0.2 * 2**attempt, 5.0), f"Docker Hub answered {status.status}; retrying")
@@ -262,7 +265,7 @@ class HubApi:
         self._sleep(seconds)
         return seconds
 
-    def _send(self, method: str, path: str, query: dict[str, str] | None) -> httpx.Response:
+    def _send(self, method: str, path: str, query: dict[str, str] | None) -> Answer:
         headers = {"accept": "application/json"}
         token = self._bearer()
         if token is not None:
@@ -276,39 +279,43 @@ class HubApi:
         *,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
-        json: dict[str, str] | None = None,
-    ) -> httpx.Response:
+        payload: dict[str, str] | None = None,
+    ) -> Answer:
         with self._lock:
             self.requests += 1
+        request = self._http.build_request(
+            method, self.base_url + path, params=params, headers=headers, json=payload
+        )
+        deadline = time.monotonic() + REQUEST_DEADLINE
         try:
-            response = self._http.request(
-                method,
-                self.base_url + path,
-                params=params,
-                headers=headers,
-                json=json,
-                follow_redirects=False,  # the bearer token must not follow a redirect elsewhere
-            )
+            # never follow a redirect: the bearer token (or the secret) must not go to another host
+            response = self._http.send(request, stream=True, follow_redirects=False)
+            try:
+                return read_capped(response, MAX_BODY, what=f"Docker Hub {method} {path}", deadline=deadline)
+            finally:
+                response.close()
         except httpx.TimeoutException:
             raise Unreachable(f"Docker Hub API {self.host} timed out", url=self.host) from None
         except httpx.TransportError as exc:
             raise Unreachable(f"Docker Hub API {self.host} unreachable ({type(exc).__name__})") from None
-        if len(response.content) > MAX_BODY:
-            raise BadResponse(f"Docker Hub API {self.host}: answer over {MAX_BODY} bytes; refused")
-        return response
 
     def _bearer(self) -> str | None:
         if self._credentials is None:
             return None
+        with self._token_lock:  # crawl workers start together: one of them fetches, the others wait
+            return self._fresh_token()
+
+    def _fresh_token(self) -> str:
         with self._lock:
             if self._token is not None and self._clock() < self._token_until:
                 return self._token
+        assert self._credentials is not None
         identifier, secret = self._credentials
         body = {"identifier": identifier or "", "secret": secret or ""}
         response = self._retrying(
             "POST",
             f"POST {self.host}/v2/auth/token",
-            lambda: self._exchange("POST", "/v2/auth/token", json=body),
+            lambda: self._exchange("POST", "/v2/auth/token", payload=body),
         )
         if response.status_code in {401, 403}:
             raise AuthError(
@@ -334,7 +341,7 @@ class HubApi:
             self._token, self._token_until = None, 0.0
 
 
-def _checked(response: httpx.Response, where: str) -> httpx.Response:
+def _checked(response: Answer, where: str) -> Answer:
     status = response.status_code
     if status < 300:
         return response
@@ -346,10 +353,10 @@ def _checked(response: httpx.Response, where: str) -> httpx.Response:
     raise UpstreamError(f"Docker Hub answered {status}: {where}{detail}", status=status)
 
 
-def _detail(response: httpx.Response) -> str:
+def _detail(response: Answer) -> str:
     """The Hub's `detail`/`message` text (its error schema), short, for the error message."""
     try:
-        body = response.json()
+        body = json.loads(response.content)
     except (ValueError, RecursionError):
         return ""
     if not isinstance(body, dict):
