@@ -13,7 +13,9 @@ tests/fakes/quay_spec.py against Quay's description and the body schema written 
 - `DELETE …/tag/{tag}` ends the tag (204): it leaves v2 at once but stays in the tag history, restorable
   until the namespace's time-machine expiry (data/model/oci/tag.py). Here the real registry cannot drop a
   tag alone, so the fake hides ended tags from v2 (`tags/list`, manifests by tag).
-- v2 DELETE by digest removes the manifest (endpoints/v2/manifest.py); here the real registry does it.
+- v2 DELETE by digest ends every tag on the manifest (202) and answers 404 MANIFEST_UNKNOWN when no tag
+  is left to end (endpoints/v2/manifest.py delete_manifest_by_digest); the manifest itself stays until
+  Quay's garbage collection, so here it stays in the real registry, reachable by digest.
 """
 
 from __future__ import annotations
@@ -194,6 +196,8 @@ class FakeQuay:
 
     def _v2(self, request: Request) -> Response | None:
         repository, _, rest = request.path[len("/v2/") :].rpartition("/manifests/")
+        if rest.startswith("sha256:") and request.method == "DELETE":
+            return self._v2_delete(repository, rest)
         by_tag = rest and not rest.startswith("sha256:") and request.method in ("GET", "HEAD")
         if by_tag and (repository, rest) in self.ended and rest not in self.active(repository):
             unknown = {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}
@@ -205,3 +209,12 @@ class FakeQuay:
             listing = {"name": name, "tags": sorted(self.active(name))}
             return Response(200, json.dumps(listing).encode(), {"Content-Type": "application/json"})
         return None
+
+    def _v2_delete(self, repository: str, digest: str) -> Response:
+        tags = [tag for tag, found in self.active(repository).items() if found == digest]
+        if not tags:
+            unknown = {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}
+            return Response(404, json.dumps(unknown).encode(), {"Content-Type": "application/json"})
+        for tag in tags:
+            self._delete_tag(repository, tag)
+        return Response(202, b"")

@@ -160,6 +160,8 @@ policies:
     assert front.count("DELETE", "/api/v1/repository/acme/app/tag/2.0") == 1  # the tag first, via the API
     assert front.count("DELETE", "/api/v1/repository/acme/web/tag/1.0") == 1
     assert front.count("DELETE", f"/v2/acme/app/manifests/{pushed.app_v2.digest}") == 1  # then the digest
+    # the manifest stays in Quay (until its garbage collection), only its tags are gone
+    assert adapter.head_manifest("acme/app", pushed.app_v2.digest) is not None
     # the ended tags are in the time machine: history shows them with an end time
     history = adapter.api.tag_history("acme/app", "2.0")
     assert [(t.manifest_digest, t.end is not None) for t in history] == [(pushed.app_v2.digest, True)]

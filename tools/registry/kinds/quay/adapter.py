@@ -70,7 +70,10 @@ class QuayRegistry(NativeRegistry):
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """End each active tag of the digest through the API, then delete the manifest by digest (v2).
 
-        False only when neither a tag nor the manifest was there any more (already gone).
+        Quay's v2 DELETE by digest ends the tags still on the manifest and answers MANIFEST_UNKNOWN when
+        none is left (quay/quay endpoints/v2/manifest.py): after the API deletes it only catches a tag
+        pointed at the digest meanwhile. False when neither found a tag: the digest was already gone.
+        The manifest's storage is freed by Quay itself once the time machine lets the tags go.
         """
         if not digest.startswith("sha256:"):
             raise ValueError("delete_manifest takes a digest, never a tag")
