@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.demo.registry_server import RegistryServer
@@ -18,6 +19,7 @@ from tests.fakes.dockerhub_api import FakeDockerHubApi
 from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeRegistry, FakeUser
 from tests.integration.registries.dockerhub_support import (
+    KEEP_LATEST,
     PAT,
     assert_follows_spec,
     days_ago,
@@ -25,6 +27,7 @@ from tests.integration.registries.dockerhub_support import (
     seed,
     stored_bytes,
 )
+from tools.registry.client import RegistryClient
 
 API_KEY = "ptr_dockerhub-e2e-key-000001"
 DOCKER_HUB = 6  # Portainer's registry type (api/portainer.go)
@@ -100,3 +103,52 @@ def test_a_portainer_hub_record_without_credentials_says_what_is_missing(
     assert registry["kind"] == "dockerhub"  # from Portainer's type alone: the URL is a loopback one
     assert registry["partial"] and "Docker Hub has no catalog" in registry["errors"][0]
     assert hub.front.count("GET", "/v2/_catalog") == 0
+
+
+def test_plan_and_apply_delete_through_the_hub_tag_api_once(
+    hub: FakeDockerHubApi, seeder: Seeder, registry: RegistryServer, tmp_path: Path
+) -> None:
+    pushed = seed(seeder)
+    policy = tmp_path / "tidy.yml"
+    policy.write_text(KEEP_LATEST)
+    config = tmp_path / "regent.yml"
+    env = {"REGENT_CONFIG": str(config), "PORTAINER_API_KEY": API_KEY, "HUB_USER": "acme", "HUB_TOKEN": PAT}
+    with portainer(hub) as fake:
+        config.write_text(
+            f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n"
+            f"registries:\n  - name: hub\n    url: {hub.url}\n    kind: dockerhub\n"
+            "    username_env: HUB_USER\n    password_env: HUB_TOKEN\n"
+        )
+        planned = run_regent("plan", "--policy", str(policy), "--json", state=tmp_path, env=env)
+        assert planned.returncode == 0, planned.stderr
+        plan = json.loads(planned.stdout)
+        assert {item["digest"] for item in plan["items"]} == {pushed.old.digest, pushed.oldest.digest}
+        applied = run_regent("apply", plan["plan_id"], "--yes", state=tmp_path, env=env)
+        assert applied.returncode == 0, applied.stderr
+        deletes = sorted(p for m, p in hub.front.seen if m == "DELETE")
+        again = run_regent("apply", plan["plan_id"], "--yes", state=tmp_path, env=env)
+        replanned = run_regent("plan", "--policy", str(policy), "--json", state=tmp_path, env=env)
+        assert replanned.returncode == 0, replanned.stderr
+        replan = json.loads(replanned.stdout)
+        reapplied = run_regent("apply", replan["plan_id"], "--yes", state=tmp_path, env=env)
+    assert deletes == sorted(
+        [
+            "/v2/repositories/acme/app/tags/0.8/",
+            "/v2/repositories/acme/app/tags/0.9/",
+            "/v2/repositories/acme/app/tags/0.9.1/",
+            f"/v2/acme/app/manifests/{pushed.old.digest}",
+            f"/v2/acme/app/manifests/{pushed.oldest.digest}",
+        ]
+    )
+    assert "already" in again.stdout + again.stderr
+    # A new plan still lists the two digests, from history (they were tagged in an earlier snapshot and
+    # history does not know Regent deleted them); its run finds them gone and deletes nothing.
+    assert {(i["digest"], tuple(i["tags"])) for i in replan["items"]} <= {
+        (pushed.old.digest, ()),
+        (pushed.oldest.digest, ()),
+    }
+    assert reapplied.returncode == 0, reapplied.stderr
+    assert sorted(p for m, p in hub.front.seen if m == "DELETE") == deletes  # the later runs sent none
+    real = RegistryClient(registry.url, http=httpx.Client())
+    assert sorted(real.list_tags("acme/app")) == ["1.0", "latest"]
+    assert PAT not in applied.stdout + applied.stderr + again.stdout + again.stderr
