@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 from diskcache import Cache
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
 
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
@@ -22,6 +24,7 @@ from tests.integration.registries.dockerhub_support import (
     KEEP_LATEST,
     NOW,
     PAT,
+    SPEC,
     assert_follows_spec,
     days_ago,
     layer_bytes,
@@ -318,3 +321,11 @@ def test_workers_starting_together_share_one_token(
         listed = list(pool.map(lambda _: len(api.tags("acme", "app")), range(6)))
     assert listed == [5] * 6
     assert hub.front.count("POST", "/v2/auth/token") == 1
+
+
+def test_the_trimmed_hub_spec_is_still_a_valid_openapi_document() -> None:
+    document, _ = read_from_filename(str(SPEC))
+    validate(document)  # raises on an invalid document
+    header = SPEC.read_text().splitlines()[:4]
+    assert any("docker/docs" in line and "latest.yaml" in line for line in header)
+    assert any("c065f8002e74b9ef1a9a5afe638f8ae13da5193d" in line for line in header)
