@@ -96,13 +96,12 @@ def find_stale_images(
                 ),
             }
         )
-    rows.sort(key=lambda i: (-i["age_days"], i["repository"], i["digest"]))
-    return StaleReport(
-        clock=clock,
-        older_than_days=older_than_days,
-        images=validated_rows(StaleImage, rows),
-        unknown_age=unknown,
-    )
+    # Validated in the order the rows were made, then sorted: validating rows already sorted by age
+    # read them all over memory, a cache miss each, 4.4 against 1.5 us per tag at 400,000 tags (#17).
+    # (repository, digest) is unique, so the order is the same.
+    images = validated_rows(StaleImage, rows)
+    images.sort(key=lambda i: (-i.age_days, i.repository, i.digest))
+    return StaleReport(clock=clock, older_than_days=older_than_days, images=images, unknown_age=unknown)
 
 
 def stale_reason(
