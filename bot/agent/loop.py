@@ -42,7 +42,7 @@ from bot.agent.llm import ChatModel, Completion, ToolCallRequest
 from bot.agent.memory import ConversationMemory
 from bot.agent.prompts import Prompts
 from bot.agent.redaction import REDACTED, Redactor
-from bot.agent.replies import NOT_PHRASED, looks_like_tool_call, unphrased_reply
+from bot.agent.replies import NOT_PHRASED, looks_like_tool_call, partial_notice, unphrased_reply
 from bot.agent.streaming import AnswerStream, StreamTap, text_sink
 from bot.agent.toolsets import select_tools
 from bot.errors import LLMError
@@ -372,6 +372,8 @@ class Agent:
                 if hit_limit
                 else "I have no answer to that."
             )
+        # A cut list is said to be partial (bot/agent/replies.py), whatever the model wrote.
+        text += partial_notice(text, run.messages)
         if hit_limit:
             text += f"\n_(stopped after {run.steps} steps)_"
         if run.refused and "read-only mode" not in text:  # said in any case, whatever the model wrote

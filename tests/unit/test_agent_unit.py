@@ -109,6 +109,29 @@ def test_a_long_answer_is_cut_and_marked(toolbox: Toolbox) -> None:
     assert len(reply.text) == 100 and reply.text.endswith("…") and reply.truncated
 
 
+def search(**arguments: Any) -> Completion:
+    return Completion(
+        content=None, tool_calls=[ToolCallRequest("c0", "search_images", json.dumps(arguments))]
+    )
+
+
+def test_an_answer_from_a_cut_list_ends_with_the_cut_note(toolbox: Toolbox) -> None:
+    # 20 tags in the snapshot, 5 listed: the model names five as if they were all.
+    model = ScriptedModel(search(limit=5), Completion(content="The tags are a, b, c, d and e."))
+    reply = agent(model, toolbox).answer(conversation="c", user="u", text="List all tags")
+    assert reply.text.startswith("The tags are a, b, c, d and e.\n_(partial list: showing 5 of 20 matching")
+    assert "narrow with" in reply.text
+
+
+def test_no_cut_note_when_the_answer_says_it_or_nothing_was_cut(toolbox: Toolbox) -> None:
+    said = ScriptedModel(search(limit=5), Completion(content="A partial list: a, b, c, d, e."))
+    assert agent(said, toolbox).answer(conversation="c", user="u", text="tags?").text == (
+        "A partial list: a, b, c, d, e."
+    )
+    whole = ScriptedModel(search(limit=50), Completion(content="All 20 tags: …"))
+    assert agent(whole, toolbox).answer(conversation="c", user="u", text="tags?").text == "All 20 tags: …"
+
+
 def test_memory_keeps_the_last_turns_and_forgets_old_ones(memory: ConversationMemory) -> None:
     for number in range(5):
         memory.remember("t", user="u", question=f"q{number}", answer=f"a{number}", now=NOW)
