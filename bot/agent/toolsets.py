@@ -182,6 +182,11 @@ def select_tools(allowed: Sequence[str], *, texts: Sequence[str], intents: Colle
         wanted.update(FALLBACK)
     for group in groups:
         wanted.update(group.tools)
+    names = {group.name for group in groups}
+    if "policy" in names and "stale" not in names:
+        # "If we kept 2 tags, how much space would come back?" is a policy what-if: offered the stale-image
+        # search for its "space", the 1.5B model called it instead of the preview (policy-preview eval).
+        wanted.discard("find_stale_images")
     for intent in intents:
         wanted.update(INTENT_TOOLS.get(intent, ()))
     if "cleanup" in intents:

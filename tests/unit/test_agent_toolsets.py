@@ -13,7 +13,8 @@ from bot.agent.loop import Agent
 from bot.agent.prompts import Prompts
 from bot.agent.toolsets import CORE, grouped_tools, select_tools
 from tools.toolbox.context import ToolContext
-from tools.toolbox.dispatch import Toolbox, default_tools
+from tools.toolbox.dispatch import Toolbox
+from tools.toolbox.specs import default_tools
 
 TOOLBOX = Toolbox(ToolContext(snapshot=lambda: None))
 PROPOSING = {spec.name for spec in default_tools() if spec.proposes}
@@ -45,6 +46,13 @@ def test_every_tool_can_be_shown() -> None:
         ("Any suspicious pulls from unusual addresses?", {"access_anomalies"}, set()),
         ("Should we put a pull-through cache in front of Docker Hub?", {"cache_advice"}, set()),
         ("If we kept only 2 tags, how much would come back?", {"preview_retention_policy"}, set()),
+        (
+            "If we kept only the 2 newest tags of shop/api and removed images older than 180 days, how much "
+            "space would come back? Just tell me, don't change anything.",
+            {"preview_retention_policy"},
+            {"find_stale_images"},
+        ),
+        ("Which stale images would our retention policy keep?", {"find_stale_images"}, set()),
         ("What do we have in there?", {"list_registries"}, {"registry_usage"}),
         ("And what base image is it built on?", set(), {"recommend_base_image"}),
     ],
