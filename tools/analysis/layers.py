@@ -116,14 +116,15 @@ def shared_layers(inventory: RegistryInventory, *, min_repositories: int = 2) ->
     images: dict[Digest, Manifest] = {}
     here: dict[Digest, int] = {}  # this repository's layers -> size
     repository: str | None = None
+    sized_from = min(min_repositories, 2)
     for ref in iter_images(inventory):
         if ref.repository != repository:
-            _count_repository(here, repos, sizes)
+            _count_repository(here, repos, sizes, sized_from)
             repository = ref.repository
         images.setdefault(ref.manifest.digest, ref.manifest)
         for layer in ref.manifest.layers:
             here[layer.digest] = layer.size
-    _count_repository(here, repos, sizes)
+    _count_repository(here, repos, sizes, sized_from)
     shared = {d for d, count in repos.items() if count >= min_repositories}
     users = _images_using(images.values(), shared)
     rows = [
@@ -141,13 +142,19 @@ def shared_layers(inventory: RegistryInventory, *, min_repositories: int = 2) ->
     return SharedLayers(layers=rows, saved_bytes=sum(r.saved_bytes for r in rows))
 
 
-def _count_repository(here: dict[Digest, int], repos: dict[Digest, int], sizes: dict[Digest, int]) -> None:
+def _count_repository(
+    here: dict[Digest, int], repos: dict[Digest, int], sizes: dict[Digest, int], sized_from: int
+) -> None:
     """Add one repository's distinct layers to the registry-wide counts, and empty `here`.
 
-    A layer's size is the one of its last use, in repositories' order as in images' order (last wins)."""
+    A layer's size is the one of its last use, in repositories' order as in images' order (last wins).
+    It is kept only from the `sized_from`-th repository on: a layer of one repository is almost every
+    layer and is not a row, and by the time a layer counts its size comes from a later repository."""
     for digest, size in here.items():
-        repos[digest] = repos.get(digest, 0) + 1
-        sizes[digest] = size
+        count = repos.get(digest, 0) + 1
+        repos[digest] = count
+        if count >= sized_from:
+            sizes[digest] = size
     here.clear()
 
 
