@@ -10,7 +10,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from bot.config.settings import Settings
@@ -59,6 +58,8 @@ def load_settings(path: str | None, env: Env | None = None) -> Settings:
         if explicit:
             raise ConfigError(f"config file {file} does not exist")
         return Settings()
+    import yaml  # here: a run with flags only (`regent inventory --registry URL`) never needs it (#17)
+
     try:
         data = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as exc:

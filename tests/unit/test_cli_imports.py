@@ -28,6 +28,7 @@ NEVER_FOR_A_CRAWL = (
     "click",  # httpx's command line (bot/cli.py keeps httpx from importing it)
     "pygments",
     "pythonjsonlogger",  # only for --log-format json
+    "yaml",  # only to read a configuration file
 )
 
 _CHILD = """
@@ -44,8 +45,13 @@ def test_a_v2_inventory_imports_no_assistant_slack_or_cloud_sdk(tmp_path: Path) 
         [sys.executable, "-c", _CHILD],
         capture_output=True,
         text=True,
-        cwd=ROOT,
-        env={"PATH": "", "HOME": str(tmp_path), "REGENT_STATE_DIR": str(tmp_path / "state")},
+        cwd=tmp_path,  # no ./regent.yml: flags only
+        env={
+            "PATH": "",
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(ROOT),
+            "REGENT_STATE_DIR": str(tmp_path / "state"),
+        },
         timeout=120,
         check=False,
     )

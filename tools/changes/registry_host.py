@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.errors import ChangeRefused, RegentError
@@ -204,6 +203,8 @@ class RegistryHost:
         result = self.run(details.id, ["cat", self.service.config_path], timeout_s=30)
         if result.exit_code != 0:
             return None, f"cannot read {self.service.config_path} in the container"
+        import yaml  # here: bot.config imports this module, and a crawl reads no YAML (#17)
+
         try:
             config = yaml.safe_load(result.stdout)
         except yaml.YAMLError:
