@@ -72,9 +72,12 @@ GROUPS: tuple[ToolGroup, ...] = (
     ),
     ToolGroup(
         "stale",
-        _words(r"stale|unused|dangling|untagged|leftovers?\b|orphan|abandoned|not (been )?used|nobody uses"),
+        _words(r"stale|unused|abandoned|not (been )?used|nobody uses"),
         ("find_stale_images",),
     ),
+    # Untagged digests are search_images(dangling=true) (core): shown the stale-image search as well, the
+    # 1.5B model reported its stale-or-untagged total as the number of dangling images (dangling-images).
+    ToolGroup("untagged", _words(r"dangling|untagged|leftovers?\b|orphan"), ()),
     # "older than 180 days" in a what-if about keep rules is a policy's age, not a stale-image search.
     ToolGroup(
         "age",

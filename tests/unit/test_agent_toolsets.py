@@ -53,6 +53,8 @@ def test_every_tool_can_be_shown() -> None:
             {"find_stale_images"},
         ),
         ("Which stale images would our retention policy keep?", {"find_stale_images"}, set()),
+        ("Are there any dangling (untagged) images left in the registry?", set(), {"find_stale_images"}),
+        ("Which stale or untagged images can go?", {"find_stale_images"}, set()),
         ("What do we have in there?", {"list_registries"}, {"registry_usage"}),
         ("And what base image is it built on?", set(), {"recommend_base_image"}),
     ],

@@ -13,8 +13,9 @@ from tests.fakes.synthetic import NOW, synthetic_snapshot
 from tools.inventory.models import InventorySnapshot
 from tools.policy.plans import Plan
 from tools.toolbox.context import ProposalRef, ToolContext
-from tools.toolbox.dispatch import MAX_RESULT_CHARS, Toolbox, ToolSpec, bound_json, default_tools
+from tools.toolbox.dispatch import MAX_RESULT_CHARS, Toolbox, bound_json
 from tools.toolbox.results import ToolResult
+from tools.toolbox.specs import ToolSpec, default_tools
 
 READ_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("list_registries", {}),
@@ -86,6 +87,19 @@ def test_stale_images_totals_are_exact_while_the_sample_is_capped(big: Toolbox) 
     assert stale["items"] > 1000 and len(stale["largest_items"]) == 12
     assert stale["reclaimable_bytes"] >= sum(i["bytes"] for i in stale["largest_items"])
     assert stale["kept_by_reason"]["in use"] == 200  # every tenth repository's newest tag runs
+
+
+def test_stale_images_in_a_registry_or_repository_that_does_not_exist_say_what_to_pass() -> None:
+    toolbox = toolbox_for(synthetic_snapshot(tags=30))
+    # a repository name split into registry + repository, as the 1.5B model did with team-x/batch
+    outcome, data = run(toolbox, "find_stale_images", {"registry": "team0", "repository": "app0000"})
+    assert outcome.error == "failed" and data["error"].startswith("registry 'team0' not found")
+    assert data["hint"].endswith("call again with registry=null and repository='team0/app0000'")
+    outcome, data = run(toolbox, "find_stale_images", {"repository": "app0000"})
+    assert data["error"] == "repository 'app0000' not found"
+    assert data["hint"].startswith("similar repositories: team0/app0000")
+    outcome, data = run(toolbox, "find_stale_images", {"registry": "synthetic", "repository": "team0/*"})
+    assert outcome.ok, data
 
 
 def test_errors_come_back_as_data_the_model_can_act_on() -> None:

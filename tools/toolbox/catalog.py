@@ -90,7 +90,9 @@ def resolve_image(catalog: Catalog, text: str, *, registry: str | None = None) -
         candidates = [v for v in views if repository in v.inventory.tags]
     if not candidates:
         where = f"registry {registry}" if registry else "any registry"
-        raise ToolFailure(f"repository {repository!r} not found in {where}", hint=_similar(views, repository))
+        raise ToolFailure(
+            f"repository {repository!r} not found in {where}", hint=similar_repositories(views, repository)
+        )
     view = candidates[0]
     tags = view.inventory.tags.get(repository, {})
     if ref.digest:
@@ -106,10 +108,14 @@ def resolve_image(catalog: Catalog, text: str, *, registry: str | None = None) -
     return ResolvedImage(view, repository, tags[tag], tag)
 
 
-def _similar(views: list[RegistryView], repository: str) -> str:
+def similar_repositories(views: list[RegistryView], repository: str) -> str:
     """What to call next for a repository name that does not exist: close names first, if any."""
     names = sorted({name for view in views for name in view.inventory.tags})
-    close = difflib.get_close_matches(repository, names, n=3, cutoff=0.6)
+    # "batch" for team-x/batch: a name without its namespace, then names that merely look alike
+    suffixed = [name for name in names if name.endswith("/" + repository)]
+    close = list(dict.fromkeys([*suffixed, *difflib.get_close_matches(repository, names, n=3, cutoff=0.6)]))[
+        :3
+    ]
     namespace = repository.split("/", 1)[0]
     search = f"call search_images with repository='{namespace}/*' to list the names"
     if not close:

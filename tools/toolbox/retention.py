@@ -8,6 +8,7 @@ rules and protected tags apply to ad-hoc policies too, so a chat cannot get arou
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -17,7 +18,7 @@ from tools.analysis.clocks import ClockName
 from tools.errors import ConfigError
 from tools.policy.model import DeleteRule, KeepRule, Policy, PolicyFile, SemverKeep
 from tools.policy.plans import Plan
-from tools.toolbox.catalog import history_of
+from tools.toolbox.catalog import catalog_of, history_of, similar_repositories
 from tools.toolbox.context import Call, ToolFailure, require_writable
 from tools.toolbox.plan_view import PlanSummary, plan_headline, run_plan, summarize_plan
 from tools.toolbox.results import ToolResult
@@ -288,7 +289,26 @@ class StaleResult(ToolResult):
 
 def find_stale_images(call: Call, args: FindStaleImagesArgs) -> StaleResult:
     """Old, unused images and what deleting them frees."""
+    summary, note = _stale_plan(call, args)
+    headline = plan_headline(
+        summary,
+        what=f"stale (unused and older than {args.older_than_days} days by {args.clock}"
+        + (", or untagged)" if args.include_dangling else ")"),
+    )
+    return StaleResult(
+        headline=headline,
+        older_than_days=args.older_than_days,
+        clock=args.clock,
+        stale=summary,
+        truncated=note is not None,
+        note=note,
+    )
+
+
+def _stale_plan(call: Call, args: FindStaleImagesArgs) -> tuple[PlanSummary, str | None]:
+    """The stale-image policy of `args` planned over the latest snapshot: its summary and cut note."""
     snapshot = call.require_snapshot()
+    _check_scope(call, args.registry, args.repository)
     configured = configured_policies(call)
     name = unique_name(configured, "stale images")
     delete = [DeleteRule(older_than_days=args.older_than_days)]
@@ -307,16 +327,32 @@ def find_stale_images(call: Call, args: FindStaleImagesArgs) -> StaleResult:
     plan = run_plan(
         call, with_policy(configured, policy), snapshot=snapshot, history=history_of(call), names=[name]
     )
-    summary, note = summarize_plan(plan)
-    return StaleResult(
-        headline=plan_headline(
-            summary,
-            what=f"stale (unused and older than {args.older_than_days} days by {args.clock}"
-            + (", or untagged)" if args.include_dangling else ")"),
-        ),
-        older_than_days=args.older_than_days,
-        clock=args.clock,
-        stale=summary,
-        truncated=note is not None,
-        note=note,
-    )
+    return summarize_plan(plan)
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def _check_scope(call: Call, registry: str | None, repository: str | None) -> None:
+    """A registry or repository (not a glob) the snapshot does not have is an error that says what to pass
+    instead. Without it the plan is "nothing (0 manifests stay)": the 1.5B model split team-x/batch into
+    registry 'team-x' and repository 'batch' and answered that no tag there was old (old-batch-tags)."""
+    catalog = catalog_of(call)
+    if registry and not _GLOB.search(registry):
+        try:
+            catalog.registry(registry)
+        except ToolFailure as exc:
+            if repository and not _GLOB.search(repository):
+                whole = f"{registry.strip('/')}/{repository.strip('/')}"
+                hint = (
+                    "a registry is not part of an image name: call again with registry=null and "
+                    f"repository={whole!r}"
+                )
+                raise ToolFailure(str(exc), hint=hint) from None
+            raise
+    if repository and not _GLOB.search(repository):
+        views = catalog.registry(registry) if registry and not _GLOB.search(registry) else catalog.views
+        if not any(repository in view.inventory.tags for view in views):
+            raise ToolFailure(
+                f"repository {repository!r} not found", hint=similar_repositories(views, repository)
+            )
