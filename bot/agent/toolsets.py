@@ -13,8 +13,8 @@ about an image keeps the image tools). Text from tools never reaches it.
   where one image runs are all in get_image, and search_images finds the names.
 - Each group adds its tools when its pattern matches (case-insensitive, at word starts).
 - A kind of change the intent gate lets through shows its proposing tools (a cleanup: propose_deletion
-  and propose_retention_cleanup, plus the stale-image and policy tools a broad cleanup previews first; a
-  ticket: propose_ticket and the vulnerability report). The more specific proposing tools (garbage
+  for named images, else propose_retention_cleanup, and not the read-only previews; a ticket:
+  propose_ticket and the vulnerability report). The more specific proposing tools (garbage
   collection, a cache configuration, a stack revert) also need their own words.
 - Nothing matched: the core plus list_registries when the message is about images at all (a vague "what
   do we have?" still gets an overview); nothing when it is not ("a pizza place in Berlin?"): the model
@@ -155,10 +155,13 @@ INTENT_TOOLS: dict[str, tuple[str, ...]] = {
     "ticket": ("propose_ticket", "vulnerability_report"),
 }
 # A cleanup that names its images ("delete shop/api:1.2.0") is a deletion of exactly those; a broad one
-# ("clean up team-x's old images") is a retention cleanup, previewed first. Showing a small model both
-# makes it propose both.
+# ("clean up team-x's old images") is a retention cleanup. Showing a small model both makes it propose
+# both. A cleanup request is not shown the read-only previews (stale images, policy preview) either: the
+# 1.5B model ran the preview, said what it found and proposed nothing (cleanup-request, the demo). The
+# proposal stores the dry-run plan; its result and the approval card show what a preview would.
 NAMED_CLEANUP = ("propose_deletion",)
-BROAD_CLEANUP = ("propose_retention_cleanup", "find_stale_images", "preview_retention_policy")
+BROAD_CLEANUP = ("propose_retention_cleanup",)
+PREVIEWS = ("find_stale_images", "preview_retention_policy")
 
 
 def matched_groups(texts: Iterable[str]) -> list[ToolGroup]:
@@ -194,13 +197,14 @@ def select_tools(allowed: Sequence[str], *, texts: Sequence[str], intents: Colle
         wanted.update(INTENT_TOOLS.get(intent, ()))
     if "cleanup" in intents:
         wanted.update(NAMED_CLEANUP if named else BROAD_CLEANUP)
+        wanted.difference_update(PREVIEWS)
     core = [name for name in CORE if name in allowed]
     return core + [name for name in allowed if name in wanted and name not in core]
 
 
 def grouped_tools() -> set[str]:
     """Every tool some rule can show (tests check that no toolbox tool is unreachable)."""
-    names = set(CORE) | set(FALLBACK) | set(NAMED_CLEANUP) | set(BROAD_CLEANUP)
+    names = set(CORE) | set(FALLBACK) | set(NAMED_CLEANUP) | set(BROAD_CLEANUP) | set(PREVIEWS)
     for group in GROUPS:
         names.update(group.tools)
     for tools in INTENT_TOOLS.values():

@@ -75,12 +75,13 @@ def test_the_order_is_core_then_the_toolboxs_and_only_allowed_tools_are_shown() 
     assert "propose_user_suspension" not in names  # the gate did not allow it; selection cannot add it
 
 
-def test_a_named_deletion_needs_no_preview_but_a_broad_cleanup_does() -> None:
+def test_a_cleanup_request_is_shown_its_proposing_tool_and_no_preview() -> None:
     named = shown("Please delete shop/api:1.2.0.")
     assert "propose_deletion" in named
     assert not {"preview_retention_policy", "propose_retention_cleanup"} & set(named)
     broad = shown("Clean up the team-x/batch images older than 90 days")
-    assert {"find_stale_images", "preview_retention_policy", "propose_retention_cleanup"} <= set(broad)
+    assert "propose_retention_cleanup" in broad and "propose_deletion" not in broad
+    assert not {"find_stale_images", "preview_retention_policy"} & set(broad)  # 'older than' asked for them
 
 
 @pytest.mark.parametrize("question", ["Can you recommend a good pizza place in Berlin?", "hi", "a joke?"])
