@@ -109,41 +109,52 @@ def shared_layers(inventory: RegistryInventory, *, min_repositories: int = 2) ->
     """Layers used from at least min_repositories repositories, and the bytes deduplication saves."""
     # Counts, not a set of repositories and a set of images per layer: with a million tags those sets
     # were over a gigabyte. iter_images yields each repository's images together, so each repository's
-    # distinct layers are gathered in a small map first and the registry-wide maps (millions of layers,
-    # a cache miss per access) are touched once per layer and repository, not once per image (#17).
-    repos: dict[Digest, int] = {}
+    # distinct layers are gathered in a small map first and the registry-wide tables (millions of
+    # layers, a cache miss per access) are touched once per layer and repository, not once per image.
+    # Those tables are sets where they can be: one table access where a dict has an index and an entry
+    # (#17). Nearly every layer is in one repository; only the others get a count.
+    once: set[Digest] = set()  # layers seen in one repository so far
+    repos: dict[Digest, int] = {}  # layers of several repositories -> how many
     sizes: dict[Digest, int] = {}
-    images: dict[Digest, Manifest] = {}
+    images = _Distinct()
     here: dict[Digest, int] = {}  # this repository's layers -> size
     repository: str | None = None
     sized_from = min(min_repositories, 2)
     for ref in iter_images(inventory):
         if ref.repository != repository:
-            _count_repository(here, repos, sizes, sized_from)
+            _count_repository(here, once, repos, sizes, sized_from)
             repository = ref.repository
-        images.setdefault(ref.manifest.digest, ref.manifest)
+        images.add(ref.manifest)
         for layer in ref.manifest.layers:
             here[layer.digest] = layer.size
-    _count_repository(here, repos, sizes, sized_from)
+    _count_repository(here, once, repos, sizes, sized_from)
     shared = {d for d, count in repos.items() if count >= min_repositories}
-    users = _images_using(images.values(), shared)
-    rows = [
-        SharedLayer(
-            digest=d,
-            size=sizes[d],
-            repositories=repos[d],
-            images=users[d],
-            saved_bytes=sizes[d] * (repos[d] - 1),
-        )
-        for d in sizes
-        if d in shared
-    ]
+    if min_repositories <= 1:
+        shared |= once
+    users = _images_using(images.manifests, shared)
+    rows = []
+    for digest, size in sizes.items():
+        if digest in shared:
+            count = repos.get(digest, 1)
+            rows.append(
+                SharedLayer(
+                    digest=digest,
+                    size=size,
+                    repositories=count,
+                    images=users[digest],
+                    saved_bytes=size * (count - 1),
+                )
+            )
     rows.sort(key=lambda r: (-r.saved_bytes, r.digest))
     return SharedLayers(layers=rows, saved_bytes=sum(r.saved_bytes for r in rows))
 
 
 def _count_repository(
-    here: dict[Digest, int], repos: dict[Digest, int], sizes: dict[Digest, int], sized_from: int
+    here: dict[Digest, int],
+    once: set[Digest],
+    repos: dict[Digest, int],
+    sizes: dict[Digest, int],
+    sized_from: int,
 ) -> None:
     """Add one repository's distinct layers to the registry-wide counts, and empty `here`.
 
@@ -151,11 +162,36 @@ def _count_repository(
     It is kept only from the `sized_from`-th repository on: a layer of one repository is almost every
     layer and is not a row, and by the time a layer counts its size comes from a later repository."""
     for digest, size in here.items():
-        count = repos.get(digest, 0) + 1
-        repos[digest] = count
+        count = repos.get(digest)
+        if count is not None:
+            count += 1
+            repos[digest] = count
+        elif digest in once:
+            once.discard(digest)
+            count = repos[digest] = 2
+        else:
+            once.add(digest)
+            count = 1
         if count >= sized_from:
             sizes[digest] = size
     here.clear()
+
+
+class _Distinct:
+    """Image manifests, each once (one may be in several repositories): a set of digests and a list,
+    where a dict from digest to manifest would be two table accesses per image (#17)."""
+
+    __slots__ = ("digests", "manifests")
+
+    def __init__(self) -> None:
+        self.digests: set[Digest] = set()
+        self.manifests: list[Manifest] = []
+
+    def add(self, manifest: Manifest) -> None:
+        """Keep the manifest unless one with its digest is kept already."""
+        if manifest.digest not in self.digests:
+            self.digests.add(manifest.digest)
+            self.manifests.append(manifest)
 
 
 class StoredBlob(BaseModel):
@@ -179,19 +215,19 @@ def duplicate_content(inventory: RegistryInventory) -> list[DuplicateContent]:
     """Layers with one diff_id but different compressed digests (e.g. rebuilt with another gzip)."""
     first: dict[Digest, Descriptor] = {}  # diff_id -> its first blob (almost always its only one)
     blobs: dict[Digest, dict[Digest, int]] = {}  # diff_id -> blob -> size, for diff_ids with several blobs
-    images: dict[Digest, Manifest] = {}
+    images = _Distinct()
     for ref in iter_images(inventory):
         manifest = ref.manifest
         if len(manifest.diff_ids) != len(manifest.layers):
             continue  # cannot pair compressed and uncompressed digests
-        images.setdefault(manifest.digest, manifest)
+        images.add(manifest)
         for layer, diff_id in zip(manifest.layers, manifest.diff_ids, strict=True):
             seen = first.setdefault(diff_id, layer)
             if seen.digest != layer.digest or diff_id in blobs:
                 blobs.setdefault(diff_id, {seen.digest: seen.size})[layer.digest] = layer.size
             else:
                 first[diff_id] = layer  # the same blob again: its latest size counts, as for the others
-    users = _images_using(images.values(), {d for stored in blobs.values() for d in stored})
+    users = _images_using(images.manifests, {d for stored in blobs.values() for d in stored})
     out = []
     for diff_id, stored in blobs.items():
         rows = sorted(
