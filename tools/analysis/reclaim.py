@@ -58,12 +58,23 @@ def compute_reclaim(
     # The caller's order, not a set's: the caller lists revisions repository by repository, so their
     # manifests are read close together in memory rather than in hash order (#17).
     revisions = list(dict.fromkeys(deleted))
-    multiplicity: dict[Digest, int] = {}
+    # How many repositories store each digest: nearly always one, so a set of those and a count of the
+    # others only (why a set: below).
+    single: set[Digest] = set()
+    several: dict[Digest, int] = {}
     for digests in repository_digests.values():
         for digest in digests:
-            multiplicity[digest] = multiplicity.get(digest, 0) + 1
+            repositories = several.get(digest)
+            if repositories is not None:
+                several[digest] = repositories + 1
+            elif digest in single:
+                single.discard(digest)
+                several[digest] = 2
+            else:
+                single.add(digest)
     for _, digest in revisions:
-        multiplicity.setdefault(digest, 1)  # a deleted revision the caller knows is stored
+        if digest not in several:
+            single.add(digest)  # a deleted revision the caller knows is stored
     # Reference counts of every blob; the references themselves are worked out again for the deleted
     # revisions only, rather than kept for all (a million manifests' reference maps were ~400 MB).
     # Nearly every blob is referenced once: those are a set, and only the others (base layers, shared
@@ -73,7 +84,7 @@ def compute_reclaim(
     once: set[Digest] = set()
     counted: dict[Digest, int] = {}  # blobs referenced more than once -> how many times
     unknown = 0
-    for digest, manifest, count in _stored(multiplicity, manifests):
+    for digest, manifest, count in _stored(single, several, manifests):
         unknown += count if manifest is None else 0
         for blob in _references(digest, manifest):
             seen = counted.get(blob)
@@ -90,29 +101,36 @@ def compute_reclaim(
 
 
 def _stored(
-    multiplicity: Mapping[Digest, int], manifests: Mapping[Digest, Manifest]
+    single: set[Digest], several: Mapping[Digest, int], manifests: Mapping[Digest, Manifest]
 ) -> Iterator[tuple[Digest, Manifest | None, int]]:
-    """(digest, manifest or None, count) of every stored digest, in the manifests' own order.
+    """(digest, manifest or None, repositories) of every stored digest, in the manifests' own order:
+    `single` are the digests one repository stores, `several` the others with their counts.
 
     The order of the manifests mapping is the order its manifests were made in, so they are read one
     after the other; looked up in the order of repository digest sets (hash order) every manifest,
     its layers and their digests were a cache miss each, and the cost per tag doubled from 10,000 to
     1,000,000 tags (#17). Sums do not depend on the order.
     """
-    if len(manifests) > 2 * len(multiplicity):  # mostly manifests not stored here: look them up instead
-        for digest, count in multiplicity.items():
+    stored = len(single) + len(several)
+    if len(manifests) > 2 * stored:  # mostly manifests not stored here: look them up instead
+        for digest, count in _counts(single, several):
             yield digest, manifests.get(digest), count
         return
     found = 0
     for digest, manifest in manifests.items():
-        stored = multiplicity.get(digest)
-        if stored is not None:
+        count = several.get(digest) or (1 if digest in single else 0)
+        if count:
             found += 1
-            yield digest, manifest, stored
-    if found < len(multiplicity):
-        for digest, count in multiplicity.items():
+            yield digest, manifest, count
+    if found < stored:
+        for digest, count in _counts(single, several):
             if digest not in manifests:
                 yield digest, None, count
+
+
+def _counts(single: set[Digest], several: Mapping[Digest, int]) -> Iterator[tuple[Digest, int]]:
+    yield from ((digest, 1) for digest in single)
+    yield from several.items()
 
 
 def _references(digest: Digest, manifest: Manifest | None) -> dict[Digest, int]:
