@@ -183,6 +183,9 @@ def test_retention_cleanup_proposal_matches_its_preview() -> None:
     _, simple = run(toolbox, "preview_retention_policy", flat)
     assert simple["plan"]["items"] == preview["plan"]["items"]
     assert simple["plan"]["reclaimable_bytes"] == preview["plan"]["reclaimable_bytes"]
+    # A name that is no configured policy, sent beside the rules (a small model fills every field): the rules.
+    _, named = run(toolbox, "preview_retention_policy", {**flat, "policy_name": "keep_most_recent"})
+    assert named["plan"] == simple["plan"]
 
 
 def test_registry_text_is_bounded_and_stripped_of_control_characters() -> None:

@@ -188,6 +188,12 @@ def plan_for(call: Call, choice: PolicyChoice) -> Plan:
     snapshot = call.require_snapshot()
     configured = configured_policies(call)
     rules = choice.rules()
+    known = configured.policy_names() if configured else []
+    if choice.policy_name is not None and rules is not None and choice.policy_name not in known:
+        # The strict schema makes a model fill every field: the 1.5B model sent the rules with a made-up
+        # policy_name ('keep_most_recent'), got an error and answered nothing (policy-preview). A name
+        # that is no configured policy, beside rules, is noise: the rules are the request.
+        choice = choice.model_copy(update={"policy_name": None})
     if (choice.policy_name is None) == (rules is None):
         names = ", ".join(configured.policy_names()) if configured else "none configured"
         raise ToolFailure(
