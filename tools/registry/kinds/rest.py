@@ -1,27 +1,44 @@
-"""A small JSON REST sender for the registry kinds' native APIs (Harbor `/api/v2.0`, Quay `/api/v1`).
+"""The one JSON REST sender of the registry kinds' native APIs (GitHub, GitLab, Harbor `/api/v2.0`, Quay
+`/api/v1`).
 
-The v2 data plane has its own session (tools/registry/session.py); a vendor's REST API is simpler (one
-fixed credential header, JSON both ways) but needs the same manners: bounded retries that honour
-`Retry-After` (tools/registry/retry.py, the v2 client's policy), no redirects (the next hop would get our
-credentials), capped bodies, and every failure turned into a tools.errors type whose message names the
-vendor, the request and the vendor's own error text, with the credential scrubbed out.
+The v2 data plane has its own session (tools/registry/session.py); a vendor's REST API is simpler (fixed
+credential headers, JSON both ways) but needs the same manners: bounded retries that honour `Retry-After`
+(tools/registry/retry.py, the v2 client's policy), GitHub's rate limits (a 403 with `Retry-After` or no
+requests remaining is a wait, not a refusal; `x-ratelimit-reset` stands in for a missing `Retry-After`), no
+redirects (the next hop would get our credentials), bodies capped in size and time, every request counted
+by method (the adapters add them to the v2 ones), and every failure turned into a tools.errors type whose
+message names the vendor, the request and the vendor's own error text, with the credentials scrubbed out.
 """
 
 from __future__ import annotations
 
-import json
+import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from tools.errors import AuthError, BadResponse, NotFound, Unreachable, UpstreamError
 from tools.registry.retry import RetryableStatus, wait_for_retry
+from tools.registry.wire import read_capped
 
 MAX_REST_BYTES = 32 * 1024 * 1024  # one page of a listing; anything larger is not a page
+REQUEST_DEADLINE = 60.0  # seconds for one answer's body: a server dripping bytes must not keep us
 ErrorText = Callable[[Any], str]  # a vendor's error body -> one line for people ("" when it has none)
+
+
+def message_error_text(body: Any) -> str:
+    """The error text of GitHub and GitLab bodies: `message` (or `error`)."""
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error")
+        if message:
+            return str(message)[:300]
+    return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +52,21 @@ class RestAnswer:
     def json(self, what: str) -> Any:
         """The decoded body; BadResponse naming `what` when it is not JSON."""
         try:
-            return json.loads(self.body)
-        except (ValueError, RecursionError):
+            return orjson.loads(self.body)
+        except ValueError:  # orjson also refuses nesting past 1024 levels with a ValueError
             raise BadResponse(f"{what}: the answer is not JSON", status=self.status) from None
 
 
+@dataclass(frozen=True, slots=True)
+class _StatusView:
+    """The status and headers a retry decision reads (tools/registry/retry.py's StatusAnswer)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+
+
 class RestSession:
-    """Sends JSON requests to one vendor API base URL with one credential header."""
+    """Sends JSON requests to one vendor API base URL with one fixed set of headers."""
 
     def __init__(
         self,
@@ -49,22 +74,29 @@ class RestSession:
         *,
         http: httpx.Client,
         vendor: str,
-        authorization: str | None,
-        error_text: ErrorText,
+        authorization: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        error_text: ErrorText = message_error_text,
         attempts: int = 4,
         max_retry_wait: float = 30.0,
         secrets: Collection[str] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        # what must never appear in a message: the header's credential part and the raw secrets behind it
-        credential = (authorization or "").partition(" ")[2]
-        self._secrets = tuple(s for s in (credential, *secrets) if s)
         self.vendor = vendor
+        self._headers = {"accept": "application/json"}
+        self._headers.update({name.lower(): value for name, value in (headers or {}).items()})
+        if authorization:
+            self._headers["authorization"] = authorization
+        # what must never appear in a message: the Authorization header's credential part and the raw
+        # secrets behind it (a password, a token sent in a header of its own)
+        credential = self._headers.get("authorization", "").partition(" ")[2]
+        self._secrets = tuple(s for s in (credential, *secrets) if s)
         self._http = http
-        self._authorization = authorization
         self._error_text = error_text
         self._attempts = attempts
         self._max_retry_wait = max_retry_wait
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()  # sent, by method (retries included)
 
     def request(
         self,
@@ -75,7 +107,8 @@ class RestSession:
         body: Any = None,
         missing_ok: bool = False,
     ) -> RestAnswer | None:
-        """Send; GET retried on 429/5xx/transport failures, others only on 429 (nothing was done then).
+        """Send; GET retried on 429/5xx/transport failures and rate-limit 403s, others only on 429 and
+        rate-limit 403s (nothing was done then).
 
         `missing_ok`: a 404 answers None instead of raising NotFound (a delete of something already gone).
         """
@@ -95,37 +128,41 @@ class RestSession:
             return None
         return self._check(answer, method, path)
 
+    def get_json(self, path: str, *, query: Mapping[str, str] | None = None) -> tuple[Any, RestAnswer]:
+        """GET a JSON document; the decoded body and the answer (for paging headers)."""
+        answer = self.request("GET", path, query=query)
+        assert answer is not None  # only missing_ok requests answer None
+        return answer.json(f"{self.vendor} GET {path}"), answer
+
     def _send(self, method: str, path: str, query: Mapping[str, str] | None, body: Any) -> RestAnswer:
-        headers = {"Accept": "application/json"}
-        if self._authorization:
-            headers["Authorization"] = self._authorization
+        headers = dict(self._headers)
         content = None
         if body is not None:
-            content = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
+            content = orjson.dumps(body)
+            headers["content-type"] = "application/json"
         where = f"{self.vendor} {method} {path}"
+        request = self._http.build_request(
+            method, self.base_url + path, params=dict(query or {}), headers=headers, content=content
+        )
+        with self._lock:
+            self.requests[method] += 1
         try:
-            with self._http.stream(
-                method,
-                self.base_url + path,
-                params=dict(query or {}),
-                headers=headers,
-                content=content,
-                follow_redirects=False,
-            ) as response:
-                raw = b""
-                for chunk in response.iter_bytes():
-                    raw += chunk
-                    if len(raw) > MAX_REST_BYTES:
-                        raise BadResponse(f"{where}: the answer is over {MAX_REST_BYTES} bytes")
+            response = self._http.send(request, stream=True, follow_redirects=False)
+            try:
+                raw = read_capped(
+                    response, MAX_REST_BYTES, what=where, deadline=time.monotonic() + REQUEST_DEADLINE
+                )
+            finally:
+                response.close()
         except httpx.TimeoutException:
             raise Unreachable(f"{where}: no answer in time from {self.base_url}") from None
         except httpx.HTTPError as exc:
             raise Unreachable(f"{where}: cannot reach {self.base_url}: {type(exc).__name__}") from None
-        answer = RestAnswer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, raw)
-        retry_any = method == "GET" and answer.status >= 500
-        if answer.status == 429 or retry_any:
-            raise RetryableStatus(response, where)
+        answer = RestAnswer(raw.status_code, raw.headers, raw.content)
+        if answer.status == 429 or _rate_limit_403(answer):
+            raise RetryableStatus(_rate_limited(answer), where)
+        if method == "GET" and answer.status >= 500:
+            raise RetryableStatus(_StatusView(answer.status, answer.headers), where)
         return answer
 
     def _check(self, answer: RestAnswer, method: str, path: str) -> RestAnswer:
@@ -142,8 +179,8 @@ class RestSession:
                 url=url,
             )
         try:
-            detail = self._error_text(json.loads(answer.body))
-        except (ValueError, RecursionError):
+            detail = self._error_text(orjson.loads(answer.body))
+        except ValueError:
             detail = ""
         detail = self._scrub(detail or answer.body[:200].decode("utf-8", "replace").strip() or "no detail")
         message = f"{self.vendor} {method} {path}: HTTP {status}: {detail}"
@@ -158,6 +195,21 @@ class RestSession:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+def _rate_limit_403(answer: RestAnswer) -> bool:
+    """GitHub's primary and secondary rate limits answer 403 with `Retry-After` or no requests left."""
+    headers = answer.headers
+    return answer.status == 403 and (headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers)
+
+
+def _rate_limited(answer: RestAnswer) -> _StatusView:
+    """A 429 view; GitHub's `x-ratelimit-reset` (epoch seconds) stands in for a missing Retry-After."""
+    headers = dict(answer.headers)
+    reset = headers.get("x-ratelimit-reset", "")
+    if "retry-after" not in headers and reset.isdigit():
+        headers["retry-after"] = str(max(int(reset) - int(time.time()), 0))
+    return _StatusView(429, headers)
 
 
 def next_link(headers: Mapping[str, str]) -> str | None:

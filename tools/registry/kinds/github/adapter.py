@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from tools.errors import ConfigError, NotFound
 from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
 from tools.registry.kinds.github.client import GithubPackages
-from tools.registry.kinds.native_http import JsonApi
+from tools.registry.kinds.rest import RestSession
 
 GITHUB_API = "https://api.github.com"
 API_VERSION = "2022-11-28"  # the REST API version these calls were written against
@@ -46,15 +46,12 @@ class GithubRegistry(NativeRegistry):
         # Missing settings are reported when the REST API is needed, as an error of this registry's crawl,
         # so one incomplete record does not stop Regent from reading every other registry.
         self._missing = _missing(config, owner)
-        api = JsonApi(
+        api = RestSession(
             config.api_url or _api_url(config.url),
             http=config.http,
             vendor="GitHub",
-            headers={
-                "authorization": f"Bearer {config.password or ''}",
-                "accept": "application/vnd.github+json",
-                "x-github-api-version": API_VERSION,
-            },
+            authorization=f"Bearer {config.password}" if config.password else None,
+            headers={"accept": "application/vnd.github+json", "x-github-api-version": API_VERSION},
         )
         self.owner = owner.lower()  # GHCR image names are lower case
         self._packages = GithubPackages(api, owner=owner, organisation=bool(organisation))

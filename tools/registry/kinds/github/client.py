@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from tools.errors import BadResponse
-from tools.registry.kinds.native_http import JsonApi
+from tools.registry.kinds.rest import RestSession
 from tools.registry.reference import is_sha256_digest
 
 PAGE_SIZE = "100"  # GitHub's maximum per_page
@@ -35,7 +35,7 @@ class PackageVersion:
 class GithubPackages:
     """The container packages of one GitHub user or organisation."""
 
-    def __init__(self, api: JsonApi, *, owner: str, organisation: bool) -> None:
+    def __init__(self, api: RestSession, *, owner: str, organisation: bool) -> None:
         self.api = api
         self.owner = owner
         self._base = f"/orgs/{quote(owner, safe='')}" if organisation else f"/users/{quote(owner, safe='')}"
@@ -57,7 +57,7 @@ class GithubPackages:
 
     def delete_version(self, package: str, version_id: int) -> bool:
         """Delete one package version; False when it was already gone (404)."""
-        answer = self.api.send("DELETE", f"{self._versions_path(package)}/{version_id}", ok_missing=True)
+        answer = self.api.request("DELETE", f"{self._versions_path(package)}/{version_id}", missing_ok=True)
         return answer is not None
 
     def _versions_path(self, package: str) -> str:

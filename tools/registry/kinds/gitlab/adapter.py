@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from tools.errors import ConfigError, NotFound
 from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
 from tools.registry.kinds.gitlab.client import GitlabProject, GitlabRepository, TagDetail
-from tools.registry.kinds.native_http import JsonApi
+from tools.registry.kinds.rest import RestSession
 
 GITLAB_COM = "https://gitlab.com"
 
@@ -58,7 +58,8 @@ class GitlabRegistry(NativeRegistry):
             project, self._missing = "0", str(exc)
         instance = config.api_url or config.extra.get("instance_url", "") or _instance_for(config.url)
         headers = {"private-token": config.password} if config.password else {}
-        api = JsonApi(instance, http=config.http, vendor="GitLab", headers=headers)
+        secrets = [config.password] if config.password else []
+        api = RestSession(instance, http=config.http, vendor="GitLab", headers=headers, secrets=secrets)
         self._project = GitlabProject(api, project=project)
         self._ids: dict[str, GitlabRepository] = {}
         self._ids_lock = threading.Lock()  # the crawl asks for several repositories' clocks at once

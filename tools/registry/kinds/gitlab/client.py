@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tools.errors import BadResponse
-from tools.registry.kinds.native_http import JsonApi
+from tools.registry.kinds.rest import RestSession
 from tools.registry.reference import is_sha256_digest
 
 PAGE_SIZE = "100"  # GitLab's maximum per_page
@@ -42,7 +42,7 @@ class TagDetail:
 class GitlabProject:
     """The container registry of one GitLab project, by numeric id or full path."""
 
-    def __init__(self, api: JsonApi, *, project: str) -> None:
+    def __init__(self, api: RestSession, *, project: str) -> None:
         self.api = api
         self.project = project
         self._base = f"/api/v4/projects/{quote(project, safe='')}/registry/repositories"
@@ -69,7 +69,7 @@ class GitlabProject:
 
     def tag(self, repository: GitlabRepository, name: str) -> TagDetail | None:
         """A tag's digest, creation time and size; None when the tag is gone."""
-        answer = self.api.send("GET", self._tag_path(repository, name), ok_missing=True)
+        answer = self.api.request("GET", self._tag_path(repository, name), missing_ok=True)
         if answer is None:
             return None
         body = answer.json(f"GitLab tag {repository.path}:{name}")
@@ -77,7 +77,7 @@ class GitlabProject:
 
     def delete_tag(self, repository: GitlabRepository, name: str) -> bool:
         """Delete one tag (not the manifest); False when it was already gone."""
-        return self.api.send("DELETE", self._tag_path(repository, name), ok_missing=True) is not None
+        return self.api.request("DELETE", self._tag_path(repository, name), missing_ok=True) is not None
 
     def _tag_path(self, repository: GitlabRepository, name: str) -> str:
         return f"{self._base}/{repository.id}/tags/{quote(name, safe='')}"

@@ -9,6 +9,7 @@ its project goes into a path encoded twice (swagger `repositoryName`: a/b -> a%2
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -118,6 +119,11 @@ class HarborApi:
             secrets=[password] if password else [],
         )
         self._page_size = min(max(page_size, 1), PAGE_SIZE)
+
+    @property
+    def requests(self) -> Counter[str]:
+        """REST requests sent so far, by method."""
+        return self._rest.requests
 
     def systeminfo(self) -> dict[str, Any]:
         """`GET /systeminfo` (GeneralInfo): answers on every Harbor, even without credentials."""

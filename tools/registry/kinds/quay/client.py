@@ -9,6 +9,7 @@ Portainer stores. Repository listings are paged by an opaque `next_page` token; 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,6 +67,11 @@ class QuayApi:
             error_text=_quay_error,
             secrets=[token] if token else [],
         )
+
+    @property
+    def requests(self) -> Counter[str]:
+        """REST requests sent so far, by method."""
+        return self._rest.requests
 
     def repositories(self, namespace: str) -> list[str]:
         """Full names (`namespace/name`) of the namespace's repositories the token may see."""
