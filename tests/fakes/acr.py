@@ -30,9 +30,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from tests.fakes.acr_gar_upstream import UpstreamView
 from tests.fakes.portainer_http import Request, Response, json_response
 from tests.fakes.registry_front import RegistryFront
+from tests.fakes.vendor_upstream import UpstreamView
 
 _MANIFESTS = re.compile(r"^/acr/v1/(?P<name>.+)/_manifests(?:/(?P<digest>sha256:[0-9a-f]{64}))?$")
 _TAG = re.compile(r"^/acr/v1/(?P<name>.+)/_tags/(?P<tag>[^/]+)$")

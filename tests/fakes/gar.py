@@ -29,9 +29,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests.fakes.acr import basic_credentials, scope_covers
-from tests.fakes.acr_gar_upstream import UpstreamView
 from tests.fakes.portainer_http import Request, Response, json_response
 from tests.fakes.registry_front import RegistryFront
+from tests.fakes.vendor_upstream import UpstreamView
 
 _V2 = re.compile(r"^/v2/(?P<name>.+)/(?P<what>manifests|tags|blobs)/(?P<rest>.*)$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
