@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -18,8 +20,8 @@ from tests.conftest import TEST_USERS, SeederFactory, need_binary
 from tests.fakes.fault_proxy import FaultProxy
 from tests.fakes.token_server import TokenServer
 from tools.errors import AuthError, BadResponse, NotFound, RateLimited, Unreachable, UpstreamError
-from tools.registry.client import RegistryClient
-from tools.registry.http import pooled_client
+from tools.registry.client import ManifestHead, RegistryClient
+from tools.registry.http import CookielessClient, pooled_client
 from tools.registry.media_types import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
@@ -122,6 +124,28 @@ def test_basic_auth(
     assert "wrong-pw" not in str(caught.value)
 
 
+def test_basic_auth_answers_a_challenge_for_requests_sent_before_it(
+    registry_htpasswd: RegistryServer, make_seeder: SeederFactory, http_client: httpx.Client
+) -> None:
+    """Parallel requests of a fresh client all go out without credentials and all get the Basic challenge;
+    each of them retries with the credentials, not only the one that answered the challenge first."""
+    seeder = make_seeder(registry_htpasswd, auth=("alice", "s3cret"))
+    pushed = seeder.push_image(ImageSpec(repository="shop/api", tag="1.0", created=NOW))
+    threads = 16
+    for _ in range(3):  # three fresh clients: the race must not be a matter of luck
+        client = client_for(registry_htpasswd.url, http_client, username="alice", password="s3cret")
+        start = threading.Barrier(threads)
+
+        def head(client: RegistryClient = client, start: threading.Barrier = start) -> ManifestHead | None:
+            start.wait()
+            return client.head_manifest("shop/api", "1.0")
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            heads = list(pool.map(lambda _: head(), range(threads)))
+        assert [found.digest if found else None for found in heads] == [pushed.digest] * threads
+        assert client.statuses[401] == 0, "no request ended on the challenge"
+
+
 def test_bearer_token_auth_caches_per_scope(http_client: httpx.Client, make_seeder: SeederFactory) -> None:
     binary = need_binary("docker-registry", "docker-registry")
     with (
@@ -206,10 +230,12 @@ def test_truncated_reset_and_trickling_answers(
 
 def test_the_raw_transport_serves_direct_urls_only(monkeypatch: pytest.MonkeyPatch) -> None:
     with pooled_client(connections=2) as direct:
+        assert isinstance(direct, CookielessClient)
         assert direct.raw_transport_for("http://127.0.0.1:5000") is not None
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
     monkeypatch.setenv("NO_PROXY", "registry.local")
     with pooled_client(connections=2) as proxied:
+        assert isinstance(proxied, CookielessClient)
         # httpx sends what an environment proxy must carry; the raw transport never sees it
         assert proxied.raw_transport_for("http://127.0.0.1:5000") is None
         assert proxied.raw_transport_for("http://registry.local:5000") is not None

@@ -115,10 +115,11 @@ class RegistrySession:
     def answer_once(self, send: Send) -> Answer:
         """Send, answering one auth challenge; the response is returned whatever its status."""
         scope = scope_for(send.path, send.method)
-        response = self._send(send, self._auth_header(scope))
+        sent = self._auth_header(scope)
+        response = self._send(send, sent)
         if response.status_code == 401:
             challenge = parse_challenge(response.headers.get("www-authenticate", ""))
-            if challenge is not None and self._answer_challenge(challenge, scope):
+            if challenge is not None and self._answer_challenge(challenge, scope, sent):
                 response = self._send(send, self._auth_header(scope))
         return response
 
@@ -215,11 +216,18 @@ class RegistrySession:
             return {"authorization": self._basic_header}
         return {}
 
-    def _answer_challenge(self, challenge: Challenge, scope: str) -> bool:
+    def _answer_challenge(self, challenge: Challenge, scope: str, sent: dict[str, str]) -> bool:
+        """Whether the request is worth sending again, now with what answers `challenge`.
+
+        A Basic challenge is answered once per session, but every request that went out before it was
+        answered (no Authorization, or an older one: parallel requests of a fresh client) is retried with
+        the credentials; only a request that already carried them was really refused.
+        """
         if challenge.scheme == "basic":
-            if self._basic is None or self._use_basic:
+            if self._basic is None or sent.get("authorization") == self._basic_header:
                 return False
-            self._use_basic = True
+            with self._lock:
+                self._use_basic = True
             return True
         if not realm_allowed(challenge.realm, self.base_url):
             raise AuthError(

@@ -132,8 +132,8 @@ class _RenewingSession(RegistrySession):
         adopted = cls.__new__(cls)
         adopted.__dict__.update(vars(session))
         adopted._renew = renew
-        # ECR takes only basic auth: send it from the first request (saves a 401 round trip, and
-        # avoids the first-challenge race in which parallel requests that went out without it fail)
+        # ECR takes only basic auth: send it from the first request (saves a 401 round trip per
+        # parallel request of a fresh crawl)
         adopted._use_basic = True
         return adopted
 
