@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -23,8 +24,11 @@ from tools.registry.http import pooled_client
 from tools.registry.kinds.base import AdapterConfig, KindName, NativeRegistry
 from tools.registry.kinds.select import build_registry, kind_for
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from tools.portainer.client import PortainerClient
+    from tools.portainer.registries import StoredCredentials
 
 
 class Closable(Protocol):
@@ -102,12 +106,22 @@ def build_sources(
             kind=kind, url=base, http=http, cache=cache, username=secrets.registry_username, password=password
         )
         _add_registry(sources, seen, source, partial(build_registry, config), store)
+    portainer = _read_portainer(sources, settings, secrets) if settings.portainer is not None else None
+    records = {record.name: record for record in portainer.records} if portainer else {}
     for entry in settings.registries:
         base = registry_url(entry.url)
         username, password = _credentials(secrets, entry.name)
-        kind = kind_for(hint=entry.kind, host=urlsplit(base).netloc)
-        # the entry's `extra` goes to the adapter only, never into the snapshot: it may hold a token
-        source = RegistrySource(name=entry.name, url=base, kind=kind, region=entry.region)
+        # An entry named like a Portainer record lends its URL and credentials; what it leaves unset (kind,
+        # region, a native API's project or organisation) still comes from the record.
+        record = records.get(entry.name)
+        hint = entry.kind or (record.kind if record is not None and record.kind != "custom" else None)
+        kind = kind_for(hint=hint, host=urlsplit(base).netloc)
+        region = entry.region or (record.region if record is not None else "")
+        shared = dict(record.extra) if record is not None else {}
+        # the entry's own `extra` goes to the adapter only, never into the snapshot: it may hold a token
+        source = RegistrySource(
+            name=entry.name, url=base, kind=kind, region=region, extra=tuple(sorted(shared.items()))
+        )
         config = AdapterConfig(
             kind=kind,
             url=base,
@@ -115,14 +129,17 @@ def build_sources(
             cache=cache,
             username=username,
             password=password,
-            region=entry.region,
+            region=region,
             api_url=entry.api_url,
-            extra=dict(entry.extra),
+            extra=shared | dict(entry.extra),
             blob_redirect_hosts=tuple(entry.blob_redirect_hosts),
         )
         _add_registry(sources, seen, source, partial(build_registry, config), store)
-    if settings.portainer is not None:
-        _add_portainer(sources, seen, settings, secrets, http=http, cache=cache, store=store)
+    if portainer is not None:
+        configured = {entry.name for entry in settings.registries}
+        _add_portainer_registries(
+            sources, seen, portainer, configured, settings, secrets, http=http, cache=cache, store=store
+        )
     for host in [*settings.docker_hosts, *docker_hosts]:
         sources.deployments.append(_docker_host_source(host, index=len(sources.deployments)))
     return sources
@@ -164,17 +181,25 @@ def _credentials(secrets: Secrets, name: str) -> tuple[str | None, str | None]:
     return (creds[0], creds[1].get_secret_value()) if creds else (None, None)
 
 
-def _add_portainer(
-    sources: Sources,
-    seen: set[str],
-    settings: Settings,
-    secrets: Secrets,
-    *,
-    http: httpx.Client,
-    cache: Cache,
-    store: SnapshotStore,
-) -> None:
-    """Portainer's registries (BE: through its proxy, see `proxy_reader`; CE: directly) and environments."""
+@dataclass(slots=True)
+class _Portainer:
+    """Portainer's client, the one whose credentials go on BE proxy requests, and its registry records."""
+
+    client: PortainerClient
+    reader: PortainerClient | None
+    edition: str
+    records: list[RegistrySource]
+    stored: dict[int, StoredCredentials] | None = None  # read once, when a record needs them
+
+    def login(self, registry_id: int) -> StoredCredentials | None:
+        """The login Portainer stores for a record (CE, admin key); None when it has none or hides it."""
+        if self.stored is None:
+            self.stored = self.client.stored_credentials()
+        return self.stored.get(registry_id)
+
+
+def _read_portainer(sources: Sources, settings: Settings, secrets: Secrets) -> _Portainer | None:
+    """Portainer's environments as a deployment source, and its registry records (BE: through its proxy)."""
     from tools.portainer.client import PortainerClient
     from tools.portainer.sources import portainer_deployment_source
 
@@ -187,52 +212,73 @@ def _add_portainer(
     )
     sources.closers.append(portainer)
     sources.deployments.append(portainer_deployment_source(portainer))
-    configured = {entry.name for entry in settings.registries}
     try:
         edition = portainer.status().edition
         reader = proxy_reader(portainer, settings, secrets) if edition == "BE" else None
         if reader is not None and reader is not portainer:
             sources.closers.append(reader)
-        registry_sources = (reader or portainer).registry_sources(
+        records = (reader or portainer).registry_sources(
             edition=edition, proxied=reader is not None, default_scheme=config.registry_scheme
         )
     except RegentError as exc:
         sources.errors.append(f"Portainer {config.url}: registries: {exc}")
-        return
-    for record in registry_sources:
+        return None
+    return _Portainer(portainer, reader, edition, records)
+
+
+def _add_portainer_registries(
+    sources: Sources,
+    seen: set[str],
+    portainer: _Portainer,
+    configured: set[str],
+    settings: Settings,
+    secrets: Secrets,
+    *,
+    http: httpx.Client,
+    cache: Cache,
+    store: SnapshotStore,
+) -> None:
+    """Portainer's records that Regent's config does not name, each through its kind's adapter."""
+    config = settings.portainer
+    assert config is not None
+    for record in portainer.records:
         if record.name in configured:
-            continue  # the config's own entry (URL, credentials) wins over Portainer's record
-        if reader is None and edition == "BE" and config.registry_proxy_auth == "login":
+            continue  # built from the config's entry, with what the entry leaves unset from this record
+        if portainer.reader is None and portainer.edition == "BE" and config.registry_proxy_auth == "login":
             sources.errors.append(f"registry {record.name}: not read: {NO_PROXY_LOGIN}")
             continue
-        # Portainer has no GAR or Harbor type: a Custom record is told apart by its host
-        source = replace(
-            record,
-            kind=kind_for(hint=record.kind if record.kind != "custom" else None, host=record.image_host),
-        )
-        _add_registry(
-            sources,
-            seen,
+        source = replace(record, kind=_record_kind(record, http=http))
+        build = partial(
+            _portainer_registry_client,
             source,
-            partial(
-                _portainer_registry_client,
-                source,
-                reader,
-                portainer,
-                settings,
-                secrets,
-                http=http,
-                cache=cache,
-                errors=sources.errors,
-            ),
-            store,
+            portainer,
+            settings,
+            secrets,
+            http=http,
+            cache=cache,
+            errors=sources.errors,
         )
+        _add_registry(sources, seen, source, build, store)
+
+
+def _record_kind(record: RegistrySource, *, http: httpx.Client) -> str:
+    """Portainer has no GAR or Harbor type: a Custom record is told apart by its host, else by one probe.
+
+    Harbor answers `GET /api/v2.0/systeminfo` without credentials (a plain registry: 404); the probe is one
+    request per Custom record per run, and only for a record reached directly (BE's proxy is v2 only).
+    """
+    kind = kind_for(hint=record.kind if record.kind != "custom" else None, host=record.image_host)
+    if kind == "custom" and record.access == "direct":
+        from tools.registry.kinds.harbor.client import is_harbor
+
+        if is_harbor(record.url, http=http):
+            return "harbor"
+    return kind
 
 
 def _portainer_registry_client(
     source: RegistrySource,
-    reader: PortainerClient | None,
-    portainer: PortainerClient,
+    portainer: _Portainer,
     settings: Settings,
     secrets: Secrets,
     *,
@@ -243,9 +289,11 @@ def _portainer_registry_client(
     """Through BE's proxy with the reader's credentials (a JWT unless opted in, v2 only), else directly.
 
     Directly, the kind's adapter is built from the record (ECR region, GitLab project) and the credentials
-    Regent holds for the registry's name; an ECR record without such credentials uses the AWS keys
-    Portainer stores (access key id and secret), which the ECR adapter trades for a registry token.
+    Regent holds for the registry's name; without those, the login Portainer stores for the record (CE
+    lists it to administrators): an ECR record's access key id and secret, which the ECR adapter trades
+    for a registry token, or any other kind's username and password or token.
     """
+    reader = portainer.reader
     if reader is not None and source.access == "portainer-proxy" and source.portainer_id is not None:
         assert settings.portainer is not None
         proxy = reader.registry_proxy(
@@ -266,11 +314,13 @@ def _portainer_registry_client(
     username, password = _credentials(secrets, source.name)
     if source.kind == "ecr" and username is None and source.portainer_id is not None:
         try:
-            keys = portainer.ecr_credentials(source.portainer_id)
+            keys = portainer.client.ecr_credentials(source.portainer_id)
         except RegentError as exc:
             errors.append(f"registry {source.name}: no AWS keys from Portainer: {exc}")
         else:
             username, password = keys.access_key_id, keys.secret_access_key.get_secret_value()
+    elif username is None and source.portainer_id is not None:
+        username, password = _stored_login(portainer, source)
     return build_registry(
         AdapterConfig(
             kind=_kind(source.kind),
@@ -283,6 +333,20 @@ def _portainer_registry_client(
             extra=dict(source.extra),
         )
     )
+
+
+def _stored_login(portainer: _Portainer, source: RegistrySource) -> tuple[str | None, str | None]:
+    """The login Portainer stores for a record, or (None, None) to read it anonymously."""
+    assert source.portainer_id is not None
+    try:
+        login = portainer.login(source.portainer_id)
+    except RegentError as exc:  # a non-admin key (403): read anonymously; a 401 from the registry says more
+        portainer.stored = {}
+        log.warning(
+            "Portainer's stored registry logins not read (%s): reading %s anonymously", exc, source.name
+        )
+        return None, None
+    return (login.username, login.password.get_secret_value()) if login is not None else (None, None)
 
 
 def _kind(name: str) -> KindName:

@@ -2,8 +2,9 @@
 
 Every model ignores unknown fields, so secrets that Portainer returns (a registry's `Password`,
 `ManagementConfiguration`, ECR `AccessToken`, the server's `Build.Env`) are dropped while parsing and can
-never be reached from a parsed object. The one exception is `StoredEcrKeys`, read only by
-`PortainerClient.ecr_credentials` for an ECR reader and never part of the inventory.
+never be reached from a parsed object. The one exception is `StoredRegistryKeys`, read only by
+`PortainerClient.stored_credentials`/`ecr_credentials` for a registry adapter's login and never part of
+the inventory.
 """
 
 from __future__ import annotations
@@ -116,6 +117,13 @@ class GithubSettings(ApiModel):
     organisation_name: str = Field("", alias="OrganisationName")
 
 
+class QuaySettings(ApiModel):
+    """A registry's `Quay` object (portainer.QuayRegistryData): the organisation to read."""
+
+    use_organisation: bool = Field(False, alias="UseOrganisation")
+    organisation_name: str = Field("", alias="OrganisationName")
+
+
 class Registry(ApiModel):
     """A registry record with every credential field left out (see module docstring)."""
 
@@ -128,6 +136,7 @@ class Registry(ApiModel):
     ecr: EcrSettings = Field(EcrSettings.model_validate({}), alias="Ecr")  # a Go struct: never null
     gitlab: GitlabSettings = Field(GitlabSettings.model_validate({}), alias="Gitlab")
     github: GithubSettings = Field(GithubSettings.model_validate({}), alias="Github")
+    quay: QuaySettings = Field(QuaySettings.model_validate({}), alias="Quay")
 
     @property
     def kind(self) -> str:
@@ -141,7 +150,7 @@ class Registry(ApiModel):
 
     @property
     def native_extra(self) -> dict[str, str]:
-        """What a kind's native API needs from the record besides URL and credentials (GitLab, GitHub)."""
+        """What a kind's native API needs from the record besides URL and login (GitLab, GitHub, Quay)."""
         if self.kind == "gitlab":
             found = {
                 "instance_url": self.gitlab.instance_url,
@@ -150,13 +159,15 @@ class Registry(ApiModel):
             }
         elif self.kind == "github" and self.github.use_organisation:
             found = {"organisation": self.github.organisation_name}
+        elif self.kind == "quay" and self.quay.use_organisation:
+            found = {"organisation": self.quay.organisation_name}
         else:
             found = {}
         return {key: value for key, value in found.items() if value}
 
 
-class StoredEcrKeys(ApiModel):
-    """An ECR record as `/api/registries` stores it: access key id in Username, the secret in Password."""
+class StoredRegistryKeys(ApiModel):
+    """A record as CE's `/api/registries` stores it: the login (an ECR access key id) and its password."""
 
     id: int = Field(alias="Id")
     type: int = Field(alias="Type")

@@ -5,7 +5,8 @@ speaks HTTP. What the routes answer (CE 2.23, shared/reference/portainer-real.md
 
 - `/api/registries` is for administrators only on CE and returns every stored record **with its
   password** (registry_list.go:30-39). `registries()` drops the credentials while parsing; only
-  `ecr_credentials()` keeps an ECR record's keys, for an ECR reader, in a SecretStr.
+  `stored_credentials()` (and `ecr_credentials()`, an ECR record's keys and region) keeps them, for a
+  registry adapter's login, in a SecretStr.
 - `/api/endpoints/{id}/registries` gives a non-administrator only the registries granted to them on that
   environment (endpoint_registries_list.go:53-96); a Kubernetes environment can refuse (403) or fail
   (500, cluster unreachable) without saying anything about the others.
@@ -27,7 +28,7 @@ from pydantic import SecretStr
 from tools.errors import ConfigError, NotFound, Unreachable, UpstreamError
 from tools.inventory.models import Environment, RegistrySource
 from tools.portainer import environments as convert
-from tools.portainer.models import Edition, EditionSeen, Registry, StoredEcrKeys
+from tools.portainer.models import Edition, EditionSeen, Registry, StoredRegistryKeys
 
 T = TypeVar("T")
 ECR_TYPE = 7
@@ -40,6 +41,15 @@ class RegistryProxy:
     base_url: str
     headers: Mapping[str, str] = field(repr=False)  # a JWT in Authorization (or, opted in, the API key)
     params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCredentials:
+    """The login Portainer stores for a registry: for that registry's adapter only, never the inventory."""
+
+    registry_id: int
+    username: str = field(repr=False)
+    password: SecretStr = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +91,19 @@ class RegistryCalls:
         """Every registry record, credentials dropped while parsing (CE lists them to admins only)."""
         return self._get(list[Registry], "/api/registries")
 
+    def stored_credentials(self) -> dict[int, StoredCredentials]:
+        """The login of every record that has one, as CE stores it (admin only; BE leaves passwords out).
+
+        Read once per inventory run for the registries Regent has no credentials of its own for: "auth
+        from what Portainer stores" (issue #13). A record whose password comes back empty (BE) is left out.
+        """
+        records = self._get(list[StoredRegistryKeys], "/api/registries")
+        return {
+            record.id: StoredCredentials(record.id, record.username, record.password)
+            for record in records
+            if record.username and record.password.get_secret_value()
+        }
+
     def ecr_credentials(self, registry_id: int) -> EcrCredentials:
         """An ECR registry's access key id, secret and region, as Portainer stores them.
 
@@ -88,7 +111,7 @@ class RegistryCalls:
         leaves passwords out, which is a ConfigError here). The result is for an ECR reader to sign AWS
         requests with; it never goes into the inventory, a log, Slack or the LLM.
         """
-        records = self._get(list[StoredEcrKeys], "/api/registries")
+        records = self._get(list[StoredRegistryKeys], "/api/registries")
         record = next((r for r in records if r.id == registry_id), None)
         if record is None:
             raise NotFound(f"Portainer has no registry {registry_id}")

@@ -33,8 +33,9 @@ def acr(registry: RegistryServer) -> Iterator[FakeAcr]:
         assert not problems, problems
 
 
-def portainer(acr: FakeAcr) -> FakePortainer:
-    record = FakeRegistry(4, "acr", acr.url, type=AZURE, username=acr.username, password=acr.password)
+def portainer(acr: FakeAcr, *, password: str | None = None) -> FakePortainer:
+    stored = acr.password if password is None else password
+    record = FakeRegistry(4, "acr", acr.url, type=AZURE, username=acr.username, password=stored)
     return FakePortainer(edition="CE", users=[FakeUser(1, "admin", api_keys=(API_KEY,))], registries=[record])
 
 
@@ -65,7 +66,7 @@ def test_inventory_through_portainer_reports_acr_counts_bytes_and_clocks(
     acr.created.update(created)
     config = tmp_path / "regent.yml"
     with portainer(acr) as fake:
-        # CE hands out no registry password: Regent's entry for the record's name holds the credentials
+        # Regent's entry for the record's name holds the credentials (they win over Portainer's stored ones)
         config.write_text(
             f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n"
             f"registries:\n  - name: acr\n    url: {acr.url}\n    kind: azure\n"
@@ -89,14 +90,28 @@ def test_inventory_through_portainer_reports_acr_counts_bytes_and_clocks(
         assert entry.get("last_pulled") is None
 
 
-def test_an_azure_record_without_credentials_says_the_token_was_refused(
+def test_an_azure_record_without_regent_credentials_uses_the_login_portainer_stores(
     acr: FakeAcr, seeder: Seeder, tmp_path: Path
 ) -> None:
     seeder.push_image(image("team/app", "1.0", "current"))
     config = tmp_path / "regent.yml"
     with portainer(acr) as fake:
+        # CE lists every record with its password to an administrator (registry_list.go:30-39)
+        config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
+        out = inventory(config, tmp_path, {"PORTAINER_API_KEY": API_KEY})
+    (registry,) = out["registries"]
+    assert registry["kind"] == "azure"  # from Portainer's type alone: the URL is a loopback one
+    assert not registry["errors"] and registry["tags"] == 1
+
+
+def test_an_azure_record_with_a_wrong_stored_password_says_the_token_was_refused(
+    acr: FakeAcr, seeder: Seeder, tmp_path: Path
+) -> None:
+    seeder.push_image(image("team/app", "1.0", "current"))
+    config = tmp_path / "regent.yml"
+    with portainer(acr, password="not-the-acr-password") as fake:
         config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
         out = inventory(config, tmp_path, {"PORTAINER_API_KEY": API_KEY}, code=1)  # 1: partial
     (registry,) = out["registries"]
-    assert registry["kind"] == "azure"  # from Portainer's type alone: the URL is a loopback one
+    assert registry["kind"] == "azure"
     assert registry["partial"] and "token service rejected the credentials" in registry["errors"][0]

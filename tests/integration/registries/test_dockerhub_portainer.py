@@ -39,8 +39,8 @@ def hub(registry: RegistryServer) -> Iterator[FakeDockerHubApi]:
         yield fake
 
 
-def portainer(hub: FakeDockerHubApi) -> FakePortainer:
-    record = FakeRegistry(7, "hub", hub.url, type=DOCKER_HUB, username="acme", password=PAT)
+def portainer(hub: FakeDockerHubApi, *, username: str = "acme", password: str = PAT) -> FakePortainer:
+    record = FakeRegistry(7, "hub", hub.url, type=DOCKER_HUB, username=username, password=password)
     return FakePortainer(edition="CE", users=[FakeUser(1, "admin", api_keys=(API_KEY,))], registries=[record])
 
 
@@ -61,10 +61,11 @@ def test_inventory_through_portainer_reports_hub_counts_bytes_and_clocks(
     hub.set_clock("acme-ci/build", "main", pushed=days_ago(400), pulled=days_ago(300))
     config = tmp_path / "regent.yml"
     with portainer(hub) as fake:
-        # CE gives no registry credentials to use: Regent's entry for the record's name holds them
+        # Regent's entry for the record's name lends credentials and an organisation; the kind still
+        # comes from Portainer's record (type 6), which the entry leaves unset
         config.write_text(
             f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n"
-            f"registries:\n  - name: hub\n    url: {hub.url}\n    kind: dockerhub\n"
+            f"registries:\n  - name: hub\n    url: {hub.url}\n"
             "    username_env: HUB_USER\n    password_env: HUB_TOKEN\n    extra: {namespaces: acme-ci}\n"
         )
         out = inventory(
@@ -91,12 +92,30 @@ def test_inventory_through_portainer_reports_hub_counts_bytes_and_clocks(
     assert_follows_spec(hub)
 
 
-def test_a_portainer_hub_record_without_credentials_says_what_is_missing(
+def test_a_portainer_hub_record_alone_is_read_with_the_login_portainer_stores(
+    hub: FakeDockerHubApi, seeder: Seeder, tmp_path: Path
+) -> None:
+    pushed = seed(seeder)
+    config = tmp_path / "regent.yml"
+    with portainer(hub) as fake:
+        # no entry in Regent's config: CE lists the record's username and token to an administrator
+        config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
+        out = inventory(config, tmp_path, {"PORTAINER_API_KEY": API_KEY})
+    (registry,) = out["registries"]
+    assert registry["kind"] == "dockerhub" and not registry["errors"]
+    # the username's own namespace only: an organisation (acme-ci) needs `extra: {namespaces: …}`
+    assert registry["repositories"] == len(
+        {p.repository for p in pushed.listed() if p.repository.startswith("acme/")}
+    )
+    assert hub.front.count("GET", "/v2/_catalog") == 0
+
+
+def test_a_portainer_hub_record_without_a_login_says_what_is_missing(
     hub: FakeDockerHubApi, seeder: Seeder, tmp_path: Path
 ) -> None:
     seed(seeder)
     config = tmp_path / "regent.yml"
-    with portainer(hub) as fake:
+    with portainer(hub, username="", password="") as fake:
         config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
         out = inventory(config, tmp_path, {"PORTAINER_API_KEY": API_KEY}, code=1)  # 1: partial
     (registry,) = out["registries"]

@@ -48,9 +48,8 @@ def inventory(tmp_path: Path, record: FakeRegistry, entry: str, env: dict[str, s
     with FakePortainer(
         edition="CE", users=[FakeUser(1, "admin", api_keys=(API_KEY,))], registries=[record]
     ) as portainer:
-        config.write_text(
-            f"portainer:\n  url: {portainer.url}\n  registry_scheme: http\nregistries:\n{entry}"
-        )
+        entries = f"registries:\n{entry}" if entry else ""
+        config.write_text(f"portainer:\n  url: {portainer.url}\n  registry_scheme: http\n{entries}")
         done = run_regent(
             "inventory",
             "--json",
@@ -183,9 +182,8 @@ def plan_json(
     with FakePortainer(
         edition="CE", users=[FakeUser(1, "admin", api_keys=(API_KEY,))], registries=[record]
     ) as portainer:
-        config.write_text(
-            f"portainer:\n  url: {portainer.url}\n  registry_scheme: http\nregistries:\n{entry}"
-        )
+        entries = f"registries:\n{entry}" if entry else ""
+        config.write_text(f"portainer:\n  url: {portainer.url}\n  registry_scheme: http\n{entries}")
         done = run_regent(
             *args, state=tmp_path, env={"REGENT_CONFIG": str(config), "PORTAINER_API_KEY": API_KEY, **env}
         )
@@ -193,3 +191,56 @@ def plan_json(
     assert HARBOR_PASSWORD not in done.stdout + done.stderr
     out: dict[str, Any] = json.loads(done.stdout)
     return out
+
+
+def test_a_custom_record_alone_is_probed_as_harbor_and_read_with_portainers_login(
+    front: tuple[FakeHarbor, RegistryFront], seeder: Seeder, tmp_path: Path
+) -> None:
+    fake, served = front
+    current = seeder.push_image(image("team/app", "1.0", "current"))
+    fake.pushed |= {current.digest: NOW - dt.timedelta(days=3)}
+    record = FakeRegistry(
+        9, "harbor", served.url, type=CUSTOM, username="robot$regent", password=HARBOR_PASSWORD
+    )
+    out = inventory(tmp_path, record, "", {})  # nothing in Regent's config names the registry
+    (registry,) = out["registries"]
+    assert registry["kind"] == "harbor" and not registry["errors"]  # one systeminfo probe told
+    assert served.count("GET", "/api/v2.0/systeminfo") == 1
+    assert dt.datetime.fromisoformat(registry["native"][current.digest]["pushed"]) == NOW - dt.timedelta(
+        days=3
+    )
+    assert HARBOR_PASSWORD not in json.dumps(out)
+
+
+def test_a_plain_custom_record_is_probed_once_and_stays_custom(
+    registry: RegistryServer, seeder: Seeder, tmp_path: Path
+) -> None:
+    seeder.push_image(image("team/app", "1.0", "current"))
+    with RegistryFront(registry.url, lambda request: None) as served:
+        out = inventory(tmp_path, FakeRegistry(5, "plain", served.url, type=CUSTOM), "", {})
+    (found,) = out["registries"]
+    assert found["kind"] == "custom" and found["tags"] == 1 and not found["errors"]
+    assert served.count("GET", "/api/v2.0/systeminfo") == 1
+
+
+def test_a_quay_record_alone_reads_its_organisation_and_login_from_portainer(
+    registry: RegistryServer, seeder: Seeder, tmp_path: Path
+) -> None:
+    fake = FakeQuay(registry.url, token=QUAY_TOKEN)
+    app = seeder.push_image(image("acme/app", "1.0", "app"))
+    fake.start |= {("acme/app", "1.0"): int((NOW - dt.timedelta(days=30)).timestamp())}
+    with RegistryFront(registry.url, fake.route) as served:
+        record = FakeRegistry(
+            4,
+            "quay",
+            served.url,
+            type=QUAY,
+            username="robot-without-org",
+            password=QUAY_TOKEN,
+            extra={"Quay": {"UseOrganisation": True, "OrganisationName": "acme"}},
+        )
+        out = inventory(tmp_path, record, "", {})
+    (found,) = out["registries"]
+    assert found["kind"] == "quay" and not found["errors"], found["errors"]
+    assert found["tags"] == 1
+    assert dt.datetime.fromisoformat(found["native"][app.digest]["pushed"]) == NOW - dt.timedelta(days=30)
