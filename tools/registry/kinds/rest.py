@@ -17,7 +17,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import httpx
 import orjson
@@ -210,6 +211,27 @@ def _rate_limited(answer: RestAnswer) -> _StatusView:
     if "retry-after" not in headers and reset.isdigit():
         headers["retry-after"] = str(max(int(reset) - int(time.time()), 0))
     return _StatusView(429, headers)
+
+
+def vendor_time(value: object, *, what: str, naive: Literal["utc", "refuse"] = "refuse") -> datetime | None:
+    """An RFC 3339 time from a vendor's JSON (`Z` or an offset); None when absent.
+
+    A time without a zone is refused (GitHub and GitLab always write one) or read as UTC (`naive="utc"`:
+    Harbor's Go times). BadResponse naming `what` for anything that is not such a time.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadResponse(f"{what}: {str(value)[:40]!r} is not a time")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadResponse(f"{what}: {value[:40]!r} is not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        if naive == "refuse":
+            raise BadResponse(f"{what}: {value[:40]!r} has no time zone")
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 def next_link(headers: Mapping[str, str]) -> str | None:

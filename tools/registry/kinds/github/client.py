@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from tools.errors import BadResponse
-from tools.registry.kinds.rest import RestSession
+from tools.registry.kinds.rest import RestSession, vendor_time
 from tools.registry.reference import is_sha256_digest
 
 PAGE_SIZE = "100"  # GitHub's maximum per_page
@@ -101,21 +101,7 @@ def _version(item: dict[str, Any], package: str) -> PackageVersion:
     return PackageVersion(
         id=version_id,
         digest=digest,
-        created=_time(item.get("created_at"), package),
-        updated=_time(item.get("updated_at"), package),
+        created=vendor_time(item.get("created_at"), what=f"GitHub versions of {package}: created_at"),
+        updated=vendor_time(item.get("updated_at"), what=f"GitHub versions of {package}: updated_at"),
         tags=tuple(tags),
     )
-
-
-def _time(value: object, package: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadResponse(f"GitHub versions of {package}: a time that is not a string")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadResponse(f"GitHub versions of {package}: bad time {value[:40]!r}") from None
-    if moment.tzinfo is None:
-        raise BadResponse(f"GitHub versions of {package}: time {value[:40]!r} has no zone")
-    return moment

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tools.errors import BadResponse
-from tools.registry.kinds.rest import RestSession
+from tools.registry.kinds.rest import RestSession, vendor_time
 from tools.registry.reference import is_sha256_digest
 
 PAGE_SIZE = "100"  # GitLab's maximum per_page
@@ -104,18 +104,9 @@ def _detail(body: object, where: str) -> TagDetail:
         raise BadResponse(f"GitLab tag {where}: no name or no sha256 digest")
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
         raise BadResponse(f"GitLab tag {where}: total_size is not a byte count")
-    return TagDetail(name=name, digest=digest, created=_time(body.get("created_at"), where), total_size=size)
-
-
-def _time(value: object, where: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadResponse(f"GitLab tag {where}: created_at is not a string")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadResponse(f"GitLab tag {where}: bad created_at {value[:40]!r}") from None
-    if moment.tzinfo is None:
-        raise BadResponse(f"GitLab tag {where}: created_at {value[:40]!r} has no zone")
-    return moment
+    return TagDetail(
+        name=name,
+        digest=digest,
+        created=vendor_time(body.get("created_at"), what=f"GitLab tag {where}: created_at"),
+        total_size=size,
+    )

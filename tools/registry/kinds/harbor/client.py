@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -20,7 +20,7 @@ import httpx
 
 from tools.errors import BadResponse, RegentError
 from tools.registry.auth import basic_authorization
-from tools.registry.kinds.rest import RestAnswer, RestSession, next_link
+from tools.registry.kinds.rest import RestAnswer, RestSession, next_link, vendor_time
 from tools.registry.wire import safe_digest
 
 PAGE_SIZE = 100  # Harbor's maximum (swagger `pageSize`)
@@ -82,17 +82,8 @@ def repository_path(repository: str) -> str:
 
 def parse_time(value: object, *, what: str) -> datetime | None:
     """An RFC 3339 time as Harbor writes it; None for absent and for the zero time (never)."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise BadResponse(f"Harbor {what}: {value!r} is not a time")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadResponse(f"Harbor {what}: {value[:40]!r} is not an RFC 3339 time") from None
-    if parsed.year == ZERO_TIME_YEAR:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = vendor_time(value, what=f"Harbor {what}", naive="utc")
+    return None if parsed is None or parsed.year == ZERO_TIME_YEAR else parsed
 
 
 class HarborApi:
