@@ -85,16 +85,7 @@ class FakeGithub(RegistryFront):
         response = self._rest(request)
         if response.status == 400:  # GitHub's answers outside its published spec (see LAST_VERSION)
             return response
-        self.state.exchanges.append(
-            Exchange(
-                request.method,
-                request.path,
-                request.raw_query,
-                response.status,
-                response.headers,
-                response.body,
-            )
-        )
+        self.state.exchanges.append(Exchange.of(request, response))
         return response
 
     def _rest(self, request: Request) -> Response:

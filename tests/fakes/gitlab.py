@@ -81,16 +81,7 @@ class FakeGitlab(RegistryFront):
         if self.queued:
             return self.queued.pop(0)
         response = self._rest(request)
-        self.state.exchanges.append(
-            Exchange(
-                request.method,
-                request.path,
-                request.raw_query,
-                response.status,
-                response.headers,
-                response.body,
-            )
-        )
+        self.state.exchanges.append(Exchange.of(request, response))
         return response
 
     def _rest(self, request: Request) -> Response:

@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
+from tests.fakes.portainer_http import Request, Response
+
 _PARAMETER_SCHEMA_KEYS = ("type", "format", "enum", "default", "items", "minimum", "maximum")
 
 
@@ -30,6 +32,13 @@ class Exchange:
     status: int
     headers: dict[str, str]
     body: bytes
+
+    @classmethod
+    def of(cls, request: Request, response: Response) -> Exchange:
+        """The exchange a fake just answered."""
+        return cls(
+            request.method, request.path, request.raw_query, response.status, response.headers, response.body
+        )
 
 
 def validate_exchanges(openapi: OpenAPI, server: str, exchanges: Iterable[Exchange]) -> int:
