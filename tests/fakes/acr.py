@@ -19,20 +19,14 @@ is kept in `answers` (operationId, status, body) for the test to check against t
 
 from __future__ import annotations
 
-import base64
 import re
-import secrets
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from tests.fakes.portainer_http import Request, Response, json_response
-from tests.fakes.registry_front import RegistryFront
-from tests.fakes.vendor_upstream import UpstreamView
+from tests.fakes.token_vendor import TokenVendorFake, basic_credentials, registry_errors
 
 _MANIFESTS = re.compile(r"^/acr/v1/(?P<name>.+)/_manifests(?:/(?P<digest>sha256:[0-9a-f]{64}))?$")
 _TAG = re.compile(r"^/acr/v1/(?P<name>.+)/_tags/(?P<tag>[^/]+)$")
@@ -50,7 +44,7 @@ class NativeAnswer:
 
 
 @dataclass
-class FakeAcr:
+class FakeAcr(TokenVendorFake):
     """State of the fake: credentials, push times by digest, issued tokens, scripted failures."""
 
     upstream: str
@@ -65,30 +59,6 @@ class FakeAcr:
     tokens: dict[str, set[str]] = field(default_factory=dict)
     challenged: list[str] = field(default_factory=list)  # the scope of every 401 challenge sent
 
-    def __post_init__(self) -> None:
-        self.view = UpstreamView(self.upstream)
-        self.front = RegistryFront(self.upstream, self.route)
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        """The registry's URL (scheme + host:port), as Portainer stores it."""
-        return self.front.url
-
-    @property
-    def host(self) -> str:
-        """host:port, the service name in challenges."""
-        return urlsplit(self.front.url).netloc
-
-    @contextmanager
-    def running(self) -> Iterator[FakeAcr]:
-        """Serve until the block ends."""
-        with self.front:
-            try:
-                yield self
-            finally:
-                self.view.close()
-
     # ----- routing ----------------------------------------------------------------------------
 
     def route(self, request: Request) -> Response | None:
@@ -100,7 +70,7 @@ class FakeAcr:
         if request.path == "/oauth2/token":
             return self._token(request)
         needed = _scope_needed(request)
-        if not self._authorized(request, needed):
+        if not self.authorized(request, needed):
             return self._challenge(needed)
         if match := _MANIFESTS.match(request.path):
             if request.method != "GET":
@@ -115,28 +85,18 @@ class FakeAcr:
 
     def _token(self, request: Request) -> Response:
         if basic_credentials(request) != (self.username, self.password):
-            return self._native("Authentication_GetAcrAccessTokenFromLogin", 401, _errors("UNAUTHORIZED"))
-        token = secrets.token_urlsafe(24)
-        with self._lock:
-            self.tokens[token] = set(request.query.get("scope", []))
+            return self._native(
+                "Authentication_GetAcrAccessTokenFromLogin", 401, registry_errors("UNAUTHORIZED")
+            )
+        token = self.issue_token(request)
         return self._native("Authentication_GetAcrAccessTokenFromLogin", 200, {"access_token": token})
-
-    def _authorized(self, request: Request, needed: str) -> bool:
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("bearer "):
-            return False
-        with self._lock:
-            granted = self.tokens.get(header[7:].strip())
-        if granted is None:
-            return False
-        return not needed or any(scope_covers(scope, needed) for scope in granted)
 
     def _challenge(self, needed: str) -> Response:
         with self._lock:
             self.challenged.append(needed)
         scope = f',scope="{needed}"' if needed else ""
         header = f'Bearer realm="{self.url}/oauth2/token",service="{self.host}"{scope}'
-        return json_response(401, _errors("UNAUTHORIZED"), {"WWW-Authenticate": header})
+        return json_response(401, registry_errors("UNAUTHORIZED"), {"WWW-Authenticate": header})
 
     # ----- /acr/v1 ----------------------------------------------------------------------------
 
@@ -171,7 +131,7 @@ class FakeAcr:
         tags = self.view.tags_of(name)
         digests = self.view.digests(name, set(self.created))
         if not digests:
-            return self._native("ContainerRegistry_GetManifests", 404, _errors("NAME_UNKNOWN"))
+            return self._native("ContainerRegistry_GetManifests", 404, registry_errors("NAME_UNKNOWN"))
         last = request.arg("last") or ""
         size = min(int(request.arg("n") or self.page_cap), self.page_cap)
         after = [d for d in digests if d > last]
@@ -187,13 +147,15 @@ class FakeAcr:
     def _manifest(self, name: str, digest: str) -> Response:
         item = self._attributes(name, digest, self.view.tags_of(name).get(digest, []))
         if item is None:
-            return self._native("ContainerRegistry_GetManifestProperties", 404, _errors("MANIFEST_UNKNOWN"))
+            return self._native(
+                "ContainerRegistry_GetManifestProperties", 404, registry_errors("MANIFEST_UNKNOWN")
+            )
         body = {"registry": self.host, "imageName": name, "manifest": item}
         return self._native("ContainerRegistry_GetManifestProperties", 200, body)
 
     def _delete_tag(self, name: str, tag: str) -> Response:
         if not self.view.remove_tag(name, tag):
-            return self._native("ContainerRegistry_DeleteTag", 404, _errors("TAG_UNKNOWN"))
+            return self._native("ContainerRegistry_DeleteTag", 404, registry_errors("TAG_UNKNOWN"))
         return self._native("ContainerRegistry_DeleteTag", 202, None)
 
     def _native(
@@ -210,10 +172,10 @@ class FakeAcr:
     def _v2(self, request: Request, name: str, what: str, rest: str) -> Response | None:
         if what == "manifests" and not _DIGEST.match(rest):
             if request.method == "DELETE":  # G5: ACR cannot delete a tag through v2
-                return json_response(405, _errors("UNSUPPORTED"))
+                return json_response(405, registry_errors("UNSUPPORTED"))
             digest = self.view.resolve(name, rest)
             if digest is not None and self.view.is_removed(name, rest, digest):
-                return json_response(404, _errors("MANIFEST_UNKNOWN"))
+                return json_response(404, registry_errors("MANIFEST_UNKNOWN"))
         if what == "tags" and request.method == "GET":
             listed = self.front.forward(request)
             if listed.status != 200:
@@ -236,31 +198,6 @@ def _scope_needed(request: Request) -> str:
         action = {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}.get(method, "push")
         return f"repository:{match['name']}:{action}"
     return ""
-
-
-def scope_covers(granted: str, needed: str) -> bool:
-    """Whether a granted scope (`repository:a/b:pull,delete`) includes the needed one."""
-    g_kind, _, g_rest = granted.partition(":")
-    n_kind, _, n_rest = needed.partition(":")
-    g_name, _, g_actions = g_rest.rpartition(":")
-    n_name, _, n_action = n_rest.rpartition(":")
-    actions = set(g_actions.split(","))
-    return g_kind == n_kind and g_name == n_name and (n_action in actions or "*" in actions)
-
-
-def basic_credentials(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("basic "):
-        return None
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-    except ValueError:
-        return None
-    return user, password
-
-
-def _errors(code: str) -> dict[str, Any]:
-    return {"errors": [{"code": code, "message": code.lower().replace("_", " ")}]}
 
 
 def _acr_time(moment: datetime) -> str:

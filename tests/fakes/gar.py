@@ -19,26 +19,19 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from tests.fakes.acr import basic_credentials, scope_covers
 from tests.fakes.portainer_http import Request, Response, json_response
-from tests.fakes.registry_front import RegistryFront
-from tests.fakes.vendor_upstream import UpstreamView
+from tests.fakes.token_vendor import TokenVendorFake, basic_credentials, registry_errors
 
 _V2 = re.compile(r"^/v2/(?P<name>.+)/(?P<what>manifests|tags|blobs)/(?P<rest>.*)$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass
-class FakeGar:
+class FakeGar(TokenVendorFake):
     """State of the fake: the accepted access token, upload times by digest, tokens, scripted answers."""
 
     upstream: str
@@ -50,33 +43,9 @@ class FakeGar:
     scripted: list[tuple[str, str, Response]] = field(default_factory=list)  # (method, prefix, answer)
     tokens: dict[str, set[str]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.view = UpstreamView(self.upstream)
-        self.front = RegistryFront(self.upstream, self.route)
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        """The registry's URL (scheme + host:port)."""
-        return self.front.url
-
-    @property
-    def host(self) -> str:
-        """host:port, the service name in challenges."""
-        return urlsplit(self.front.url).netloc
-
     def json_key(self) -> str:
         """A service-account key file's JSON, as `_json_key` logins send it (no real key inside)."""
         return json.dumps({"type": "service_account", "client_email": self.service_account})
-
-    @contextmanager
-    def running(self) -> Iterator[FakeGar]:
-        """Serve until the block ends."""
-        with self.front:
-            try:
-                yield self
-            finally:
-                self.view.close()
 
     def route(self, request: Request) -> Response | None:
         """GAR's answer, or None to pass the request to the real registry."""
@@ -87,10 +56,10 @@ class FakeGar:
         if request.path == "/v2/token":
             return self._token(request)
         needed = _scope_needed(request)
-        if not self._authorized(request, needed):
+        if not self.authorized(request, needed):
             scope = f',scope="{needed}"' if needed else ""
             header = f'Bearer realm="{self.url}/v2/token",service="{self.host}"{scope}'
-            return json_response(401, _errors("UNAUTHORIZED"), {"WWW-Authenticate": header})
+            return json_response(401, registry_errors("UNAUTHORIZED"), {"WWW-Authenticate": header})
         match = _V2.match(request.path)
         if match is None:
             return None
@@ -105,32 +74,19 @@ class FakeGar:
             return None
         if request.method == "DELETE":
             if not self.view.remove_tag(name, rest):
-                return json_response(404, _errors("MANIFEST_UNKNOWN"))
+                return json_response(404, registry_errors("MANIFEST_UNKNOWN"))
             return Response(202, b"", {})
         digest = self.view.resolve(name, rest)
         if digest is not None and self.view.is_removed(name, rest, digest):
-            return json_response(404, _errors("MANIFEST_UNKNOWN"))
+            return json_response(404, registry_errors("MANIFEST_UNKNOWN"))
         return None
 
     def _token(self, request: Request) -> Response:
         credentials = basic_credentials(request)
         accepted = credentials in {("oauth2accesstoken", self.access_token), ("_json_key", self.json_key())}
         if not accepted:
-            return json_response(401, _errors("UNAUTHORIZED"))
-        token = secrets.token_urlsafe(24)
-        with self._lock:
-            self.tokens[token] = set(request.query.get("scope", []))
-        return json_response(200, {"token": token, "expires_in": 3600})
-
-    def _authorized(self, request: Request, needed: str) -> bool:
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("bearer "):
-            return False
-        with self._lock:
-            granted = self.tokens.get(header[7:].strip())
-        if granted is None:
-            return False
-        return not needed or any(scope_covers(scope, needed) for scope in granted)
+            return json_response(401, registry_errors("UNAUTHORIZED"))
+        return json_response(200, {"token": self.issue_token(request), "expires_in": 3600})
 
     def _tag_list(self, request: Request, name: str) -> Response:
         listed = self.front.forward(request)  # the real registry's 404 NAME_UNKNOWN stays as it is
@@ -173,10 +129,6 @@ def _scope_needed(request: Request) -> str:
         action = {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}.get(request.method, "push")
         return f"repository:{match['name']}:{action}"
     return ""
-
-
-def _errors(code: str) -> dict[str, Any]:
-    return {"errors": [{"code": code, "message": code.lower().replace("_", " ")}]}
 
 
 def _millis(moment: datetime) -> int:
