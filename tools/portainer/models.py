@@ -21,6 +21,8 @@ Edition = Literal["CE", "BE"]
 # What `status()` can say: "unknown" when the server does not tell (before 2.17, or /system/version fails).
 EditionSeen = Literal["CE", "BE", "unknown"]
 
+# Portainer's registry types (api/portainer.go) as Regent's kinds; the one copy of this map (the
+# registry adapters' `kind_for` takes a record's `kind` as its hint). Portainer has no GAR or Harbor type.
 REGISTRY_KINDS = {
     1: "quay",
     2: "azure",

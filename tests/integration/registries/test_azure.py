@@ -27,6 +27,7 @@ from tools.inventory.models import RegistrySource
 from tools.policy.evaluate import evaluate_policies
 from tools.policy.loader import parse_policies
 from tools.policy.store import PlanStore
+from tools.portainer.models import REGISTRY_KINDS
 from tools.registry.kinds.azure.adapter import AzureRegistry
 from tools.registry.kinds.base import AdapterConfig, NativeRegistry
 from tools.registry.kinds.select import build_registry, kind_for
@@ -53,7 +54,7 @@ def acr(registry: RegistryServer) -> Iterator[FakeAcr]:
 
 def adapter_for(fake: FakeAcr, http: httpx.Client, *, password: str | None = None) -> NativeRegistry:
     config = AdapterConfig(
-        kind=kind_for(portainer_type=2, host=fake.host),
+        kind=kind_for(hint=REGISTRY_KINDS[2], host=fake.host),
         url=fake.url,
         http=http,
         username=fake.username,

@@ -38,6 +38,7 @@ from tools.inventory.models import RegistrySource
 from tools.policy.evaluate import evaluate_policies
 from tools.policy.loader import parse_policies
 from tools.policy.store import PlanStore
+from tools.portainer.models import REGISTRY_KINDS
 from tools.registry.client import RegistryClient
 from tools.registry.kinds.base import AdapterConfig, NativeRegistry
 from tools.registry.kinds.dockerhub.adapter import DockerHubRegistry
@@ -55,7 +56,7 @@ def adapter(
     hub: FakeDockerHubApi, http: httpx.Client, *, secret: str = PAT, cache: Cache | None = None
 ) -> NativeRegistry:
     config = AdapterConfig(
-        kind=kind_for(portainer_type=6),
+        kind=kind_for(hint=REGISTRY_KINDS[6]),
         url=hub.url,
         http=http,
         cache=cache,

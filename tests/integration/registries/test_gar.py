@@ -57,7 +57,7 @@ def adapter_for(fake: FakeGar, http: httpx.Client, *, json_key: bool = False) ->
         ("_json_key", fake.json_key()) if json_key else ("oauth2accesstoken", fake.access_token)
     )
     config = AdapterConfig(
-        kind=kind_for(portainer_type=3, host=fake.host, hint="gar"),
+        kind=kind_for(host=fake.host, hint="gar"),
         url=fake.url,
         http=http,
         username=username,
@@ -73,10 +73,10 @@ def spec(repository: str, tag: str | None, seed: str, days: int) -> ImageSpec:
 
 
 def test_gar_hosts_are_recognised_from_a_custom_record() -> None:
-    assert kind_for(portainer_type=3, host="europe-west1-docker.pkg.dev") == "gar"
-    assert kind_for(portainer_type=3, host="gcr.io") == "gar"
-    assert kind_for(portainer_type=3, host="eu.gcr.io") == "gar"
-    assert kind_for(portainer_type=3, host="registry.example.com") == "custom"
+    assert kind_for(host="europe-west1-docker.pkg.dev") == "gar"
+    assert kind_for(host="gcr.io") == "gar"
+    assert kind_for(host="eu.gcr.io") == "gar"
+    assert kind_for(host="registry.example.com") == "custom"
 
 
 def test_crawl_reads_counts_bytes_and_upload_times(

@@ -1,8 +1,8 @@
-"""Which adapter serves a registry: from Portainer's registry type, else the URL's host, else config.
+"""Which adapter serves a registry: from its kind hint, else the URL's host, else plain v2.
 
-Portainer's types (api/portainer.go): 1 Quay, 2 Azure, 3 Custom, 4 GitLab, 5 ProGet, 6 Docker Hub, 7 ECR,
-8 GitHub. Portainer has no GAR or Harbor type: those are Custom records, told apart by host
-(`*-docker.pkg.dev`, `gcr.io`) or by `kind:` in Regent's config.
+The hint is `kind:` in Regent's config or a Portainer record's `kind` (Portainer's type map lives with
+the record, `tools.portainer.models.REGISTRY_KINDS`). Portainer has no GAR or Harbor type: those are
+Custom records, told apart by host (`*-docker.pkg.dev`, `gcr.io`) or by `kind:` in Regent's config.
 """
 
 from __future__ import annotations
@@ -11,17 +11,6 @@ import importlib
 
 from tools.errors import ConfigError
 from tools.registry.kinds.base import AdapterConfig, KindName, NativeRegistry
-
-PORTAINER_TYPES: dict[int, KindName] = {
-    1: "quay",
-    2: "azure",
-    3: "custom",
-    4: "gitlab",
-    5: "proget",
-    6: "dockerhub",
-    7: "ecr",
-    8: "github",
-}
 
 # kind -> "module:Class"; a kind's folder adds itself here (one line), imported only when used.
 ADAPTERS: dict[str, str] = {
@@ -58,15 +47,12 @@ KINDS: tuple[KindName, ...] = (
 )
 
 
-def kind_for(*, portainer_type: int | None = None, host: str = "", hint: str | None = None) -> KindName:
-    """The kind of a registry: Regent's config `kind:` wins, then Portainer's type, then the host."""
+def kind_for(*, host: str = "", hint: str | None = None) -> KindName:
+    """The kind of a registry: the hint (config `kind:` or a Portainer record's kind) wins, then the host."""
     if hint:
         if hint not in KINDS:
             raise ConfigError(f"registry kind {hint!r} is not one of: {', '.join(KINDS)}")
         return hint
-    typed = PORTAINER_TYPES.get(portainer_type or 0, "custom")
-    if typed != "custom":
-        return typed
     name = host.lower().split(":")[0]
     for suffix, kind in _HOST_SUFFIXES:
         if name == suffix.lstrip(".-") or name.endswith(suffix):
