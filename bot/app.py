@@ -144,6 +144,7 @@ class App:
             user_agents=tuple(self.settings.events.ignore_user_agents),
         )
         out: dict[str, RegistryHistory] = {}
+        deleted = self.plans.gone()
         for inventory in snapshot.registries:
             first_seen = self.snapshots.first_seen(inventory.source.url)
             clocks = clock_data(
@@ -159,6 +160,11 @@ class App:
                 first_seen=clocks.first_seen,
                 pushed=clocks.pushed,
                 last_pulled=clocks.last_pulled,
+                gone={
+                    (repo, digest): at
+                    for (reg, repo, digest), at in deleted.items()
+                    if reg == inventory.source.name
+                },
             )
         return out
 

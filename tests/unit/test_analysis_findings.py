@@ -71,6 +71,21 @@ def test_dangling_digests_from_earlier_snapshots() -> None:
     )
 
 
+def test_what_regent_deleted_is_no_leftover_unless_tagged_again() -> None:
+    v1, v2, v3 = image("v1", days=30), image("v2", days=1), image("v3", days=20)
+    current = inventory({"app": {"v": v2}})
+    states = [
+        TaggedState(NOW - timedelta(days=20), {"app": {"v": v1.digest, "w": v3.digest}}),
+        TaggedState(NOW - timedelta(days=10), {"app": {"v": v1.digest}}),
+        TaggedState(NOW - timedelta(days=5), {"app": {"v": v2.digest}}),
+    ]
+    # v1 deleted by Regent after it was last seen tagged; v3 deleted before a snapshot tagged it (again)
+    gone = {("app", v1.digest): NOW - timedelta(days=2), ("app", v3.digest): NOW - timedelta(days=25)}
+    dangling = find_dangling(current, states, now=NOW, gone=gone)
+    assert [d.digest for d in dangling] == [v3.digest]
+    assert {d.digest for d in find_dangling(current, states, now=NOW)} == {v1.digest, v3.digest}
+
+
 def test_dangling_host_images_are_untagged_and_unused() -> None:
     images = [
         HostImage("prod", "sha256:aa", ("<none>:<none>",), size=10),

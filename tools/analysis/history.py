@@ -50,9 +50,18 @@ class RegistryHistory:
 
 
 def find_dangling(
-    current: RegistryInventory, previous: Iterable[TaggedState], *, now: datetime
+    current: RegistryInventory,
+    previous: Iterable[TaggedState],
+    *,
+    now: datetime,
+    gone: Mapping[tuple[str, Digest], datetime] | None = None,
 ) -> list[DanglingDigest]:
-    """Digests tagged in some earlier state and neither tagged nor an index child in the current crawl."""
+    """Digests tagged in some earlier state and neither tagged nor an index child in the current crawl.
+
+    `gone`: (repository, digest) -> when Regent deleted it (or found it gone); such a digest is no leftover
+    unless a later snapshot saw it tagged again.
+    """
+    deleted = gone or {}
     states = sorted(previous, key=lambda s: s.taken_at)
     alive = repository_digest_sets(current, current.manifests)
     last: dict[tuple[str, Digest], tuple[int, tuple[str, ...]]] = {}
@@ -66,6 +75,9 @@ def find_dangling(
     out: list[DanglingDigest] = []
     for (repository, digest), (index, names) in sorted(last.items()):
         if digest in alive.get(repository, ()):
+            continue
+        removed = deleted.get((repository, digest))
+        if removed is not None and as_utc(removed) >= as_utc(states[index].taken_at):
             continue
         since = states[index + 1].taken_at if index + 1 < len(states) else now
         out.append(
@@ -88,8 +100,12 @@ def build_history(
     first_seen: Mapping[Digest, datetime] | None = None,
     pushed: Mapping[Digest, datetime] | None = None,
     last_pulled: Mapping[Digest, datetime] | None = None,
+    gone: Mapping[tuple[str, Digest], datetime] | None = None,
 ) -> RegistryHistory:
-    """RegistryHistory for `current` from earlier snapshots (matched by registry URL) and clock dicts."""
+    """RegistryHistory for `current` from earlier snapshots (matched by registry URL) and clock dicts.
+
+    `gone` names what Regent's own executions deleted from this registry: not leftovers (find_dangling).
+    """
     states: list[TaggedState] = []
     manifests: dict[Digest, Manifest] = {}
     for snapshot in snapshots:
@@ -97,7 +113,7 @@ def build_history(
             if inventory.source.url == current.source.url:
                 states.append(TaggedState(snapshot.taken_at, inventory.tags))
                 manifests.update(inventory.manifests)
-    dangling = find_dangling(current, states, now=now)
+    dangling = find_dangling(current, states, now=now, gone=gone)
     wanted = {d.digest for d in dangling}
     for digest in list(wanted):  # a dangling index brings its children along
         manifest = manifests.get(digest)

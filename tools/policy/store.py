@@ -132,6 +132,33 @@ class PlanStore(RunOnceStore):
         """Record what happened to one item (the first record wins; a restart never rewrites history)."""
         self._record_result(plan_id, result.index, result.status, result.reason, now=now)
 
+    def gone(self, *, limit: int = 200) -> dict[tuple[str, str, str], datetime]:
+        """(registry, repository, digest) -> when an execution of the newest `limit` plans found it deleted.
+
+        What Regent deleted (or found already gone) no longer exists, though earlier snapshots saw it
+        tagged: history must not offer it again as an untagged leftover (tools/analysis/history.py).
+        """
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT r.plan_id, r.item_index, r.at FROM plan_results r JOIN ("
+                "SELECT id FROM plans ORDER BY created_at DESC LIMIT ?) p ON p.id = r.plan_id "
+                "WHERE r.status IN ('deleted', 'already_gone')",
+                (limit,),
+            ).fetchall()
+        by_plan: dict[str, list[tuple[int, str]]] = {}
+        for plan_id, index, at in rows:
+            by_plan.setdefault(plan_id, []).append((int(index), at))
+        out: dict[tuple[str, str, str], datetime] = {}
+        for plan_id, entries in by_plan.items():
+            items = self.get(plan_id).items
+            for index, at in entries:
+                if 0 <= index < len(items):
+                    item = items[index]
+                    key = (item.registry, item.repository, item.digest)
+                    moment = datetime.fromisoformat(at)
+                    out[key] = max(out.get(key, moment), moment)
+        return out
+
     def results(self, plan_id: str) -> dict[int, tuple[ItemStatus, str]]:
         """Recorded (status, reason) per item index."""
         with self._lock:
