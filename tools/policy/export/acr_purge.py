@@ -30,6 +30,7 @@ from typing import Any
 from tools.analysis.clocks import SECONDS_PER_DAY
 from tools.inventory.models import RegistryInventory
 from tools.policy.export.base import ExportRequest, ItemDifference, NativeExport
+from tools.policy.export.common import native_export, registries_of
 from tools.policy.model import Policy
 from tools.policy.patterns import REGEX_PREFIX, glob_to_regex
 from tools.policy.plans import Plan
@@ -78,11 +79,7 @@ def export_acr_purge(request: ExportRequest) -> NativeExport:
     documents: dict[str, Any] = {}
     unexpressed: list[str] = list(ALWAYS_UNEXPRESSED)
     differences: list[ItemDifference] = []
-    inventories = [
-        inv
-        for inv in request.snapshot.registries
-        if inv.source.kind == "azure" and (request.registry is None or inv.source.name == request.registry)
-    ]
+    inventories = registries_of(request, "azure")
     for inventory in inventories:
         policies = [
             p for p in request.policies.policies if matches_registry(compile_policy(p), inventory.source)
@@ -107,13 +104,7 @@ def export_acr_purge(request: ExportRequest) -> NativeExport:
     ]
     if not documents:
         notes.insert(0, "no ACR registry in the snapshot is selected by these policies")
-    return NativeExport(
-        format=FORMAT,
-        documents=documents,
-        unexpressed=tuple(dict.fromkeys(unexpressed)),
-        differences=tuple(differences),
-        notes=tuple(notes),
-    )
+    return native_export(FORMAT, documents, unexpressed, differences, notes)
 
 
 def document(

@@ -31,9 +31,9 @@ from typing import Any
 from tools.analysis.clocks import SECONDS_PER_DAY
 from tools.inventory.models import RegistryInventory
 from tools.policy.export.base import ExportRequest, ItemDifference, NativeExport
-from tools.policy.model import Policy, PolicyFile
+from tools.policy.export.common import listed_images, native_export, plan_reasons, policies_for, registries_of
+from tools.policy.model import Policy
 from tools.policy.plans import Plan
-from tools.policy.rules import compile_policy, matches_registry, matches_repository
 
 FORMAT = "ecr-lifecycle"
 KEEP_COUNT = 9999  # "keep every image with this tag": a count no repository of the export reaches
@@ -69,12 +69,12 @@ def export_ecr_lifecycle(request: ExportRequest) -> NativeExport:
     unexpressed: list[str] = list(ALWAYS_UNEXPRESSED)
     differences: list[ItemDifference] = []
     notes: list[str] = []
-    inventories = _ecr_inventories(request)
+    inventories = registries_of(request, "ecr")
     single = len({i.source.name for i in inventories}) == 1  # document names need no registry prefix
     for inventory in inventories:
         name = inventory.source.name
         for repository in sorted(inventory.tags.keys() | inventory.repository_digests.keys()):
-            policies = _policies_for(request.policies, inventory, repository)
+            policies = policies_for(request.policies.policies, inventory, [repository])
             if not policies:
                 continue
             document = build_document(policies, request.policies.protected_tags)
@@ -92,30 +92,7 @@ def export_ecr_lifecycle(request: ExportRequest) -> NativeExport:
         "--lifecycle-policy-text file://<document>`; "
         "ECR can preview a document first (StartLifecyclePolicyPreview), which Regent shows next to its plan"
     )
-    return NativeExport(
-        format=FORMAT,
-        documents=documents,
-        unexpressed=tuple(dict.fromkeys(unexpressed)),
-        differences=tuple(differences),
-        notes=tuple(notes),
-    )
-
-
-def _ecr_inventories(request: ExportRequest) -> list[RegistryInventory]:
-    return [
-        inv
-        for inv in request.snapshot.registries
-        if inv.source.kind == "ecr" and (request.registry is None or inv.source.name == request.registry)
-    ]
-
-
-def _policies_for(policies: PolicyFile, inventory: RegistryInventory, repository: str) -> list[Policy]:
-    chosen: list[Policy] = []
-    for policy in policies.policies:
-        compiled = compile_policy(policy)
-        if matches_registry(compiled, inventory.source) and matches_repository(compiled, repository):
-            chosen.append(policy)
-    return chosen
+    return native_export(FORMAT, documents, unexpressed, differences, notes)
 
 
 # ----- translation ---------------------------------------------------------------------------------
@@ -318,24 +295,9 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
 
 def repository_images(inventory: RegistryInventory, repository: str) -> list[Image]:
     """The repository's images as ECR lists them: tagged ones and untagged ones, index children left out."""
-    tags: dict[str, list[str]] = {}
-    for tag, digest in inventory.tags.get(repository, {}).items():
-        tags.setdefault(digest, []).append(tag)
-    digests = set(tags) | set(inventory.repository_digests.get(repository, set()))
-    children = {
-        child.digest
-        for digest in digests
-        if (manifest := inventory.manifests.get(digest)) is not None
-        for child in manifest.children
-    }
     return [
-        Image(
-            digest=d,
-            tags=tuple(sorted(tags.get(d, ()))),
-            pushed=inventory.pushed.get(d),
-            pulled=inventory.last_pulled.get(d),
-        )
-        for d in sorted(digests - (children - set(tags)))
+        Image(digest=d, tags=tags, pushed=inventory.pushed.get(d), pulled=inventory.last_pulled.get(d))
+        for d, tags in listed_images(inventory, repository)
     ]
 
 
@@ -349,8 +311,7 @@ def compare(
 ) -> list[ItemDifference]:
     """Every image of the repository that Regent's plan and the simulated ECR rules treat differently."""
     name = inventory.source.name
-    planned = {i.digest: i.reason for i in plan.items if i.registry == name and i.repository == repository}
-    kept = {k.digest: k.reason for k in plan.kept if k.registry == name and k.repository == repository}
+    planned, kept = plan_reasons(plan, name, repository)
     images = repository_images(inventory, repository)
     expired = simulate(rules, images, now=now)
     out: list[ItemDifference] = []

@@ -27,9 +27,10 @@ from typing import Any
 
 from tools.inventory.models import RegistryInventory
 from tools.policy.export.base import ExportRequest, ItemDifference, NativeExport
+from tools.policy.export.common import native_export, policies_for, registries_of
 from tools.policy.model import Policy
 from tools.policy.plans import Plan
-from tools.policy.rules import compile_policy, matches_registry, matches_repository
+from tools.policy.rules import compile_policy, matches_repository
 
 FORMAT = "gar-cleanup"
 DAY = 86400  # seconds; google-duration is written in seconds
@@ -66,17 +67,10 @@ def export_gar_cleanup(request: ExportRequest) -> NativeExport:
     documents: dict[str, Any] = {}
     unexpressed: list[str] = list(ALWAYS_UNEXPRESSED)
     differences: list[ItemDifference] = []
-    for inventory in request.snapshot.registries:
-        if inventory.source.kind != "gar" or request.registry not in (None, inventory.source.name):
-            continue
+    for inventory in registries_of(request, "gar"):
         host = inventory.source.image_host.split(":")[0]
         for key, members in sorted(gar_repositories(host, inventory).items()):
-            policies = [
-                p
-                for p in request.policies.policies
-                if matches_registry(compile_policy(p), inventory.source)
-                and any(matches_repository(compile_policy(p), repo) for repo in members.values())
-            ]
+            policies = policies_for(request.policies.policies, inventory, members.values())
             if not policies:
                 continue
             build = build_policies(key, members, policies, request.policies.protected_tags)
@@ -93,13 +87,7 @@ def export_gar_cleanup(request: ExportRequest) -> NativeExport:
     ]
     if not documents:
         notes.insert(0, "no GAR repository in the snapshot is selected by these policies")
-    return NativeExport(
-        format=FORMAT,
-        documents=documents,
-        unexpressed=tuple(dict.fromkeys(unexpressed)),
-        differences=tuple(differences),
-        notes=tuple(notes),
-    )
+    return native_export(FORMAT, documents, unexpressed, differences, notes)
 
 
 def gar_repositories(host: str, inventory: RegistryInventory) -> dict[str, dict[str, str]]:

@@ -26,10 +26,11 @@ from typing import Any
 
 from tools.inventory.models import RegistryInventory
 from tools.policy.export.base import ExportRequest, ItemDifference, NativeExport
+from tools.policy.export.common import native_export, policies_for, registries_of
 from tools.policy.model import Policy
 from tools.policy.patterns import REGEX_PREFIX, glob_to_regex
 from tools.policy.plans import Plan
-from tools.policy.rules import compile_policy, matches_registry, matches_repository
+from tools.policy.rules import compile_policy, matches_repository
 
 FORMAT = "gitlab-cleanup"
 CADENCE = "1d"  # Regent plans on demand; daily is the closest GitLab cadence
@@ -102,10 +103,10 @@ def export_gitlab_cleanup(request: ExportRequest) -> NativeExport:
     documents: dict[str, Any] = {}
     unexpressed: list[str] = list(ALWAYS_UNEXPRESSED)
     differences: list[ItemDifference] = []
-    for inventory in _gitlab_inventories(request):
+    for inventory in registries_of(request, "gitlab"):
         project = _project_name(inventory)
         repositories = sorted(inventory.tags.keys() | inventory.repository_digests.keys())
-        policies = _policies_for(request.policies.policies, inventory, repositories)
+        policies = policies_for(request.policies.policies, inventory, repositories)
         if not policies:
             continue
         translation = translate(policies[0], request.policies.protected_tags)
@@ -133,13 +134,7 @@ def export_gitlab_cleanup(request: ExportRequest) -> NativeExport:
     ]
     if not documents:
         notes.insert(0, "no GitLab registry in the snapshot is selected by these policies")
-    return NativeExport(
-        format=FORMAT,
-        documents=documents,
-        unexpressed=tuple(dict.fromkeys(unexpressed)),
-        differences=tuple(differences),
-        notes=tuple(notes),
-    )
+    return native_export(FORMAT, documents, unexpressed, differences, notes)
 
 
 def translate(policy: Policy, protected: Iterable[str]) -> Translation:
@@ -272,27 +267,6 @@ def _created(inventory: RegistryInventory, digest: str) -> datetime | None:
     return manifest.created if manifest is not None else None
 
 
-def _gitlab_inventories(request: ExportRequest) -> list[RegistryInventory]:
-    return [
-        inventory
-        for inventory in request.snapshot.registries
-        if inventory.source.kind == "gitlab" and request.registry in (None, inventory.source.name)
-    ]
-
-
 def _project_name(inventory: RegistryInventory) -> str:
     extra = dict(inventory.source.extra)
     return extra.get("project_path") or extra.get("project_id") or inventory.source.name
-
-
-def _policies_for(
-    policies: Sequence[Policy], inventory: RegistryInventory, repositories: list[str]
-) -> list[Policy]:
-    chosen = []
-    for policy in policies:
-        compiled = compile_policy(policy)
-        if matches_registry(compiled, inventory.source) and any(
-            matches_repository(compiled, r) for r in repositories
-        ):
-            chosen.append(policy)
-    return chosen

@@ -29,6 +29,7 @@ from typing import Any
 
 from tools.inventory.models import RegistryInventory
 from tools.policy.export.base import ExportRequest, ItemDifference, NativeExport
+from tools.policy.export.common import listed_images, native_export, plan_reasons, registries_of
 from tools.policy.model import Policy
 from tools.policy.plans import Plan
 from tools.policy.rules import compile_policy, matches_registry, matches_repository
@@ -57,11 +58,7 @@ def export_harbor_retention(request: ExportRequest) -> NativeExport:
     documents: dict[str, Any] = {}
     unexpressed: list[str] = list(ALWAYS_UNEXPRESSED)
     differences: list[ItemDifference] = []
-    inventories = [
-        inv
-        for inv in request.snapshot.registries
-        if inv.source.kind == "harbor" and (request.registry is None or inv.source.name == request.registry)
-    ]
+    inventories = registries_of(request, "harbor")
     single = len(inventories) == 1
     for inventory in inventories:
         projects: dict[str, list[str]] = {}
@@ -86,9 +83,7 @@ def export_harbor_retention(request: ExportRequest) -> NativeExport:
     ]
     if not documents:
         notes.insert(0, "no Harbor project in the snapshot is selected by these policies")
-    return NativeExport(
-        FORMAT, documents, tuple(dict.fromkeys(unexpressed)), tuple(differences), tuple(notes)
-    )
+    return native_export(FORMAT, documents, unexpressed, differences, notes)
 
 
 def retention_policy(rules: Sequence[Mapping[str, Any]], project_id: int = 0) -> dict[str, Any]:
@@ -320,19 +315,9 @@ def _glob(pattern: str, value: str) -> bool:
 
 def repository_artifacts(inventory: RegistryInventory, repository: str) -> list[Artifact]:
     """The repository's artifacts as Harbor lists them: index children are part of their index."""
-    tags: dict[str, list[str]] = {}
-    for tag, digest in inventory.tags.get(repository, {}).items():
-        tags.setdefault(digest, []).append(tag)
-    digests = set(tags) | set(inventory.repository_digests.get(repository, set()))
-    children = {
-        child.digest
-        for digest in digests
-        if (manifest := inventory.manifests.get(digest)) is not None
-        for child in manifest.children
-    }
     return [
-        Artifact(d, tuple(sorted(tags.get(d, ()))), inventory.pushed.get(d), inventory.last_pulled.get(d))
-        for d in sorted(digests - (children - set(tags)))
+        Artifact(d, tags, inventory.pushed.get(d), inventory.last_pulled.get(d))
+        for d, tags in listed_images(inventory, repository)
     ]
 
 
@@ -352,10 +337,7 @@ def compare(
     ):
         artifacts = repository_artifacts(inventory, repository)
         kept = evaluate(rules, repository.partition("/")[2], artifacts, now=now)
-        planned = {
-            i.digest: i.reason for i in plan.items if i.registry == name and i.repository == repository
-        }
-        reasons = {k.digest: k.reason for k in plan.kept if k.registry == name and k.repository == repository}
+        planned, reasons = plan_reasons(plan, name, repository)
         for artifact in artifacts:
             regent = "delete" if artifact.digest in planned else "keep"
             native = "keep" if kept is None or artifact.digest in kept else "delete"

@@ -1,0 +1,80 @@
+"""What every native export does the same way: pick the registries and policies, list a repository's
+images as a registry's own API lists them, pair items with Regent's plan, and wrap the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tools.inventory.models import RegistryInventory
+from tools.policy.export.base import ExportRequest, ItemDifference, NativeExport
+from tools.policy.model import Policy
+from tools.policy.plans import Plan
+from tools.policy.rules import compile_policy, matches_registry, matches_repository
+
+
+def registries_of(request: ExportRequest, kind: str) -> list[RegistryInventory]:
+    """The snapshot's registries of one kind; only the one named by `request.registry` when it names one."""
+    return [
+        inventory
+        for inventory in request.snapshot.registries
+        if inventory.source.kind == kind and request.registry in (None, inventory.source.name)
+    ]
+
+
+def policies_for(
+    policies: Iterable[Policy], inventory: RegistryInventory, repositories: Iterable[str]
+) -> list[Policy]:
+    """The policies (in file order) that select the registry and at least one of these repositories."""
+    chosen: list[Policy] = []
+    names = list(repositories)
+    for policy in policies:
+        compiled = compile_policy(policy)
+        if matches_registry(compiled, inventory.source) and any(
+            matches_repository(compiled, r) for r in names
+        ):
+            chosen.append(policy)
+    return chosen
+
+
+def listed_images(inventory: RegistryInventory, repository: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(digest, sorted tags) of each image a registry lists on its own: an index's untagged children are
+    part of their index and left out."""
+    tags: dict[str, list[str]] = {}
+    for tag, digest in inventory.tags.get(repository, {}).items():
+        tags.setdefault(digest, []).append(tag)
+    digests = set(tags) | set(inventory.repository_digests.get(repository, set()))
+    children = {
+        child.digest
+        for digest in digests
+        if (manifest := inventory.manifests.get(digest)) is not None
+        for child in manifest.children
+    }
+    return [(d, tuple(sorted(tags.get(d, ())))) for d in sorted(digests - (children - set(tags)))]
+
+
+def plan_reasons(plan: Plan, registry: str, repository: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Regent's reasons by digest in one repository: (planned deletes, kept items)."""
+    planned = {
+        i.digest: i.reason for i in plan.items if i.registry == registry and i.repository == repository
+    }
+    kept = {k.digest: k.reason for k in plan.kept if k.registry == registry and k.repository == repository}
+    return planned, kept
+
+
+def native_export(
+    format: str,
+    documents: dict[str, Any],
+    unexpressed: Iterable[str],
+    differences: Iterable[ItemDifference],
+    notes: Iterable[str],
+) -> NativeExport:
+    """The export, each unexpressed line said once (first place kept)."""
+    return NativeExport(
+        format=format,
+        documents=documents,
+        unexpressed=tuple(dict.fromkeys(unexpressed)),
+        differences=tuple(differences),
+        notes=tuple(notes),
+    )
