@@ -19,6 +19,7 @@ from tests.fakes.acr import FakeAcr
 from tests.fakes.acr_spec import spec_errors
 from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeRegistry, FakeUser
+from tests.integration.registries.clocks_shown import assert_clocks_shown
 
 API_KEY = "ptr_acr-e2e-key-0000000001"
 AZURE = 2  # Portainer's registry type (api/portainer.go)
@@ -88,6 +89,15 @@ def test_inventory_through_portainer_reports_acr_counts_bytes_and_clocks(
         assert dt.datetime.fromisoformat(entry["pushed"]) == created[pushed.digest]
         assert entry["size"] == pushed.total_bytes - pushed.manifest_size
         assert entry.get("last_pulled") is None
+    assert_clocks_shown(
+        tmp_path,
+        digest=old.digest,
+        repository="team/app",
+        tag="0.9",
+        pushed=created[old.digest],
+        push_origin="ACR createdTime",
+        pull_origin=None,
+    )
 
 
 def test_an_azure_record_without_regent_credentials_uses_the_login_portainer_stores(

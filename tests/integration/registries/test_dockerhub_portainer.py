@@ -18,6 +18,7 @@ from tests.cli import run_regent
 from tests.fakes.dockerhub_api import FakeDockerHubApi
 from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeRegistry, FakeUser
+from tests.integration.registries.clocks_shown import assert_clocks_shown
 from tests.integration.registries.dockerhub_support import (
     KEEP_LATEST,
     PAT,
@@ -88,6 +89,16 @@ def test_inventory_through_portainer_reports_hub_counts_bytes_and_clocks(
     assert dt.datetime.fromisoformat(current["pushed"]) == days_ago(10)  # the newest of its two tags
     assert dt.datetime.fromisoformat(current["last_pulled"]) == days_ago(2)
     assert dt.datetime.fromisoformat(build["last_pulled"]) == days_ago(300)
+    assert_clocks_shown(
+        tmp_path,
+        digest=pushed.build.digest,
+        repository="acme-ci/build",
+        tag="main",
+        pushed=days_ago(400),
+        push_origin="Docker Hub tag_last_pushed",
+        pull_origin="Docker Hub tag_last_pulled",
+        pulled=days_ago(300),
+    )
     assert hub.front.count("GET", "/v2/_catalog") == 0
     assert_follows_spec(hub)
 

@@ -21,6 +21,7 @@ from tests.cli import run_regent
 from tests.fakes.ecr import ACCESS_KEY, REGION, REGISTRY_PASSWORD, SECRET_KEY, MotoEcr, ecr_front
 from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeRegistry, FakeUser
+from tests.integration.registries.clocks_shown import assert_clocks_shown
 from tests.integration.registries.ecr_support import ecr_blobs, make_seed, moto_ecr
 
 __all__ = ["ecr_blobs", "moto_ecr"]  # fixtures, imported for pytest
@@ -77,6 +78,17 @@ def test_portainer_ecr_record_is_inventoried_with_ecr_clocks(
         pushed = dt.datetime.fromisoformat(native[digest]["pushed"])
         assert start <= pushed <= dt.datetime.now(dt.UTC)
         assert native[digest]["size"] == built.config.size  # moto: imageSizeInBytes is the config's size
+    # moto records no lastRecordedPullTime: ECR's pull clock exists, this image has no time by it
+    pushed_at = dt.datetime.fromisoformat(native[app.digest]["pushed"])
+    assert_clocks_shown(
+        tmp_path,
+        digest=app.digest,
+        repository="team/app",
+        tag="1.0",
+        pushed=pushed_at,
+        push_origin="ECR imagePushedAt",
+        pull_origin="ECR lastRecordedPullTime",
+    )
     leaked = done.stdout + done.stderr
     assert SECRET_KEY not in leaked and REGISTRY_PASSWORD not in leaked and API_KEY not in leaked
 

@@ -21,6 +21,7 @@ from tests.fakes.gar import FakeGar
 from tests.fakes.gar_spec import tag_list_errors
 from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeRegistry, FakeUser
+from tests.integration.registries.clocks_shown import assert_clocks_shown
 
 API_KEY = "ptr_gar-e2e-key-0000000001"
 CUSTOM = 3  # Portainer's registry type (api/portainer.go)
@@ -84,3 +85,12 @@ def test_inventory_through_portainer_reports_gar_counts_bytes_and_clocks(
         assert native[digest].get("last_pulled") is None
     for pushed in (current, old, *multi.children):
         assert native[pushed.digest]["size"] == pushed.total_bytes - pushed.manifest_size
+    assert_clocks_shown(
+        tmp_path,
+        digest=old.digest,
+        repository="project/app",
+        tag="0.9",
+        pushed=uploaded[old.digest],
+        push_origin="GAR timeUploadedMs",
+        pull_origin=None,
+    )

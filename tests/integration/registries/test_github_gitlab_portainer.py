@@ -21,6 +21,7 @@ from tests.fakes.gitlab import FakeGitlab
 from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeRegistry, FakeUser
 from tests.fakes.spec_exchanges import validate_exchanges
+from tests.integration.registries.clocks_shown import assert_clocks_shown
 from tests.integration.registries.test_github import SPEC as GITHUB_SPEC
 from tests.integration.registries.test_gitlab import gitlab_spec
 
@@ -84,6 +85,15 @@ def test_a_portainer_gitlab_record_is_read_with_its_project_and_clocks(
     assert {d: native[d]["size"] for d in (old, new)} == {
         image.digest: sum(layer.size for layer in image.layers) for image in (old_image, new_image)
     }, "GitLab's total_size: the layers"
+    assert_clocks_shown(
+        tmp_path,
+        digest=old,
+        repository="grp/shop",
+        tag="1.0",
+        pushed=days_ago(90),
+        push_origin="GitLab tag created_at",
+        pull_origin=None,
+    )
 
 
 def test_a_portainer_github_record_with_regents_token_lists_packages_and_clocks(
@@ -122,6 +132,15 @@ def test_a_portainer_github_record_with_regents_token_lists_packages_and_clocks(
         api: days_ago(60),
         web: days_ago(1),
     }
+    assert_clocks_shown(
+        tmp_path,
+        digest=api,
+        repository="acme/api",
+        tag="1.0",
+        pushed=days_ago(60),
+        push_origin="GHCR version created_at",
+        pull_origin=None,
+    )
 
 
 def test_regent_plan_exports_the_gitlab_cleanup_policy_for_the_portainer_record(

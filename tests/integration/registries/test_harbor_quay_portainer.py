@@ -22,6 +22,7 @@ from tests.fakes.portainer import FakePortainer
 from tests.fakes.portainer_records import FakeRegistry, FakeUser
 from tests.fakes.quay import FakeQuay
 from tests.fakes.registry_front import RegistryFront
+from tests.integration.registries.clocks_shown import assert_clocks_shown
 
 pytestmark = pytest.mark.real
 
@@ -92,6 +93,16 @@ def test_harbor_record_inventoried_through_harbor_api(
     assert native[old.digest].get("last_pulled") is None  # Harbor's zero time: never pulled
     assert native[old.digest]["size"] == old.total_bytes
     assert served.count("GET", "/v2/_catalog") == 0
+    assert_clocks_shown(
+        tmp_path,
+        digest=current.digest,
+        repository="team/app",
+        tag="1.0",
+        pushed=NOW - dt.timedelta(days=3),
+        push_origin="Harbor push_time",
+        pull_origin="Harbor pull_time",
+        pulled=NOW - dt.timedelta(hours=5),
+    )
 
 
 def test_quay_record_inventoried_through_quay_api(
@@ -127,6 +138,15 @@ def test_quay_record_inventoried_through_quay_api(
     assert native[web.digest]["size"] == sum(layer.size for layer in web.layers)  # Quay: layers only
     assert all(entry.get("last_pulled") is None for entry in native.values())
     assert served.count("GET", "/v2/_catalog") == 0
+    assert_clocks_shown(
+        tmp_path,
+        digest=app.digest,
+        repository="acme/app",
+        tag="1.0",
+        pushed=NOW - dt.timedelta(days=30),  # the earliest of its tags' start_ts
+        push_origin="Quay tag start_ts",
+        pull_origin=None,
+    )
 
 
 def test_regent_plan_exports_harbor_retention_and_shows_harbor_dry_run_beside_it(
