@@ -22,6 +22,7 @@ from tools.registry.cache import ContentCache
 from tools.registry.media_types import ACCEPT_MANIFESTS, MANIFEST_TYPES
 from tools.registry.session import REQUEST_DEADLINE, RegistrySession, Send
 from tools.registry.wire import (
+    digest_only,
     error_code,
     media_type_from_body,
     next_link_query,
@@ -257,8 +258,7 @@ class RegistryClient:
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Delete a manifest by digest (every tag on it goes too); False when it was already gone."""
-        if not digest.startswith("sha256:"):
-            raise ValueError("delete_manifest takes a digest, never a tag")
+        digest_only(digest)
         try:
             self._session.request(
                 "DELETE",

@@ -43,6 +43,12 @@ def safe_digest(digest: str) -> str:
     return digest
 
 
+def digest_only(digest: str) -> None:
+    """ValueError unless `digest` names a digest: a delete by tag would take every tag on its manifest."""
+    if not digest.startswith("sha256:"):
+        raise ValueError("delete_manifest takes a digest, never a tag")
+
+
 def realm_allowed(realm: str, base_url: str) -> bool:
     """Token realms: http(s) only, and no downgrade to plain http from an https registry."""
     scheme = urlsplit(realm).scheme

@@ -47,6 +47,16 @@ class NativeTimes:
     size: int | None = None  # bytes as the registry reports them (compressed layers + config, usually)
 
 
+def add_tag_times(
+    found: dict[str, NativeTimes], digest: str, pushed: datetime | None, size: int | None
+) -> None:
+    """Fold one tag's clock into its digest's: the earliest push over the digest's tags, the last size."""
+    known = found.get(digest)
+    if known is not None and known.pushed is not None and (pushed is None or known.pushed < pushed):
+        pushed = known.pushed
+    found[digest] = NativeTimes(pushed=pushed, size=size)
+
+
 @dataclass(frozen=True, slots=True)
 class AdapterConfig:
     """Everything an adapter may be built from: what Portainer stores, plus Regent's own config.

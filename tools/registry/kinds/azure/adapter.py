@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from tools.registry.kinds.azure.client import AcrClient
 from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
-from tools.registry.wire import safe_digest
+from tools.registry.wire import digest_only, safe_digest
 
 
 class AzureRegistry(NativeRegistry):
@@ -54,8 +54,7 @@ class AzureRegistry(NativeRegistry):
         The tags come from ACR's own record of the manifest at delete time (re-validation has already
         checked they are the planned ones); a tag already gone on the way counts as deleted.
         """
-        if not digest.startswith("sha256:"):
-            raise ValueError("delete_manifest takes a digest, never a tag")
+        digest_only(digest)
         current = self.acr.manifest(repository, safe_digest(digest))
         if current is None:
             return False

@@ -36,6 +36,7 @@ from tools.errors import AuthError, ConfigError, RateLimited, UpstreamError
 from tools.registry.client import RawManifest
 from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
 from tools.registry.kinds.dockerhub.client import HUB_API_URL, HubApi, HubTag
+from tools.registry.wire import digest_only
 
 REGISTRY_URL = "https://registry-1.docker.io"
 _HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
@@ -136,8 +137,7 @@ class DockerHubRegistry(NativeRegistry):
 
         False when there was nothing left to delete (no tag on it and v2 answers 404), like the v2 client.
         """
-        if not digest.startswith("sha256:"):
-            raise ValueError("delete_manifest takes a digest, never a tag")
+        digest_only(digest)
         namespace, name = _split(repository)
         tags = [tag.name for tag in self.hub.tags(namespace, name) if tag.digest == digest]
         untagged = [tag for tag in tags if self.hub.delete_tag(namespace, name, tag)]

@@ -30,6 +30,7 @@ from tools.registry.auth import basic_authorization
 from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
 from tools.registry.kinds.ecr.client import DESCRIBE_IDS_MAX, EcrApi, ImageDetail, RegistryToken
 from tools.registry.session import RegistrySession
+from tools.registry.wire import digest_only
 
 RENEW_BEFORE = timedelta(minutes=5)  # fetch a new registry token this long before ECR stops taking it
 # ECR registry hosts (AWS: "Private registry concepts", registry URL format), China regions included
@@ -81,8 +82,7 @@ class EcrRegistry(NativeRegistry):
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Delete an image by digest with BatchDeleteImage; False when ECR no longer had it."""
-        if not digest.startswith("sha256:"):
-            raise ValueError("delete_manifest takes a digest, never a tag")
+        digest_only(digest)
         try:
             return self.api.delete_image(repository, digest)
         except NotFound:  # the repository itself is gone, and the image with it

@@ -15,7 +15,7 @@ from typing import ClassVar
 from tools.errors import UpstreamError
 from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
 from tools.registry.kinds.gar.client import DANGLING_TAG, GarClient
-from tools.registry.wire import safe_digest
+from tools.registry.wire import digest_only, safe_digest
 
 DELETE_ATTEMPTS = 3  # a tag pushed onto the digest between our tag deletes and the digest delete
 
@@ -58,8 +58,7 @@ class GarRegistry(NativeRegistry):
         A tag put on the digest after the tags were read makes GAR refuse with DANGLING_TAG: the tags are
         read again and deleted, a bounded number of times, then the refusal is raised as it came.
         """
-        if not digest.startswith("sha256:"):
-            raise ValueError("delete_manifest takes a digest, never a tag")
+        digest_only(digest)
         safe_digest(digest)
         for attempt in range(DELETE_ATTEMPTS):
             image = self.gar.images(repository).get(digest)

@@ -19,6 +19,7 @@ from tools.errors import ConfigError, NotFound
 from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
 from tools.registry.kinds.github.client import GithubPackages
 from tools.registry.kinds.rest import RestSession
+from tools.registry.wire import digest_only
 
 GITHUB_API = "https://api.github.com"
 API_VERSION = "2022-11-28"  # the REST API version these calls were written against
@@ -85,8 +86,7 @@ class GithubRegistry(NativeRegistry):
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Delete the package version whose name is `digest`; False when no such version is left."""
-        if not digest.startswith("sha256:"):
-            raise ValueError("delete_manifest takes a digest, never a tag")
+        digest_only(digest)
         package = self._package(repository)
         version_id = self._version_id(package, digest)
         if version_id is None:

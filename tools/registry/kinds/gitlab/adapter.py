@@ -24,9 +24,10 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from tools.errors import ConfigError, NotFound
-from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
+from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes, add_tag_times
 from tools.registry.kinds.gitlab.client import GitlabProject, GitlabRepository, TagDetail
 from tools.registry.kinds.rest import RestSession
+from tools.registry.wire import digest_only
 
 GITLAB_COM = "https://gitlab.com"
 
@@ -90,17 +91,12 @@ class GitlabRegistry(NativeRegistry):
         for detail in self._details(self._repository(repository)):
             if detail.digest not in wanted:
                 continue
-            known = found.get(detail.digest)
-            pushed = detail.created
-            if known is not None and known.pushed is not None and (pushed is None or known.pushed < pushed):
-                pushed = known.pushed
-            found[detail.digest] = NativeTimes(pushed=pushed, size=detail.total_size)
+            add_tag_times(found, detail.digest, detail.created, detail.total_size)
         return found
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Delete every tag on `digest` through GitLab, then the manifest by digest; False when gone."""
-        if not digest.startswith("sha256:"):
-            raise ValueError("delete_manifest takes a digest, never a tag")
+        digest_only(digest)
         gitlab_repository = self._repository(repository)
         deleted = False
         for tag in self._tags_on(gitlab_repository, digest):

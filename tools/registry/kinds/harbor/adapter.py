@@ -14,6 +14,7 @@ from collections.abc import Collection
 from tools.errors import ConfigError
 from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
 from tools.registry.kinds.harbor.client import HarborApi
+from tools.registry.wire import digest_only
 
 
 class HarborRegistry(NativeRegistry):
@@ -80,8 +81,7 @@ class HarborRegistry(NativeRegistry):
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Delete the artifact by digest through the API (its tags go with it); False when already gone."""
-        if not digest.startswith("sha256:"):
-            raise ValueError("delete_manifest takes a digest, never a tag")
+        digest_only(digest)
         return self.api.delete_artifact(repository, digest)
 
 

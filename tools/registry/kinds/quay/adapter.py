@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Collection
 
 from tools.errors import ConfigError
-from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes
+from tools.registry.kinds.base import AdapterConfig, Capabilities, NativeRegistry, NativeTimes, add_tag_times
 from tools.registry.kinds.quay.client import QuayApi
+from tools.registry.wire import digest_only
 
 
 class QuayRegistry(NativeRegistry):
@@ -66,11 +67,7 @@ class QuayRegistry(NativeRegistry):
         for tag in self.api.active_tags(repository):
             if tag.manifest_digest not in wanted:
                 continue
-            known = found.get(tag.manifest_digest)
-            pushed = tag.start
-            if known is not None and known.pushed is not None and (pushed is None or known.pushed < pushed):
-                pushed = known.pushed
-            found[tag.manifest_digest] = NativeTimes(pushed=pushed, size=tag.size)
+            add_tag_times(found, tag.manifest_digest, tag.start, tag.size)
         return found
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
@@ -81,8 +78,7 @@ class QuayRegistry(NativeRegistry):
         pointed at the digest meanwhile. False when neither found a tag: the digest was already gone.
         The manifest's storage is freed by Quay itself once the time machine lets the tags go.
         """
-        if not digest.startswith("sha256:"):
-            raise ValueError("delete_manifest takes a digest, never a tag")
+        digest_only(digest)
         ended = False
         for tag in self.api.active_tags(repository):
             if tag.manifest_digest == digest:
