@@ -92,7 +92,13 @@ def find_stale_images(
                 "origin": origin,
                 "last_pulled_origin": pulled_origin,
                 "reason": stale_reason(
-                    clock, moment, origin, now=now, pulled=pulled, pulled_origin=pulled_origin
+                    clock,
+                    moment,
+                    origin,
+                    now=now,
+                    pulled=pulled,
+                    pulled_origin=pulled_origin,
+                    pull_clock=inventory.pull_clock,
                 ),
             }
         )
@@ -112,8 +118,13 @@ def stale_reason(
     now: datetime,
     pulled: datetime | None,
     pulled_origin: str | None,
+    pull_clock: str | None = None,
 ) -> str:
-    """Why an image is stale, each age with its origin: "stale: last pulled 140 days ago (ECR ...)"."""
+    """Why an image is stale, each age with its origin: "stale: last pulled 140 days ago (ECR ...)".
+
+    With no pull time, a registry whose API has a pull clock (`pull_clock`) recorded no pull of the image;
+    one without any pull clock cannot tell, and the reason says which it is.
+    """
     words = {
         "created": "created",
         "first_seen": "first seen",
@@ -124,7 +135,7 @@ def stale_reason(
     if pulled is not None and clock != "last_pulled":
         text += f"; last pulled {age_days(now, pulled):.0f} days ago ({pulled_origin})"
     elif pulled is None and clock != "last_pulled":
-        text += "; no pull clock"
+        text += f"; no pull recorded ({pull_clock})" if pull_clock else "; no pull clock"
     return text
 
 

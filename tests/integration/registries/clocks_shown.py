@@ -4,7 +4,8 @@ Each kind's Portainer end-to-end test calls `assert_clocks_shown` once, on an im
 the toolbox's get_image must name the push clock (and the pull clock, where the image has a pull time) with
 the adapter's origin and the right day, and find_stale_images by the "pushed" clock must find the image
 stale with a reason naming the same origins. An image without a pull time shows none: no date, no origin,
-and the finding says "no pull clock" (unknown), never an age.
+and the finding says "no pull recorded (<pull clock>)", or "no pull clock" for a kind without one
+(unknown either way), never an age.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ def assert_clocks_shown(
     expected = f"stale: pushed {age_days(now, pushed):.0f} days ago ({push_origin})"
     if pulled is None:
         assert (finding.last_pulled, finding.last_pulled_origin) == (None, None)
-        expected += "; no pull clock"
+        # a registry with a pull clock recorded no pull (unknown, never old); one without cannot tell
+        expected += f"; no pull recorded ({pull_origin})" if pull_origin else "; no pull clock"
     else:
         assert (finding.last_pulled, finding.last_pulled_origin) == (pulled, pull_origin)
         expected += f"; last pulled {age_days(now, pulled):.0f} days ago ({pull_origin})"
