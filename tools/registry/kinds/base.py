@@ -8,10 +8,11 @@ and `native_times()` for the clocks and sizes v2 does not have. Everything else 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 import httpx
 from diskcache import Cache
@@ -21,6 +22,13 @@ from tools.registry.client import RegistryClient
 KindName = Literal[
     "custom", "dockerhub", "ecr", "azure", "gar", "github", "gitlab", "harbor", "quay", "proget"
 ]
+
+
+class CountsRequests(Protocol):
+    """A native API client that counts what it sent (RestSession and the clients over it)."""
+
+    @property
+    def requests(self) -> Counter[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,13 @@ class NativeRegistry(RegistryClient):
             blob_redirect_hosts=config.blob_redirect_hosts,
         )
         self.config = config
+        self._native_api: CountsRequests | None = None  # a REST API beside v2, counted in `requests`
+
+    @property
+    def requests(self) -> Counter[str]:
+        """Requests sent so far, by method: v2 and the kind's native API (if any) together."""
+        sent = super().requests
+        return sent if self._native_api is None else sent + self._native_api.requests
 
     def catalog_page(self, n: int = 1) -> list[str]:
         """The first `n` repositories: from the native listing where the kind overrides `catalog()`.

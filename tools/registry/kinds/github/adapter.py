@@ -10,7 +10,6 @@ both: basic auth on v2, a bearer token on the REST API (`read:packages`, and `de
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Collection
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -56,6 +55,7 @@ class GithubRegistry(NativeRegistry):
         )
         self.owner = owner.lower()  # GHCR image names are lower case
         self._packages = GithubPackages(api, owner=owner, organisation=bool(organisation))
+        self._native_api = self._packages.api
         self._version_ids: dict[str, dict[str, int]] = {}  # package -> digest -> version id, for deletes
         self._versions_lock = threading.Lock()
 
@@ -65,11 +65,6 @@ class GithubRegistry(NativeRegistry):
         if self._missing:
             raise ConfigError(self._missing)
         return self._packages
-
-    @property
-    def requests(self) -> Counter[str]:
-        """Requests sent so far, by method: v2 and the REST API together."""
-        return super().requests + self._packages.api.requests
 
     def catalog(self) -> list[str]:
         """`<owner>/<package>` for every container package of the owner."""

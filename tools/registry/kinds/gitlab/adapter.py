@@ -18,7 +18,6 @@ one, only a public project's registry can be read.
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Collection
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -62,6 +61,7 @@ class GitlabRegistry(NativeRegistry):
         secrets = [config.password] if config.password else []
         api = RestSession(instance, http=config.http, vendor="GitLab", headers=headers, secrets=secrets)
         self._project = GitlabProject(api, project=project)
+        self._native_api = self._project.api
         self._ids: dict[str, GitlabRepository] = {}
         self._ids_lock = threading.Lock()  # the crawl asks for several repositories' clocks at once
         self._tag_digests: dict[str, dict[str, str]] = {}  # repository -> tag -> digest, for deletes
@@ -73,11 +73,6 @@ class GitlabRegistry(NativeRegistry):
         if self._missing:
             raise ConfigError(self._missing)
         return self._project
-
-    @property
-    def requests(self) -> Counter[str]:
-        """Requests sent so far, by method: v2 and the REST API together."""
-        return super().requests + self._project.api.requests
 
     def catalog(self) -> list[str]:
         """The full path of every container repository of the project."""

@@ -8,7 +8,6 @@ Portainer has no Harbor type: a Harbor is a Custom record that Regent's config m
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection
 
 from tools.errors import ConfigError
@@ -48,11 +47,7 @@ class HarborRegistry(NativeRegistry):
             password=password if password is not None else config.password,
             page_size=_page_size(config),
         )
-
-    @property
-    def requests(self) -> Counter[str]:
-        """Requests sent so far, by method: v2 and the REST API together."""
-        return super().requests + self.api.requests
+        self._native_api = self.api
 
     def catalog(self) -> list[str]:
         """Every repository of every project the credentials see (the v2 catalog is admin-only)."""

@@ -9,7 +9,6 @@ deletes the manifest by digest through v2.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection
 
 from tools.errors import ConfigError
@@ -46,12 +45,8 @@ class QuayRegistry(NativeRegistry):
         self.api = QuayApi(
             config.api_url or config.url, http=config.http, token=config.extra.get("api_token") or secret
         )
+        self._native_api = self.api
         self._user = user
-
-    @property
-    def requests(self) -> Counter[str]:
-        """Requests sent so far, by method: v2 and the REST API together."""
-        return super().requests + self.api.requests
 
     def catalog(self) -> list[str]:
         """The repositories of each configured namespace (v2's catalog would show only the caller's view)."""
