@@ -4,29 +4,15 @@ second apply sends nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.demo.images import ImageSpec
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
-from tests.cli import run_regent
 from tests.fakes.gar import FakeGar
-
-NOW = dt.datetime.now(dt.UTC)
-POLICY = """\
-policies:
-  - name: cleanup
-    repositories: ["**"]
-    keep:
-      - tags: ["current"]
-    delete:
-      - older_than_days: 90
-"""
+from tests.integration.registries.apply_support import apply, apply_again, plan, push_old_and_current
 
 
 @pytest.fixture
@@ -36,32 +22,16 @@ def gar(registry: RegistryServer) -> Iterator[FakeGar]:
 
 
 def test_plan_and_apply_delete_tags_first_on_gar(gar: FakeGar, seeder: Seeder, tmp_path: Path) -> None:
-    def push(tag: str, days: int) -> str:
-        created = NOW - dt.timedelta(days=days)
-        image = ImageSpec(repository="proj/images/app", tag=tag, created=created, extra_layer_seed=tag)
-        digest = seeder.push_image(image).digest
-        gar.uploaded[digest] = created
-        return digest
-
-    old = push("old", 200)
-    seeder.tag("proj/images/app", old, "old-alias")
-    current = push("current", 200)
-    policy = tmp_path / "policy.yml"
-    policy.write_text(POLICY)
-    config = tmp_path / "regent.yml"
-    config.write_text(
+    old, current = push_old_and_current(seeder, "proj/images/app", gar.uploaded)
+    planned, env = plan(
+        tmp_path,
         f"registries:\n  - name: gar\n    url: {gar.url}\n    kind: gar\n"
-        "    username_env: GAR_USER\n    password_env: GAR_KEY\n"
+        "    username_env: GAR_USER\n    password_env: GAR_KEY\n",
+        {"GAR_USER": "_json_key", "GAR_KEY": gar.json_key()},
     )
-    env = {"REGENT_CONFIG": str(config), "GAR_USER": "_json_key", "GAR_KEY": gar.json_key()}
-    planned = run_regent("plan", "--policy", str(policy), "--json", state=tmp_path, env=env)
-    assert planned.returncode == 0, planned.stderr
-    plan = json.loads(planned.stdout)
-    assert [(i["digest"], sorted(i["tags"])) for i in plan["items"]] == [(old, ["old", "old-alias"])]
+    assert [(i["digest"], sorted(i["tags"])) for i in planned["items"]] == [(old, ["old", "old-alias"])]
 
-    applied = run_regent("apply", plan["plan_id"], "--yes", state=tmp_path, env=env)
-    assert applied.returncode == 0, applied.stderr
-    assert gar.json_key() not in applied.stdout + applied.stderr
+    apply(planned["plan_id"], tmp_path, env, secret=gar.json_key())
     deletes = [path for method, path in gar.front.seen if method == "DELETE"]
     prefix = "/v2/proj/images/app/manifests/"
     assert {prefix + "old", prefix + "old-alias"} <= set(deletes)
@@ -70,5 +40,5 @@ def test_plan_and_apply_delete_tags_first_on_gar(gar: FakeGar, seeder: Seeder, t
     assert gar.view.resolve("proj/images/app", "current") == current
 
     sent = gar.front.count("DELETE")
-    again = run_regent("apply", plan["plan_id"], "--yes", state=tmp_path, env=env)
-    assert "already executed" in again.stdout and gar.front.count("DELETE") == sent
+    assert "already executed" in apply_again(planned["plan_id"], tmp_path, env)
+    assert gar.front.count("DELETE") == sent
