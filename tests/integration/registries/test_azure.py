@@ -14,25 +14,26 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.demo.images import ImageSpec
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
 from tests.fakes.acr import FakeAcr
 from tests.fakes.acr_spec import spec_errors
 from tests.fakes.portainer_http import Response, json_response
-from tools.changes.retention import execute_plan
+from tests.integration.registries.delete_support import (
+    NOW,
+    execute_again,
+    execute_once,
+    push_old_and_new,
+    spec,
+)
 from tools.errors import AuthError, BadResponse, RateLimited
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import RegistrySource
-from tools.policy.evaluate import evaluate_policies
-from tools.policy.loader import parse_policies
-from tools.policy.store import PlanStore
 from tools.portainer.models import REGISTRY_KINDS
 from tools.registry.kinds.azure.adapter import AzureRegistry
 from tools.registry.kinds.base import AdapterConfig, NativeRegistry
 from tools.registry.kinds.select import build_registry, kind_for
 
-NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 POLICY = """
 policies:
   - name: acr-cleanup
@@ -61,12 +62,6 @@ def adapter_for(fake: FakeAcr, http: httpx.Client, *, password: str | None = Non
         password=password or fake.password,
     )
     return build_registry(config)
-
-
-def spec(repository: str, tag: str | None, seed: str, days: int) -> ImageSpec:
-    return ImageSpec(
-        repository=repository, tag=tag, created=NOW - dt.timedelta(days=days), extra_layer_seed=seed
-    )
 
 
 def test_crawl_reads_counts_bytes_and_acr_clocks(
@@ -113,17 +108,10 @@ def test_crawl_reads_counts_bytes_and_acr_clocks(
 def test_delete_plan_removes_tags_through_acr_then_the_digest_once(
     acr: FakeAcr, seeder: Seeder, http_client: httpx.Client, tmp_path: Path
 ) -> None:
-    old = seeder.push_image(spec("team/app", "old", "old", 300))
-    seeder.tag("team/app", old.digest, "old-alias")
-    new = seeder.push_image(spec("team/app", "new", "new", 5))
+    old, new = push_old_and_new(seeder)
     client = adapter_for(acr, http_client)
-    inventory = crawl_registry(client, RegistrySource(name="acr", url=acr.url, kind="azure"), workers=2)
-    plan = evaluate_policies(parse_policies(POLICY), registries=[inventory], deployments=[], now=NOW)
-    assert [(i.digest, sorted(i.tags)) for i in plan.items] == [(old.digest, ["old", "old-alias"])]
-    store = PlanStore(tmp_path / "state.db")
-    store.save(plan)
-
-    report = execute_plan(plan.plan_id, store=store, clients={"acr": client}, current_deployments=list)
+    source = RegistrySource(name="acr", url=acr.url, kind="azure")
+    plan, store, report = execute_once(client, source, POLICY, old, tmp_path)
     assert (report.deleted, report.skipped, report.failed) == (1, 0, 0)
     tag_deletes = [a.status for a in acr.answers if a.operation == "ContainerRegistry_DeleteTag"]
     assert tag_deletes == [202, 202]  # old and old-alias, through /acr/v1
@@ -133,13 +121,7 @@ def test_delete_plan_removes_tags_through_acr_then_the_digest_once(
     assert client.head_manifest("team/app", "new") is not None
     assert sorted(client.list_tags("team/app", fresh=True)) == ["new"]
 
-    deletes = acr.front.count("DELETE")
-    again = execute_plan(plan.plan_id, store=store, clients={"acr": client}, current_deployments=list)
-    assert again.status == "already_done" and acr.front.count("DELETE") == deletes  # nothing sent
-    assert client.delete_manifest("team/app", old.digest) is False  # already gone
-    recrawl = crawl_registry(client, RegistrySource(name="acr", url=acr.url, kind="azure"), workers=2)
-    second = evaluate_policies(parse_policies(POLICY), registries=[recrawl], deployments=[], now=NOW)
-    assert second.items == [] and new.digest in {k.digest for k in second.kept}
+    execute_again(client, source, POLICY, acr.front, plan, store, old, new)
 
 
 def test_v2_tag_delete_is_refused_like_acr(acr: FakeAcr, seeder: Seeder, http_client: httpx.Client) -> None:

@@ -14,25 +14,26 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.demo.images import ImageSpec
 from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
 from tests.fakes.gar import FakeGar
 from tests.fakes.gar_spec import errors_against, tag_list_errors
 from tests.fakes.portainer_http import json_response
-from tools.changes.retention import execute_plan
+from tests.integration.registries.delete_support import (
+    NOW,
+    execute_again,
+    execute_once,
+    push_old_and_new,
+    spec,
+)
 from tools.errors import AuthError, BadResponse, UpstreamError
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import RegistrySource
-from tools.policy.evaluate import evaluate_policies
-from tools.policy.loader import parse_policies
-from tools.policy.store import PlanStore
 from tools.registry.client import RegistryClient
 from tools.registry.kinds.base import AdapterConfig, NativeRegistry
 from tools.registry.kinds.gar.adapter import GarRegistry
 from tools.registry.kinds.select import build_registry, kind_for
 
-NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 POLICY = """
 policies:
   - name: gar-cleanup
@@ -64,12 +65,6 @@ def adapter_for(fake: FakeGar, http: httpx.Client, *, json_key: bool = False) ->
         password=password,
     )
     return build_registry(config)
-
-
-def spec(repository: str, tag: str | None, seed: str, days: int) -> ImageSpec:
-    return ImageSpec(
-        repository=repository, tag=tag, created=NOW - dt.timedelta(days=days), extra_layer_seed=seed
-    )
 
 
 def test_gar_hosts_are_recognised_from_a_custom_record() -> None:
@@ -134,17 +129,10 @@ def test_a_plain_v2_delete_meets_the_dangling_tag_error(
 def test_delete_plan_removes_tags_first_then_the_digest_once(
     gar: FakeGar, seeder: Seeder, http_client: httpx.Client, tmp_path: Path
 ) -> None:
-    old = seeder.push_image(spec("team/app", "old", "old", 300))
-    seeder.tag("team/app", old.digest, "old-alias")
-    new = seeder.push_image(spec("team/app", "new", "new", 5))
+    old, new = push_old_and_new(seeder)
     client = adapter_for(gar, http_client)
-    inventory = crawl_registry(client, RegistrySource(name="gar", url=gar.url, kind="gar"), workers=2)
-    plan = evaluate_policies(parse_policies(POLICY), registries=[inventory], deployments=[], now=NOW)
-    assert [(i.digest, sorted(i.tags)) for i in plan.items] == [(old.digest, ["old", "old-alias"])]
-    store = PlanStore(tmp_path / "state.db")
-    store.save(plan)
-
-    report = execute_plan(plan.plan_id, store=store, clients={"gar": client}, current_deployments=list)
+    source = RegistrySource(name="gar", url=gar.url, kind="gar")
+    plan, store, report = execute_once(client, source, POLICY, old, tmp_path)
     assert (report.deleted, report.skipped, report.failed) == (1, 0, 0), report.results
     deletes = [path for method, path in gar.front.seen if method == "DELETE"]
     tag_deletes = [p for p in deletes if p.endswith(("/manifests/old", "/manifests/old-alias"))]
@@ -154,13 +142,7 @@ def test_delete_plan_removes_tags_first_then_the_digest_once(
     assert client.head_manifest("team/app", old.digest) is None
     assert sorted(client.list_tags("team/app", fresh=True)) == ["new"]
 
-    sent = gar.front.count("DELETE")
-    again = execute_plan(plan.plan_id, store=store, clients={"gar": client}, current_deployments=list)
-    assert again.status == "already_done" and gar.front.count("DELETE") == sent  # nothing sent
-    assert client.delete_manifest("team/app", old.digest) is False  # already gone
-    recrawl = crawl_registry(client, RegistrySource(name="gar", url=gar.url, kind="gar"), workers=2)
-    second = evaluate_policies(parse_policies(POLICY), registries=[recrawl], deployments=[], now=NOW)
-    assert second.items == [] and new.digest in {k.digest for k in second.kept}
+    execute_again(client, source, POLICY, gar.front, plan, store, old, new)
 
 
 def test_a_tag_added_during_the_delete_is_removed_and_the_retry_is_bounded(
