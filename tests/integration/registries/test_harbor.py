@@ -12,17 +12,17 @@ import httpx
 import pytest
 
 from bot.demo.registry_server import RegistryServer
-from bot.demo.seed import ImageSpec, PushedImage, PushedIndex, Seeder
+from bot.demo.seed import PushedImage, PushedIndex, Seeder
 from tests.fakes.harbor import FakeHarbor
 from tests.fakes.registry_front import RegistryFront
 from tests.fakes.swagger2 import SwaggerCheck
+from tests.integration.registries.delete_support import NOW, push_two_platform_index, save_and_execute, spec
 from tools.changes.retention import execute_plan
 from tools.errors import AuthError, BadResponse, RegentError, UpstreamError
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import RegistrySource
 from tools.policy.evaluate import evaluate_policies
 from tools.policy.loader import parse_policies
-from tools.policy.store import PlanStore
 from tools.registry.kinds.base import AdapterConfig
 from tools.registry.kinds.harbor.adapter import HarborRegistry
 from tools.registry.kinds.harbor.client import is_harbor
@@ -30,7 +30,6 @@ from tools.registry.kinds.select import build_registry
 
 pytestmark = pytest.mark.real
 
-NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 USER, PASSWORD = "robot$regent", "harbor-secret"
 
 
@@ -45,26 +44,13 @@ class Seeded:
 
 
 def seed(seeder: Seeder) -> Seeded:
-    def spec(repo: str, tag: str | None, days: int, name: str) -> ImageSpec:
-        return ImageSpec(
-            repository=repo, tag=tag, created=NOW - dt.timedelta(days=days), extra_layer_seed=name
-        )
-
-    app_v1 = seeder.push_image(spec("team/app", "1.0", 100, "v1"))
+    app_v1 = seeder.push_image(spec("team/app", "1.0", "v1", 100))
     seeder.tag("team/app", app_v1.digest, "latest")
-    amd = spec("lib/base", None, 50, "amd")
-    arm = ImageSpec(
-        repository="lib/base",
-        tag=None,
-        created=amd.created,
-        platform=("linux", "arm64"),
-        extra_layer_seed="arm",
-    )
     return Seeded(
         app_v1=app_v1,
-        app_v2=seeder.push_image(spec("team/app", "2.0", 60, "v2")),
-        cli=seeder.push_image(spec("team/tools/cli", "1.0", 90, "cli")),
-        base=seeder.push_index("lib/base", "3.1", [amd, arm]),
+        app_v2=seeder.push_image(spec("team/app", "2.0", "v2", 60)),
+        cli=seeder.push_image(spec("team/tools/cli", "1.0", "cli", 90)),
+        base=push_two_platform_index(seeder, "lib/base", "3.1", 50),
     )
 
 
@@ -153,9 +139,7 @@ policies:
     source = RegistrySource(name="harbor", url=front.url, kind="harbor")
     plan = evaluate_policies(policies, registries=[crawl_registry(adapter, source)], deployments=[], now=NOW)
     assert {item.digest for item in plan.items} == {pushed.app_v2.digest, pushed.cli.digest}
-    store = PlanStore(tmp_path / "state.db")
-    store.save(plan)
-    report = execute_plan(plan.plan_id, store=store, clients={"harbor": adapter}, current_deployments=list)
+    store, report = save_and_execute(plan, adapter, "harbor", tmp_path)
     assert report.status == "completed" and report.deleted == 2, report.results
     assert sorted(fake.deleted_via_api) == sorted(
         [("team/app", pushed.app_v2.digest), ("team/tools/cli", pushed.cli.digest)]

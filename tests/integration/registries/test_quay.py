@@ -12,25 +12,24 @@ import httpx
 import pytest
 
 from bot.demo.registry_server import RegistryServer
-from bot.demo.seed import ImageSpec, PushedImage, PushedIndex, Seeder
+from bot.demo.seed import PushedImage, PushedIndex, Seeder
 from tests.fakes.portainer_http import Request, Response
 from tests.fakes.quay import FakeQuay
 from tests.fakes.quay_spec import QuayCheck
 from tests.fakes.registry_front import RegistryFront
+from tests.integration.registries.delete_support import NOW, push_two_platform_index, save_and_execute, spec
 from tools.changes.retention import execute_plan
 from tools.errors import AuthError, BadResponse, ConfigError, RegentError
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import RegistrySource
 from tools.policy.evaluate import evaluate_policies
 from tools.policy.loader import parse_policies
-from tools.policy.store import PlanStore
 from tools.registry.kinds.base import AdapterConfig
 from tools.registry.kinds.quay.adapter import QuayRegistry
 from tools.registry.kinds.select import build_registry
 
 pytestmark = pytest.mark.real
 
-NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 TOKEN = "quay-oauth-token"
 
 
@@ -46,27 +45,14 @@ class Seeded:
 
 
 def seed(seeder: Seeder) -> Seeded:
-    def spec(repo: str, tag: str | None, days: int, name: str) -> ImageSpec:
-        return ImageSpec(
-            repository=repo, tag=tag, created=NOW - dt.timedelta(days=days), extra_layer_seed=name
-        )
-
-    app_v1 = seeder.push_image(spec("acme/app", "1.0", 100, "v1"))
+    app_v1 = seeder.push_image(spec("acme/app", "1.0", "v1", 100))
     seeder.tag("acme/app", app_v1.digest, "latest")
-    amd = spec("acme/base", None, 50, "amd")
-    arm = ImageSpec(
-        repository="acme/base",
-        tag=None,
-        created=amd.created,
-        platform=("linux", "arm64"),
-        extra_layer_seed="arm",
-    )
     return Seeded(
         app_v1=app_v1,
-        app_v2=seeder.push_image(spec("acme/app", "2.0", 60, "v2")),
-        web=seeder.push_image(spec("acme/web", "1.0", 90, "web")),
-        base=seeder.push_index("acme/base", "3.1", [amd, arm]),
-        other=seeder.push_image(spec("other/tool", "1.0", 10, "tool")),
+        app_v2=seeder.push_image(spec("acme/app", "2.0", "v2", 60)),
+        web=seeder.push_image(spec("acme/web", "1.0", "web", 90)),
+        base=push_two_platform_index(seeder, "acme/base", "3.1", 50),
+        other=seeder.push_image(spec("other/tool", "1.0", "tool", 10)),
     )
 
 
@@ -153,9 +139,7 @@ policies:
     source = RegistrySource(name="quay", url=front.url, kind="quay")
     plan = evaluate_policies(policies, registries=[crawl_registry(adapter, source)], deployments=[], now=NOW)
     assert {item.digest for item in plan.items} == {pushed.app_v2.digest, pushed.web.digest}
-    store = PlanStore(tmp_path / "state.db")
-    store.save(plan)
-    report = execute_plan(plan.plan_id, store=store, clients={"quay": adapter}, current_deployments=list)
+    store, report = save_and_execute(plan, adapter, "quay", tmp_path)
     assert report.status == "completed" and report.deleted == 2, report.results
     assert front.count("DELETE", "/api/v1/repository/acme/app/tag/2.0") == 1  # the tag first, via the API
     assert front.count("DELETE", "/api/v1/repository/acme/web/tag/1.0") == 1
