@@ -5,6 +5,8 @@ images as a registry's own API lists them, pair items with Regent's plan, and wr
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tools.inventory.models import RegistryInventory
@@ -38,9 +40,19 @@ def policies_for(
     return chosen
 
 
-def listed_images(inventory: RegistryInventory, repository: str) -> list[tuple[str, tuple[str, ...]]]:
-    """(digest, sorted tags) of each image a registry lists on its own: an index's untagged children are
-    part of their index and left out."""
+@dataclass(frozen=True, slots=True)
+class ListedImage:
+    """One image of a repository as a registry's own listing shows it, with the snapshot's clocks."""
+
+    digest: str
+    tags: tuple[str, ...]
+    pushed: datetime | None
+    pulled: datetime | None
+
+
+def listed_images(inventory: RegistryInventory, repository: str) -> list[ListedImage]:
+    """The images a registry lists on its own (tagged and untagged), by digest: an index's untagged
+    children are part of their index and left out."""
     tags: dict[str, list[str]] = {}
     for tag, digest in inventory.tags.get(repository, {}).items():
         tags.setdefault(digest, []).append(tag)
@@ -51,7 +63,10 @@ def listed_images(inventory: RegistryInventory, repository: str) -> list[tuple[s
         if (manifest := inventory.manifests.get(digest)) is not None
         for child in manifest.children
     }
-    return [(d, tuple(sorted(tags.get(d, ())))) for d in sorted(digests - (children - set(tags)))]
+    return [
+        ListedImage(d, tuple(sorted(tags.get(d, ()))), inventory.pushed.get(d), inventory.last_pulled.get(d))
+        for d in sorted(digests - (children - set(tags)))
+    ]
 
 
 def plan_reasons(plan: Plan, registry: str, repository: str) -> tuple[dict[str, str], dict[str, str]]:

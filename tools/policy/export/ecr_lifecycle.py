@@ -31,7 +31,14 @@ from typing import Any
 from tools.analysis.clocks import SECONDS_PER_DAY
 from tools.inventory.models import RegistryInventory
 from tools.policy.export.base import ExportRequest, ItemDifference, NativeExport
-from tools.policy.export.common import listed_images, native_export, plan_reasons, policies_for, registries_of
+from tools.policy.export.common import (
+    ListedImage,
+    listed_images,
+    native_export,
+    plan_reasons,
+    policies_for,
+    registries_of,
+)
 from tools.policy.model import Policy
 from tools.policy.plans import Plan
 
@@ -232,14 +239,7 @@ def ecr_pattern(pattern: str) -> str | None:
 # ----- ECR's evaluation, simulated over the snapshot ------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Image:
-    """One image of a repository as ECR's lifecycle evaluation sees it."""
-
-    digest: str
-    tags: tuple[str, ...]
-    pushed: datetime | None
-    pulled: datetime | None
+Image = ListedImage  # ECR's lifecycle evaluation sees an image as ECR lists it
 
 
 def simulate(rules: Sequence[Mapping[str, Any]], images: Sequence[Image], *, now: datetime) -> dict[str, int]:
@@ -293,14 +293,6 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
-def repository_images(inventory: RegistryInventory, repository: str) -> list[Image]:
-    """The repository's images as ECR lists them: tagged ones and untagged ones, index children left out."""
-    return [
-        Image(digest=d, tags=tags, pushed=inventory.pushed.get(d), pulled=inventory.last_pulled.get(d))
-        for d, tags in listed_images(inventory, repository)
-    ]
-
-
 def compare(
     plan: Plan,
     inventory: RegistryInventory,
@@ -312,7 +304,7 @@ def compare(
     """Every image of the repository that Regent's plan and the simulated ECR rules treat differently."""
     name = inventory.source.name
     planned, kept = plan_reasons(plan, name, repository)
-    images = repository_images(inventory, repository)
+    images = listed_images(inventory, repository)
     expired = simulate(rules, images, now=now)
     out: list[ItemDifference] = []
     for image in images:

@@ -23,13 +23,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from tools.inventory.models import RegistryInventory
 from tools.policy.export.base import ExportRequest, ItemDifference, NativeExport
-from tools.policy.export.common import listed_images, native_export, plan_reasons, registries_of
+from tools.policy.export.common import ListedImage, listed_images, native_export, plan_reasons, registries_of
 from tools.policy.model import Policy
 from tools.policy.plans import Plan
 from tools.policy.rules import compile_policy, matches_registry, matches_repository
@@ -43,14 +42,7 @@ ALWAYS_UNEXPRESSED = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Artifact:
-    """One artifact of a repository as Harbor's retention sees it."""
-
-    digest: str
-    tags: tuple[str, ...]
-    pushed: datetime | None
-    pulled: datetime | None
+Artifact = ListedImage  # Harbor's retention sees an artifact as Harbor lists it
 
 
 def export_harbor_retention(request: ExportRequest) -> NativeExport:
@@ -313,14 +305,6 @@ def _glob(pattern: str, value: str) -> bool:
     return re.fullmatch(out, value) is not None
 
 
-def repository_artifacts(inventory: RegistryInventory, repository: str) -> list[Artifact]:
-    """The repository's artifacts as Harbor lists them: index children are part of their index."""
-    return [
-        Artifact(d, tags, inventory.pushed.get(d), inventory.last_pulled.get(d))
-        for d, tags in listed_images(inventory, repository)
-    ]
-
-
 def compare(
     plan: Plan,
     inventory: RegistryInventory,
@@ -335,7 +319,7 @@ def compare(
     for repository in sorted(
         r for r in inventory.tags.keys() | inventory.repository_digests.keys() if r.startswith(project + "/")
     ):
-        artifacts = repository_artifacts(inventory, repository)
+        artifacts = listed_images(inventory, repository)
         kept = evaluate(rules, repository.partition("/")[2], artifacts, now=now)
         planned, reasons = plan_reasons(plan, name, repository)
         for artifact in artifacts:
