@@ -26,12 +26,17 @@ from typing import Any
 from urllib.parse import quote
 
 from tests.fakes.portainer_http import Request, Response, json_response
-from tests.fakes.token_vendor import TokenVendorFake, basic_credentials, registry_errors
+from tests.fakes.token_vendor import (
+    DIGEST,
+    V2_PATH,
+    TokenVendorFake,
+    basic_credentials,
+    registry_errors,
+    v2_scope,
+)
 
 _MANIFESTS = re.compile(r"^/acr/v1/(?P<name>.+)/_manifests(?:/(?P<digest>sha256:[0-9a-f]{64}))?$")
 _TAG = re.compile(r"^/acr/v1/(?P<name>.+)/_tags/(?P<tag>[^/]+)$")
-_V2 = re.compile(r"^/v2/(?P<name>.+)/(?P<what>manifests|tags|blobs)/(?P<rest>.*)$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass
@@ -79,7 +84,7 @@ class FakeAcr(TokenVendorFake):
             return self._manifest(name, digest) if digest else self._manifests(name, request)
         if (match := _TAG.match(request.path)) and request.method == "DELETE":
             return self._delete_tag(match["name"], match["tag"])
-        if match := _V2.match(request.path):
+        if match := V2_PATH.match(request.path):
             return self._v2(request, match["name"], match["what"], match["rest"])
         return None
 
@@ -170,7 +175,7 @@ class FakeAcr(TokenVendorFake):
     # ----- v2, where ACR differs from distribution ---------------------------------------------
 
     def _v2(self, request: Request, name: str, what: str, rest: str) -> Response | None:
-        if what == "manifests" and not _DIGEST.match(rest):
+        if what == "manifests" and not DIGEST.match(rest):
             if request.method == "DELETE":  # G5: ACR cannot delete a tag through v2
                 return json_response(405, registry_errors("UNSUPPORTED"))
             digest = self.view.resolve(name, rest)
@@ -187,17 +192,12 @@ class FakeAcr(TokenVendorFake):
 
 def _scope_needed(request: Request) -> str:
     path, method = request.path, request.method
-    if path.startswith("/v2/_catalog"):
-        return "registry:catalog:*"
     if match := _MANIFESTS.match(path):
         return f"repository:{match['name']}:metadata_read"
     if match := _TAG.match(path):
         action = "delete" if method == "DELETE" else "metadata_read"
         return f"repository:{match['name']}:{action}"
-    if match := _V2.match(path):
-        action = {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}.get(method, "push")
-        return f"repository:{match['name']}:{action}"
-    return ""
+    return v2_scope(request)
 
 
 def _acr_time(moment: datetime) -> str:

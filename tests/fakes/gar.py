@@ -18,16 +18,19 @@ check against the discovery document (tests/fakes/gar_spec.py).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from tests.fakes.portainer_http import Request, Response, json_response
-from tests.fakes.token_vendor import TokenVendorFake, basic_credentials, registry_errors
-
-_V2 = re.compile(r"^/v2/(?P<name>.+)/(?P<what>manifests|tags|blobs)/(?P<rest>.*)$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+from tests.fakes.token_vendor import (
+    DIGEST,
+    V2_PATH,
+    TokenVendorFake,
+    basic_credentials,
+    registry_errors,
+    v2_scope,
+)
 
 
 @dataclass
@@ -55,12 +58,12 @@ class FakeGar(TokenVendorFake):
                 return answer
         if request.path == "/v2/token":
             return self._token(request)
-        needed = _scope_needed(request)
+        needed = v2_scope(request)
         if not self.authorized(request, needed):
             scope = f',scope="{needed}"' if needed else ""
             header = f'Bearer realm="{self.url}/v2/token",service="{self.host}"{scope}'
             return json_response(401, registry_errors("UNAUTHORIZED"), {"WWW-Authenticate": header})
-        match = _V2.match(request.path)
+        match = V2_PATH.match(request.path)
         if match is None:
             return None
         name, what, rest = match["name"], match["what"], match["rest"]
@@ -68,7 +71,7 @@ class FakeGar(TokenVendorFake):
             return self._tag_list(request, name)
         if what != "manifests":
             return None
-        if _DIGEST.match(rest):
+        if DIGEST.match(rest):
             if request.method == "DELETE":
                 return self._delete_digest(name, rest)
             return None
@@ -120,15 +123,6 @@ class FakeGar(TokenVendorFake):
                 400, {"errors": [{"code": "GOOGLE_MANIFEST_DANGLING_TAG", "message": message}]}
             )
         return None  # the real registry deletes it (or answers 404 when it is gone)
-
-
-def _scope_needed(request: Request) -> str:
-    if request.path.startswith("/v2/_catalog"):
-        return "registry:catalog:*"
-    if match := _V2.match(request.path):
-        action = {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}.get(request.method, "push")
-        return f"repository:{match['name']}:{action}"
-    return ""
 
 
 def _millis(moment: datetime) -> int:

@@ -6,6 +6,7 @@ every other route challenged with `Bearer realm=…,service=…,scope=…` until
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,20 @@ from urllib.parse import urlsplit
 from tests.fakes.portainer_http import Request, Response
 from tests.fakes.registry_front import RegistryFront
 from tests.fakes.vendor_upstream import UpstreamView
+
+V2_PATH = re.compile(r"^/v2/(?P<name>.+)/(?P<what>manifests|tags|blobs)/(?P<rest>.*)$")
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def v2_scope(request: Request) -> str:
+    """The token scope a v2 request needs (the catalog, or pull/push/delete on its repository); "" for
+    any other path."""
+    if request.path.startswith("/v2/_catalog"):
+        return "registry:catalog:*"
+    if match := V2_PATH.match(request.path):
+        action = {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}.get(request.method, "push")
+        return f"repository:{match['name']}:{action}"
+    return ""
 
 
 class TokenVendorFake:
