@@ -109,24 +109,19 @@ def _seed(seeder: Seeder) -> list[str]:
     ]
 
 
+def export_tiny(policy: Path, registry_url: str, *more: str) -> int:
+    """`regent plan --export tiny-retention` of the policy file over one registry, with more arguments."""
+    return main(
+        ["plan", "--policy", str(policy), "--registry", registry_url, "--export", "tiny-retention", *more]
+    )
+
+
 def test_export_writes_documents_and_shows_differences_notes_and_the_preview_side_by_side(
     registry: RegistryServer, seeder: Seeder, cli: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     digests = _seed(seeder)  # the newest ("3") is kept, "2" and "1" go
     out = tmp_path / "out"
-    code = main(
-        [
-            "plan",
-            "--policy",
-            str(cli),
-            "--registry",
-            registry.url,
-            "--export",
-            "tiny-retention",
-            "--out",
-            str(out),
-        ]
-    )
+    code = export_tiny(cli, registry.url, "--out", str(out))
     text = capsys.readouterr().out
     assert code == 0, text
     written = json.loads((out / "team__api.json").read_text())
@@ -144,19 +139,7 @@ def test_export_json_and_documents_on_stdout(
     registry: RegistryServer, seeder: Seeder, cli: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     digests = _seed(seeder)
-    code = main(
-        [
-            "plan",
-            "--policy",
-            str(cli),
-            "--registry",
-            registry.url,
-            "--export",
-            "tiny-retention",
-            "--json",
-            "--no-preview",
-        ]
-    )
+    code = export_tiny(cli, registry.url, "--json", "--no-preview")
     document = json.loads(capsys.readouterr().out)
     assert code == 0
     assert {i["digest"] for i in document["items"]} == set(digests[1:])

@@ -79,6 +79,19 @@ def export(policies: PolicyFile, inventory: RegistryInventory, plan: Plan, now: 
     return exporter("ecr-lifecycle")(ExportRequest(policies=policies, plan=plan, snapshot=snapshot, now=now))
 
 
+def running_api(digest: str) -> Deployment:
+    """`api` running team/app:1.0 (this digest) in the prod environment."""
+    return Deployment(
+        environment_id=1,
+        environment="prod",
+        kind="container",
+        name="api",
+        image="team/app:1.0",
+        digest=digest,
+        state="running",
+    )
+
+
 def test_documents_are_accepted_and_the_differences_are_the_ones_ecr_would_make(
     moto_ecr: MotoEcr, ecr_blobs: RegistryServer, http_client: httpx.Client
 ) -> None:
@@ -90,15 +103,7 @@ def test_documents_are_accepted_and_the_differences_are_the_ones_ecr_would_make(
     with ecr_front(ecr_blobs.url, seed.ecr) as front:
         inventory, _ = crawl(front.url, http_client)
     now = dt.datetime.now(dt.UTC) + dt.timedelta(days=100)  # every image was pushed 100 days "ago"
-    in_use = Deployment(
-        environment_id=1,
-        environment="prod",
-        kind="container",
-        name="api",
-        image="team/app:1.0",
-        digest=running.digest,
-        state="running",
-    )
+    in_use = running_api(running.digest)
     policies = parse_policies(POLICIES)
     plan = evaluate_policies(policies, registries=[inventory], deployments=[in_use], now=now)
     assert {i.digest for i in plan.items} == {old.digest}  # 1.0 runs (and is the newest 1.x), prod, stable
@@ -201,15 +206,7 @@ def test_ecr_preview_side_by_side_with_the_plan(
         inventory, adapter = crawl(front.url, http_client)
     now = dt.datetime.now(dt.UTC) + dt.timedelta(days=100)
     policies = parse_policies(POLICIES)
-    in_use = Deployment(
-        environment_id=1,
-        environment="prod",
-        kind="container",
-        name="api",
-        image="team/app:1.0",
-        digest=running.digest,
-        state="running",
-    )
+    in_use = running_api(running.digest)
     plan = evaluate_policies(policies, registries=[inventory], deployments=[in_use], now=now)
     result = export(policies, inventory, plan, now)
     text = json.dumps(result.documents["team/app"], separators=(",", ":"))
