@@ -24,16 +24,22 @@ policies:
 """
 
 
+def push_dated(
+    seeder: Seeder, clocks: dict[str, dt.datetime], repository: str, tag: str, created: dt.datetime, seed: str
+) -> str:
+    """Push an image built at `created`; the vendor's push clock (`clocks`, digest -> time) agrees."""
+    image = ImageSpec(repository=repository, tag=tag, created=created, extra_layer_seed=seed)
+    digest = seeder.push_image(image).digest
+    clocks[digest] = created
+    return digest
+
+
 def push_old_and_current(seeder: Seeder, repository: str, clocks: dict[str, dt.datetime]) -> tuple[str, str]:
     """(old, current): `old` and `old-alias` on one 200-day-old image, `current` on another; the
     vendor's push clock (`clocks`, digest -> time) says the same age."""
 
     def push(tag: str) -> str:
-        created = NOW - dt.timedelta(days=200)
-        image = ImageSpec(repository=repository, tag=tag, created=created, extra_layer_seed=tag)
-        digest = seeder.push_image(image).digest
-        clocks[digest] = created
-        return digest
+        return push_dated(seeder, clocks, repository, tag, NOW - dt.timedelta(days=200), tag)
 
     old = push("old")
     seeder.tag(repository, old, "old-alias")

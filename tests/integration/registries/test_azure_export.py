@@ -21,6 +21,7 @@ from bot.demo.registry_server import RegistryServer
 from bot.demo.seed import Seeder
 from tests.cli import run_regent
 from tests.fakes.acr import FakeAcr
+from tests.integration.registries.apply_support import push_dated
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import Deployment, InventorySnapshot, RegistrySource
 from tools.policy.evaluate import evaluate_policies
@@ -54,13 +55,8 @@ def test_acr_purge_commands_locks_and_differences(
     acr: FakeAcr, seeder: Seeder, http_client: httpx.Client
 ) -> None:
     def push(repository: str, tag: str, days: int) -> str:
-        created = NOW - dt.timedelta(days=days)
-        image = ImageSpec(
-            repository=repository, tag=tag, created=created, extra_layer_seed=f"{repository}{tag}"
-        )
-        digest = seeder.push_image(image).digest
-        acr.created[digest] = created  # ACR's push time and the build time agree here
-        return digest
+        created = NOW - dt.timedelta(days=days)  # ACR's push time and the build time agree here
+        return push_dated(seeder, acr.created, repository, tag, created, f"{repository}{tag}")
 
     old = push("team/app", "old", 200)
     stable = push("team/app", "stable-1", 200)

@@ -18,6 +18,7 @@ from bot.demo.seed import Seeder
 from tests.cli import run_regent
 from tests.fakes.gar import FakeGar
 from tests.fakes.gar_spec import errors_against
+from tests.integration.registries.apply_support import push_dated
 from tools.inventory.crawl import crawl_registry
 from tools.inventory.models import Deployment, InventorySnapshot, RegistrySource
 from tools.policy.evaluate import evaluate_policies
@@ -66,11 +67,8 @@ def test_gar_cleanup_policies_validate_and_name_the_differences(
     gar: FakeGar, seeder: Seeder, http_client: httpx.Client
 ) -> None:
     def push(repository: str, tag: str, days: int) -> str:
-        created = NOW - dt.timedelta(days=days)
-        spec = ImageSpec(repository=repository, tag=tag, created=created, extra_layer_seed=repository + tag)
-        digest = seeder.push_image(spec).digest
-        gar.uploaded[digest] = created  # uploaded when built, so both clocks agree
-        return digest
+        created = NOW - dt.timedelta(days=days)  # uploaded when built, so both clocks agree
+        return push_dated(seeder, gar.uploaded, repository, tag, created, repository + tag)
 
     old = push("proj/images/app", "old", 200)
     stable = push("proj/images/app", "stable-1", 200)
