@@ -102,9 +102,7 @@ def export_acr_purge(request: ExportRequest) -> NativeExport:
         "kept tags are locked (writeEnabled false): acr purge never deletes a locked tag, and an RE2 filter "
         "cannot exclude names; the locks cover the tags of this snapshot, not tags pushed later",
     ]
-    if not documents:
-        notes.insert(0, "no ACR registry in the snapshot is selected by these policies")
-    return native_export(FORMAT, documents, unexpressed, differences, notes)
+    return native_export(FORMAT, documents, unexpressed, differences, notes, selects="ACR registry")
 
 
 def document(

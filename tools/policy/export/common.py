@@ -84,12 +84,21 @@ def native_export(
     unexpressed: Iterable[str],
     differences: Iterable[ItemDifference],
     notes: Iterable[str],
+    *,
+    selects: str,
 ) -> NativeExport:
-    """The export, each unexpressed line said once (first place kept)."""
+    """The export, each unexpressed line said once (first place kept); with no document, the first note
+    says that the policies select no `selects` ("ECR repository", "Harbor project", …) of the snapshot."""
+    first = () if documents else (f"no {selects} in the snapshot is selected by these policies",)
     return NativeExport(
         format=format,
         documents=documents,
         unexpressed=tuple(dict.fromkeys(unexpressed)),
         differences=tuple(differences),
-        notes=tuple(notes),
+        notes=(*first, *notes),
     )
+
+
+def registry_names(request: ExportRequest, kind: str) -> list[str]:
+    """The names of the snapshot's registries of one kind (only `request.registry` when it names one)."""
+    return sorted({inventory.source.name for inventory in registries_of(request, kind)})

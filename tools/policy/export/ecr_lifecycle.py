@@ -75,7 +75,6 @@ def export_ecr_lifecycle(request: ExportRequest) -> NativeExport:
     documents: dict[str, Any] = {}
     unexpressed: list[str] = list(ALWAYS_UNEXPRESSED)
     differences: list[ItemDifference] = []
-    notes: list[str] = []
     inventories = registries_of(request, "ecr")
     single = len({i.source.name for i in inventories}) == 1  # document names need no registry prefix
     for inventory in inventories:
@@ -92,14 +91,12 @@ def export_ecr_lifecycle(request: ExportRequest) -> NativeExport:
             documents[key] = {"rules": rules}
             unexpressed.extend(f"{key}: {text}" for text in document.unexpressed)
             differences.extend(compare(request.plan, inventory, repository, rules, now=request.now))
-    if not documents:
-        notes.append("no ECR repository in the snapshot is selected by these policies")
-    notes.append(
+    notes = [
         "apply with `aws ecr put-lifecycle-policy --repository-name <name> "
         "--lifecycle-policy-text file://<document>`; "
         "ECR can preview a document first (StartLifecyclePolicyPreview), which Regent shows next to its plan"
-    )
-    return native_export(FORMAT, documents, unexpressed, differences, notes)
+    ]
+    return native_export(FORMAT, documents, unexpressed, differences, notes, selects="ECR repository")
 
 
 # ----- translation ---------------------------------------------------------------------------------

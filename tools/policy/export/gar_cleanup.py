@@ -85,9 +85,7 @@ def export_gar_cleanup(request: ExportRequest) -> NativeExport:
         "or PATCH the repository with `cleanupPolicies` and `cleanupPolicyDryRun` "
         "(updateMask=cleanupPolicies,cleanupPolicyDryRun)",
     ]
-    if not documents:
-        notes.insert(0, "no GAR repository in the snapshot is selected by these policies")
-    return native_export(FORMAT, documents, unexpressed, differences, notes)
+    return native_export(FORMAT, documents, unexpressed, differences, notes, selects="GAR repository")
 
 
 def gar_repositories(host: str, inventory: RegistryInventory) -> dict[str, dict[str, str]]:

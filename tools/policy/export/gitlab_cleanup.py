@@ -132,9 +132,7 @@ def export_gitlab_cleanup(request: ExportRequest) -> NativeExport:
         "and the parameters as query (repository ids from `GET …/registry/repositories`)",
         "GitLab's cleanup deletes tags; storage comes back after the registry's garbage collection",
     ]
-    if not documents:
-        notes.insert(0, "no GitLab registry in the snapshot is selected by these policies")
-    return native_export(FORMAT, documents, unexpressed, differences, notes)
+    return native_export(FORMAT, documents, unexpressed, differences, notes, selects="GitLab registry")
 
 
 def translate(policy: Policy, protected: Iterable[str]) -> Translation:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from tools.errors import NotFound, RegentError
 from tools.policy.export.base import ExportRequest, NativeExport, NativePreview, PreviewClients, PreviewRow
+from tools.policy.export.common import registry_names
 from tools.policy.plans import Plan
 from tools.registry.kinds.harbor.client import HarborApi, RetentionTask
 
@@ -137,8 +138,7 @@ def harbor_retention_preview(
     """
     from tools.registry.kinds.harbor.adapter import HarborRegistry  # the adapter imports v2 machinery
 
-    names = sorted({i.source.name for i in request.snapshot.registries if i.source.kind == "harbor"})
-    names = [n for n in names if request.registry is None or n == request.registry]
+    names = registry_names(request, "harbor")
     out: list[NativePreview] = []
     for name in names:
         client = clients.get(name)

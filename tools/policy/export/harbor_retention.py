@@ -73,9 +73,7 @@ def export_harbor_retention(request: ExportRequest) -> NativeExport:
         "Harbor can dry-run a stored policy (POST /retentions/{id}/executions with dry_run true): "
         "Regent shows that run's per-artifact decisions next to its plan",
     ]
-    if not documents:
-        notes.insert(0, "no Harbor project in the snapshot is selected by these policies")
-    return native_export(FORMAT, documents, unexpressed, differences, notes)
+    return native_export(FORMAT, documents, unexpressed, differences, notes, selects="Harbor project")
 
 
 def retention_policy(rules: Sequence[Mapping[str, Any]], project_id: int = 0) -> dict[str, Any]:

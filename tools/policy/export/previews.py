@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tools.errors import RegentError
 from tools.policy.export.base import ExportRequest, NativeExport, NativePreview, PreviewClients, PreviewRow
+from tools.policy.export.common import registry_names
 
 
 def ecr_lifecycle_preview(
@@ -18,8 +19,7 @@ def ecr_lifecycle_preview(
     from tools.policy.export.ecr_preview import preview_side_by_side
     from tools.registry.kinds.ecr.adapter import EcrRegistry
 
-    names = sorted({i.source.name for i in request.snapshot.registries if i.source.kind == "ecr"})
-    names = [n for n in names if request.registry is None or n == request.registry]
+    names = registry_names(request, "ecr")
     out: list[NativePreview] = []
     for name in names:
         client = clients.get(name)
