@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from bot.agent.llm import OpenAIChat
 from bot.app import build_app
@@ -143,7 +144,8 @@ def _answer_no(console: Console) -> Callable[[str], str]:
     """The demo answers the approval prompt itself: no, so nothing is deleted."""
 
     def read(prompt: str) -> str:
-        console.print(f"{prompt}n   [dim](the demo answers no: nothing is deleted)[/dim]")
+        # escape: rich would take the prompt's "[y/N]" for markup and print "Approve?  n"
+        console.print(f"{escape(prompt)}n   [dim](the demo answers no: nothing is deleted)[/dim]")
         return "n"
 
     return read
