@@ -8,6 +8,7 @@ request never holds up Slack's 3-second ack of another.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -109,10 +110,16 @@ class HttpServer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Let running requests finish (a few seconds at most), then close every socket."""
+        """Let running requests finish (a few seconds at most), then close every socket; idempotent."""
+        if self._stopping.is_set():  # a second stop (a signal, then the context's exit): already done
+            self._thread.join(timeout=5)
+            return
         self._server.task_dispatcher.shutdown(timeout=_STOP_GRACE_SECONDS)
         self._stopping.set()
-        self._server.pull_trigger()  # wakes the I/O loop, which then sees _stopping
+        # wakes the I/O loop, which then sees _stopping; if the loop has ended already it closed the
+        # trigger with every other socket, and there is nothing left to wake (EBADF)
+        with contextlib.suppress(OSError):
+            self._server.pull_trigger()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         else:
