@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -32,6 +33,33 @@ API_KEY = "ptr_ecr-inventory-test-key-001"
 WRONG_SECRET = "wrong-secret-9f3kq"
 
 
+def regent_through_portainer(
+    front_url: str,
+    moto_ecr: MotoEcr,
+    tmp_path: Path,
+    *args: str,
+    access_key: str = ACCESS_KEY,
+    secret: str = SECRET_KEY,
+) -> subprocess.CompletedProcess[str]:
+    """Run `regent ARGS` against a Portainer CE whose only registry is an ECR record (type 7) holding
+    nothing but an access key, a secret and a region; no AWS config or credentials file is read."""
+    record = FakeRegistry(
+        7, "aws", front_url, type=7, username=access_key, password=secret, ecr_region=REGION
+    )
+    users = [FakeUser(1, "admin", password="admin-pw-ecr", api_keys=(API_KEY,))]
+    with FakePortainer(edition="CE", users=users, registries=[record], environments=[]) as fake:
+        config = tmp_path / "regent.yml"
+        config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
+        env = {
+            "PORTAINER_API_KEY": API_KEY,
+            "REGENT_CONFIG": str(config),
+            "AWS_ENDPOINT_URL_ECR": moto_ecr.url,
+            "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        }
+        return run_regent(*args, state=tmp_path, env=env)
+
+
 def test_portainer_ecr_record_is_inventoried_with_ecr_clocks(
     moto_ecr: MotoEcr, ecr_blobs: RegistryServer, http_client: httpx.Client, tmp_path: Path
 ) -> None:
@@ -41,26 +69,7 @@ def test_portainer_ecr_record_is_inventoried_with_ecr_clocks(
     app2 = seed.push("team/app", ["2.0"], layer_size=3000)
     web = seed.push("team/web", ["1.0"])
     with ecr_front(ecr_blobs.url, seed.ecr) as front:
-        record = FakeRegistry(
-            7, "aws", front.url, type=7, username=ACCESS_KEY, password=SECRET_KEY, ecr_region=REGION
-        )
-        fake = FakePortainer(
-            edition="CE",
-            users=[FakeUser(1, "admin", password="admin-pw-ecr", api_keys=(API_KEY,))],
-            registries=[record],
-            environments=[],
-        )
-        config = tmp_path / "regent.yml"
-        with fake:
-            config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
-            env = {
-                "PORTAINER_API_KEY": API_KEY,
-                "REGENT_CONFIG": str(config),
-                "AWS_ENDPOINT_URL_ECR": moto_ecr.url,
-                "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-            }
-            done = run_regent("inventory", "--json", state=tmp_path, env=env)
+        done = regent_through_portainer(front.url, moto_ecr, tmp_path, "inventory", "--json")
         catalog_reads = front.count("GET", "/v2/_catalog")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
@@ -104,32 +113,15 @@ def test_wrong_aws_keys_in_portainer_are_a_clear_error_of_that_registry(
     seed.push("team/app", ["1.0"])
     monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # moto checks keys from now on
     with ecr_front(ecr_blobs.url, seed.ecr) as front:
-        record = FakeRegistry(
-            7,
-            "aws",
+        done = regent_through_portainer(
             front.url,
-            type=7,
-            username="AKIAWRONGKEY00000000",
-            password=WRONG_SECRET,
-            ecr_region=REGION,
+            moto_ecr,
+            tmp_path,
+            "inventory",
+            "--json",
+            access_key="AKIAWRONGKEY00000000",
+            secret=WRONG_SECRET,
         )
-        fake = FakePortainer(
-            edition="CE",
-            users=[FakeUser(1, "admin", password="admin-pw-ecr", api_keys=(API_KEY,))],
-            registries=[record],
-            environments=[],
-        )
-        config = tmp_path / "regent.yml"
-        with fake:
-            config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
-            env = {
-                "PORTAINER_API_KEY": API_KEY,
-                "REGENT_CONFIG": str(config),
-                "AWS_ENDPOINT_URL_ECR": moto_ecr.url,
-                "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-            }
-            done = run_regent("inventory", "--json", state=tmp_path, env=env)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     (registry,) = json.loads(done.stdout)["registries"]
     assert registry["partial"] and registry["repositories"] == 0
@@ -154,23 +146,9 @@ def test_regent_plan_exports_ecr_lifecycle_for_the_portainer_record(
         "policies:\n  - name: newest\n    repositories: ['team/**']\n    clock: pushed\n"
         "    keep:\n      - most_recent: 1\n    delete:\n      - all: true\n"
     )
+    args = ("plan", "--policy", str(policy), "--export", "ecr-lifecycle", "--json")
     with ecr_front(ecr_blobs.url, seed.ecr) as front:
-        record = FakeRegistry(
-            7, "aws", front.url, type=7, username=ACCESS_KEY, password=SECRET_KEY, ecr_region=REGION
-        )
-        users = [FakeUser(1, "admin", password="admin-pw-ecr", api_keys=(API_KEY,))]
-        with FakePortainer(edition="CE", users=users, registries=[record], environments=[]) as fake:
-            config = tmp_path / "regent.yml"
-            config.write_text(f"portainer:\n  url: {fake.url}\n  registry_scheme: http\n")
-            env = {
-                "PORTAINER_API_KEY": API_KEY,
-                "REGENT_CONFIG": str(config),
-                "AWS_ENDPOINT_URL_ECR": moto_ecr.url,
-                "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-            }
-            args = ("plan", "--policy", str(policy), "--export", "ecr-lifecycle", "--json")
-            done = run_regent(*args, state=tmp_path, env=env)
+        done = regent_through_portainer(front.url, moto_ecr, tmp_path, *args)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert sorted(item["digest"] for item in result["items"]) == sorted(p.digest for p in pushed[:2])
