@@ -7,6 +7,7 @@
     .venv/bin/python bench/evals.py --list
     .venv/bin/python bench/evals.py --count-tokens          # first-request prompt tokens only, no generation
     .venv/bin/python bench/evals.py --transcripts /tmp/t    # also each case's conversation, as JSON
+    .venv/bin/python bench/evals.py --all-tools             # every tool schema on every request (baseline)
 
 Each case seeds a fresh real docker-registry (and uses one shared dockerd for the cases about running
 containers), crawls, asks, and is judged by rules against facts computed from the tools' own results
@@ -131,7 +132,13 @@ class Dockerd:
 
 
 def run_one(
-    case: EvalCase, chat: OpenAIChat, dockerd: Dockerd, work: Path, transcripts: Path | None = None
+    case: EvalCase,
+    chat: OpenAIChat,
+    dockerd: Dockerd,
+    work: Path,
+    transcripts: Path | None = None,
+    *,
+    select_tools: bool = True,
 ) -> Row:
     """Run one case on its own registry and state directory (its conversation into `transcripts`)."""
     daemon = dockerd.get() if case.dockerd else None
@@ -139,7 +146,13 @@ def run_one(
         return Row(case.id, None, 0.0, [], 0, 0, [], [], [f"skipped: {dockerd.missing}"], "")
     with RegistryServer() as registry, Seeder(registry.url) as seeder:
         result = run_case(
-            case, registry=registry, seeder=seeder, state=work / case.id, llm=chat, dockerd=daemon
+            case,
+            registry=registry,
+            seeder=seeder,
+            state=work / case.id,
+            llm=chat,
+            dockerd=daemon,
+            select_tools=select_tools,
         )
     if transcripts is not None:
         transcripts.mkdir(parents=True, exist_ok=True)
@@ -166,7 +179,9 @@ class TokenCounter:
         return Completion(content="(counted)", finish_reason="stop", prompt_tokens=len(tokens))
 
 
-def count_tokens(cases: Sequence[EvalCase], url: str, dockerd: Dockerd, work: Path) -> int:
+def count_tokens(
+    cases: Sequence[EvalCase], url: str, dockerd: Dockerd, work: Path, *, select_tools: bool = True
+) -> int:
     """Print the first request's prompt tokens and the number of tools shown, per case."""
     counter = TokenCounter(url)
     firsts = []
@@ -177,7 +192,13 @@ def count_tokens(cases: Sequence[EvalCase], url: str, dockerd: Dockerd, work: Pa
                 continue
             with RegistryServer() as registry, Seeder(registry.url) as seeder:
                 result = run_case(
-                    case, registry=registry, seeder=seeder, state=work / case.id, llm=counter, dockerd=daemon
+                    case,
+                    registry=registry,
+                    seeder=seeder,
+                    state=work / case.id,
+                    llm=counter,
+                    dockerd=daemon,
+                    select_tools=select_tools,
                 )
             first = result.requests[0]
             firsts.append(first.prompt_tokens)
@@ -263,6 +284,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--count-tokens", action="store_true", help="only count first-request prompt tokens (llama-server)"
     )
+    parser.add_argument(
+        "--all-tools",
+        action="store_true",
+        help="send every tool's schema on every request (llm.select_tools false): the token cut's baseline",
+    )
     return parser.parse_args(argv)
 
 
@@ -291,10 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.callback(chat.close)
         dockerd = Dockerd(stack)
         if args.count_tokens:
-            return count_tokens(cases, url, dockerd, Path(tmp))
+            return count_tokens(cases, url, dockerd, Path(tmp), select_tools=not args.all_tools)
         print(f"{len(cases)} case(s) against {model} at {url}", flush=True)
         for case in cases:
-            row = run_one(case, chat, dockerd, Path(tmp), args.transcripts)
+            row = run_one(case, chat, dockerd, Path(tmp), args.transcripts, select_tools=not args.all_tools)
             rows.append(row)
             print_row(row, verbose=args.verbose)
             if args.json:  # after every case: a run stopped at a deadline keeps the cases it finished

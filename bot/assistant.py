@@ -48,6 +48,7 @@ def build_agent(
         prompt_values=lambda: {"inventory": inventory_line(latest_snapshot())},
         secrets_to_redact=secrets.values(),
         clock=clock,
+        select=settings.llm.select_tools,
         scope_reply=settings.llm.out_of_scope_reply,
     )
 

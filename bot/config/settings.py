@@ -120,6 +120,11 @@ class LLMSettings(_Section):
     max_tokens: int | None = Field(
         default=None, ge=16, le=32768, description="cap on one completion's tokens; null: the endpoint's"
     )
+    select_tools: bool = Field(
+        default=True,
+        description="send only the tool schemas a question's words ask for (bot/agent/toolsets.py); "
+        "false: every allowed tool's schema on every request (larger prompts, the pre-#17 behaviour)",
+    )
     out_of_scope_reply: bool = Field(
         default=False,
         description="answer a message about nothing the toolbox knows with what Regent can do, without the "

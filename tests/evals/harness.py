@@ -78,10 +78,16 @@ def judge(case: EvalCase, reply: AgentReply, tools: list[str], facts: list[list[
     return problems
 
 
-def case_settings(case: EvalCase) -> Settings:
-    """The configuration a case runs with: its overrides and a patient LLM client."""
+def case_settings(case: EvalCase, *, select_tools: bool = True) -> Settings:
+    """The configuration a case runs with: its overrides and a patient LLM client; `select_tools` False
+    sends every tool's schema on every request (bench/evals.py --all-tools: the token cut's baseline)."""
     # The settings docs/assistant.md recommends for a small model: it cannot decline an off-topic question.
-    llm = {"max_steps": 8, "request_timeout_s": REQUEST_TIMEOUT_S, "out_of_scope_reply": True}
+    llm = {
+        "max_steps": 8,
+        "request_timeout_s": REQUEST_TIMEOUT_S,
+        "out_of_scope_reply": True,
+        "select_tools": select_tools,
+    }
     data: dict[str, Any] = {"llm": llm, **case.settings}
     return Settings.model_validate(data)
 
@@ -96,9 +102,10 @@ def run_case(
     llm: ChatModel | None = None,
     dockerd: DockerDaemon | None = None,
     now: dt.datetime | None = None,
+    select_tools: bool = True,
 ) -> EvalResult:
     """Seed, crawl, ask (earlier turns first), judge."""
-    settings = case_settings(case)
+    settings = case_settings(case, select_tools=select_tools)
     recording = RecordingChat(llm if llm is not None else _chat(settings, llm_env or LLMEnv()))
     runtime = build_app(
         settings=settings,

@@ -3,6 +3,8 @@ unreachable, and selection never widens what the proposal gate allows."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,9 @@ from bot.agent.llm import Completion
 from bot.agent.loop import Agent
 from bot.agent.prompts import Prompts
 from bot.agent.toolsets import CORE, grouped_tools, select_tools
+from bot.approvals.audit import AuditLog
+from bot.assistant import build_agent
+from bot.config import Secrets, Settings
 from tools.toolbox.context import ToolContext
 from tools.toolbox.dispatch import Toolbox
 from tools.toolbox.specs import default_tools
@@ -113,3 +118,37 @@ def test_with_the_scope_reply_an_off_topic_message_is_answered_without_the_model
     reply = agent.answer(conversation="c", user="u", text="Can you recommend a good pizza place in Berlin?")
     assert reply.error is None and reply.text.startswith("I can only help with the container images")
     agent.close()
+
+
+class _Recording:
+    """A model that answers at once and keeps the tool names each request offered."""
+
+    def __init__(self) -> None:
+        self.offered: list[list[str]] = []
+
+    def complete(self, *, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Completion:
+        self.offered.append([tool["function"]["name"] for tool in tools or []])
+        return Completion(content="It is 12 MB.", tool_calls=[])
+
+
+@pytest.mark.parametrize("select", [True, False])
+def test_llm_select_tools_false_sends_every_allowed_schema(tmp_path: Path, select: bool) -> None:
+    model = _Recording()
+    settings = Settings.model_validate({"llm": {"select_tools": select}})
+    agent = build_agent(
+        model=model,
+        toolbox=TOOLBOX,
+        audit=AuditLog(tmp_path / "audit.db"),
+        settings=settings,
+        secrets=Secrets(),
+        db=tmp_path / "memory.db",
+        latest_snapshot=lambda: None,
+        clock=lambda: datetime(2026, 12, 6, tzinfo=UTC),
+    )
+    agent.answer(conversation="c", user="u", text="How big is shop/api:1.4.0?")
+    agent.close()
+    every = TOOLBOX.names(proposing=frozenset())
+    if select:
+        assert set(model.offered[0]) == set(shown("How big is shop/api:1.4.0?")) < set(every)
+    else:
+        assert sorted(model.offered[0]) == sorted(every)
