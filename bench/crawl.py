@@ -81,8 +81,8 @@ def bench_network(url: str, label: str, repeat: int, expected_tags: int) -> dict
         "naive": median_run(naive),
         "cold": median_run(cold),
         "warm": median_run(warm),
-        "alone cold": median_run([Run(*a["cold"], {"total": a["cold"][2]}) for a in alone]),
-        "alone warm": median_run([Run(*a["warm"], {"total": a["warm"][2]}) for a in alone]),
+        "alone cold": median_run([_alone_run(a["cold"]) for a in alone]),
+        "alone warm": median_run([_alone_run(a["warm"]) for a in alone]),
     }
     print(f"\n{label}")
     print(
@@ -97,6 +97,11 @@ def bench_network(url: str, label: str, repeat: int, expected_tags: int) -> dict
         " ('alone': crawl_registry in a process of its own, without start-up or snapshot save)"
     )
     return result
+
+
+def _alone_run(figures: list[float]) -> Run:
+    wall, cpu, requests = figures
+    return Run(wall, cpu, int(requests), {"total": int(requests)})
 
 
 def run_alone(url: str, env: dict[str, str]) -> str:
@@ -114,21 +119,26 @@ def crawl_alone(url: str) -> None:
     from diskcache import Cache
 
     from tools.inventory.crawl import crawl_registry
-    from tools.inventory.models import RegistrySource
+    from tools.inventory.models import RegistryInventory, RegistrySource
     from tools.registry.client import RegistryClient
     from tools.registry.http import pooled_client
 
     out: dict[str, tuple[float, float, int]] = {}
-    previous = None
+    previous: RegistryInventory | None = None
     with pooled_client(connections=24) as http, Cache(tempfile.mkdtemp(prefix="regent-alone-")) as cache:
         for label in ("cold", "warm"):
             client = RegistryClient(url, http=http, cache=cache)
             usage, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-            inventory = crawl_registry(client, RegistrySource(name="bench", url=url), previous=previous)
+            inventory = crawl_registry(
+                client,
+                RegistrySource(name="bench", url=url),
+                previous=previous.tags if previous else None,
+                known=previous.manifests if previous else None,
+            )
             wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
             cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
             out[label] = (wall, cpu, sum(client.requests.values()))
-            previous = inventory.tags
+            previous = inventory
     print(json.dumps(out))
 
 

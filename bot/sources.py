@@ -18,7 +18,7 @@ from bot.config import Secrets, Settings
 from tools.errors import ConfigError, RegentError
 from tools.inventory.inventory import DeploymentSource, RegistryTarget
 from tools.inventory.models import RegistrySource
-from tools.inventory.store import SnapshotStore
+from tools.inventory.store import PreviousCrawls, SnapshotStore
 from tools.registry.client import RegistryClient
 from tools.registry.http import pooled_client
 from tools.registry.kinds.base import AdapterConfig, KindName, NativeRegistry
@@ -93,6 +93,7 @@ def build_sources(
 ) -> Sources:
     """Registry targets and deployment sources from config, flags and secrets."""
     sources = Sources()
+    previous = PreviousCrawls(store)
     http = shared_http(workers=settings.crawl_workers)
     sources.closers.append(http)
     cache = Cache(str(cache_dir))
@@ -105,7 +106,7 @@ def build_sources(
         config = AdapterConfig(
             kind=kind, url=base, http=http, cache=cache, username=secrets.registry_username, password=password
         )
-        _add_registry(sources, seen, source, partial(build_registry, config), store)
+        _add_registry(sources, seen, source, partial(build_registry, config), previous)
     portainer = _read_portainer(sources, settings, secrets) if settings.portainer is not None else None
     records = {record.name: record for record in portainer.records} if portainer else {}
     for entry in settings.registries:
@@ -134,11 +135,11 @@ def build_sources(
             extra=shared | dict(entry.extra),
             blob_redirect_hosts=tuple(entry.blob_redirect_hosts),
         )
-        _add_registry(sources, seen, source, partial(build_registry, config), store)
+        _add_registry(sources, seen, source, partial(build_registry, config), previous)
     if portainer is not None:
         configured = {entry.name for entry in settings.registries}
         _add_portainer_registries(
-            sources, seen, portainer, configured, settings, secrets, http=http, cache=cache, store=store
+            sources, seen, portainer, configured, settings, secrets, http=http, cache=cache, previous=previous
         )
     for host in [*settings.docker_hosts, *docker_hosts]:
         sources.deployments.append(_docker_host_source(host, index=len(sources.deployments)))
@@ -150,7 +151,7 @@ def _add_registry(
     seen: set[str],
     source: RegistrySource,
     client: Callable[[], RegistryClient],
-    store: SnapshotStore,
+    previous: PreviousCrawls,
 ) -> None:
     """Build the registry's client and add it; a client that cannot be built is an error of that registry.
 
@@ -166,7 +167,12 @@ def _add_registry(
         return
     seen.add(source.url)
     sources.registries.append(
-        RegistryTarget(source=source, client=built, previous=store.previous_tags(source.url))
+        RegistryTarget(
+            source=source,
+            client=built,
+            previous=previous.tags(source.url),
+            known=previous.manifests(source.url),
+        )
     )
 
 
@@ -236,7 +242,7 @@ def _add_portainer_registries(
     *,
     http: httpx.Client,
     cache: Cache,
-    store: SnapshotStore,
+    previous: PreviousCrawls,
 ) -> None:
     """Portainer's records that Regent's config does not name, each through its kind's adapter."""
     config = settings.portainer
@@ -258,7 +264,7 @@ def _add_portainer_registries(
             cache=cache,
             errors=sources.errors,
         )
-        _add_registry(sources, seen, source, build, store)
+        _add_registry(sources, seen, source, build, previous)
 
 
 def _record_kind(record: RegistrySource, *, http: httpx.Client) -> str:

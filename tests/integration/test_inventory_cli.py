@@ -54,6 +54,13 @@ def test_warm_crawl_only_heads_and_sees_changes(
     assert code == 0, err
     # catalog + one tag list per repository, one HEAD per tag; no manifest or config GET
     assert warm["requests"] == {"GET": 1 + expected.repositories, "HEAD": expected.tags}
+    # unchanged tags reuse the cold crawl's parsed manifests (index children included): the same inventory
+    store = SnapshotStore(tmp_path / "regent.db")
+    cold_snapshot, warm_snapshot = store.snapshots(limit=2)
+    store.close()
+    assert any(m.is_index for m in cold_snapshot.registries[0].manifests.values())
+    assert warm_snapshot.registries[0].manifests == cold_snapshot.registries[0].manifests
+    assert warm_snapshot.registries[0].tags == cold_snapshot.registries[0].tags
 
     moved = seeder.push_image(ImageSpec(repository="shop/api", tag="latest", created=NOW))
     seeder.push_image(ImageSpec(repository="shop/api", tag="9.9.9", created=NOW))

@@ -1,8 +1,9 @@
 """Crawl registries concurrently and incrementally into the inventory model.
 
 Cold: one GET per tag (the manifest, digest from the body), one GET per new config and index child.
-Warm: one HEAD per tag whose previous digest is cached; manifests and configs come from the
-content-addressed cache, so an unchanged registry costs no manifest or config GETs.
+Warm: one HEAD per tag whose previous digest is known. An unchanged tag reuses the manifest the previous
+crawl parsed (`known`, from the latest snapshot); failing that, manifests and configs come from the
+content-addressed cache. Either way an unchanged registry costs no manifest or config GETs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tools.registry.kinds.base import NativeRegistry, NativeTimes
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 TagMap = Mapping[str, Mapping[str, Digest]]  # repository -> tag -> digest
+Known = Mapping[Digest, Manifest]  # manifests a previous crawl parsed (configs folded in), by digest
 DEFAULT_WORKERS = 16
 
 
@@ -44,11 +46,13 @@ class _RegistryCrawl:
         client: RegistryClient,
         source: RegistrySource,
         previous: TagMap,
+        known: Known,
         cancel: threading.Event | None = None,
     ) -> None:
         self.client = client
         self.source = source
         self.previous = previous
+        self.known = known
         self.cancel = cancel
         self.manifests: dict[Digest, Manifest] = {}
         self.lock = threading.Lock()
@@ -59,23 +63,37 @@ class _RegistryCrawl:
             return _TagResult(repository, tag, None, error=f"{repository}:{tag}: crawl cancelled")
         try:
             known = self.previous.get(repository, {}).get(tag)
-            cached = self.client.cached_manifest(known) if known else None
-            if cached is not None:
+            cached = None if known is None or known in self.known else self.client.cached_manifest(known)
+            if known is None or (cached is None and known not in self.known):
+                raw = self.client.get_manifest(repository, tag)  # a new tag, or nothing kept of its manifest
+            else:
                 head = self.client.head_manifest(repository, tag)
                 if head is None:
                     return _TagResult(repository, tag, None)  # deleted since the tag list was read
-                # unchanged (the usual case): no second cache read
-                raw = (
-                    cached
-                    if head.digest == cached.digest
-                    else self.client.get_manifest(repository, head.digest)
-                )
-            else:
-                raw = self.client.get_manifest(repository, tag)
+                if head.digest == known and self.reuse(known):
+                    return _TagResult(repository, tag, known)  # unchanged, the usual case: nothing to read
+                if cached is None or head.digest != cached.digest:
+                    cached = self.client.get_manifest(repository, head.digest)  # from the cache if seen
+                raw = cached
             self.load(repository, raw)
         except RegentError as exc:
             return _TagResult(repository, tag, None, error=f"{repository}:{tag}: {exc}")
         return _TagResult(repository, tag, raw.digest)
+
+    def reuse(self, digest: Digest) -> bool:
+        """Take the previous crawl's manifest of `digest` (and an index's children); False when a child is
+        missing there, so the caller loads it the long way."""
+        manifest = self.known.get(digest)
+        if manifest is None:
+            return False
+        wanted = manifest.children if manifest.is_index else ()
+        children = [self.known[child.digest] for child in wanted if child.digest in self.known]
+        if len(children) != len(wanted):
+            return False
+        with self.lock:
+            self.manifests[digest] = manifest
+            self.manifests.update((child.digest, child) for child in children)
+        return True
 
     def load(self, repository: str, raw: RawManifest, depth: int = 0) -> Manifest:
         """Parse a manifest, fetch its config or children, and remember it."""
@@ -99,12 +117,16 @@ def crawl_registry(
     source: RegistrySource,
     *,
     previous: TagMap | None = None,
+    known: Known | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = _no_progress,
     repositories: Sequence[str] | None = None,
     cancel: threading.Event | None = None,
 ) -> RegistryInventory:
     """Crawl one registry; an unreachable registry or a broken manifest is reported, never raised.
+
+    `previous` is the last crawl's tag map, `known` its parsed manifests: a tag still on the same digest
+    costs one HEAD and nothing else.
 
     `repositories` crawls only those, without the catalog (an event-driven refresh, tools/inventory/
     refresh.py). Once `cancel` is set the tags not yet read are skipped as errors, so a stopping
@@ -118,7 +140,7 @@ def crawl_registry(
             inventory.errors.append(f"{source.name}: catalog failed: {exc}")
             inventory.partial = True
             return inventory
-    state = _RegistryCrawl(client, source, previous or {}, cancel)
+    state = _RegistryCrawl(client, source, previous or {}, known or {}, cancel)
     with (
         client.batched_cache_writes(),
         ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="crawl") as pool,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from tools.errors import ImageReferenceError, RegentError
-from tools.inventory.crawl import DEFAULT_WORKERS, Progress, TagMap, crawl_registry
+from tools.inventory.crawl import DEFAULT_WORKERS, Known, Progress, TagMap, crawl_registry
 from tools.inventory.models import (
     Deployment,
     Environment,
@@ -37,11 +37,13 @@ DeploymentSource = Callable[[], EnvironmentBatch]
 
 @dataclass(frozen=True, slots=True)
 class RegistryTarget:
-    """A registry to crawl, with its client and the tag map of the previous crawl."""
+    """A registry to crawl, with its client, the tag map of the previous crawl and the manifests the latest
+    snapshot holds (an unchanged tag reuses them: tools/inventory/crawl.py)."""
 
     source: RegistrySource
     client: RegistryClient
     previous: TagMap = field(default_factory=dict)
+    known: Known = field(default_factory=dict)
 
 
 def run_inventory(
@@ -66,7 +68,13 @@ def run_inventory(
         crawled = list(
             pool.map(
                 lambda t: crawl_registry(
-                    t.client, t.source, previous=t.previous, workers=workers, progress=sink, cancel=cancel
+                    t.client,
+                    t.source,
+                    previous=t.previous,
+                    known=t.known,
+                    workers=workers,
+                    progress=sink,
+                    cancel=cancel,
                 ),
                 targets,
             )

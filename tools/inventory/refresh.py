@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from tools.inventory.crawl import DEFAULT_WORKERS, crawl_registry, merge_native
 from tools.inventory.inventory import RegistryTarget, resolve_deployments
@@ -189,19 +190,23 @@ def _refresh_one(
     cancel: threading.Event | None,
 ) -> tuple[RegistryInventory, list[str] | None]:
     """One registry: carried over, refreshed in the named repositories, or crawled in full."""
-    client, source = target.client, target.source
+    crawl = partial(
+        crawl_registry,
+        target.client,
+        target.source,
+        previous=target.previous,
+        known=target.known,
+        workers=workers,
+        cancel=cancel,
+    )
     if before is None or before.partial or wanted is None:
-        full = crawl_registry(client, source, previous=target.previous, workers=workers, cancel=cancel)
-        return full, FULL
+        return crawl(), FULL
     repositories = sorted(set(wanted))
     if not repositories:
         return before, []
-    fresh = crawl_registry(
-        client, source, previous=target.previous, workers=workers, repositories=repositories, cancel=cancel
-    )
+    fresh = crawl(repositories=repositories)
     if fresh.partial:  # carrying over around a failed repository could hide it: crawl everything instead
-        full = crawl_registry(client, source, previous=target.previous, workers=workers, cancel=cancel)
-        return full, FULL
+        return crawl(), FULL
     return merge_refresh(before, fresh, repositories=repositories), repositories
 
 

@@ -41,6 +41,14 @@ def snapshot_from_dict(data: dict[str, Any]) -> InventorySnapshot:
     )
 
 
+def manifests_by_registry(data: dict[str, Any]) -> dict[str, dict[str, Manifest]]:
+    """Only the parsed manifests of a snapshot written by snapshot_to_dict, by registry URL and digest."""
+    return {
+        registry["source"]["url"]: {m["d"]: _manifest_from_list(m) for m in registry.get("manifests", [])}
+        for registry in data.get("registries", [])
+    }
+
+
 def _slots_dict(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__slots__}
 

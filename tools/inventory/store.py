@@ -8,8 +8,8 @@ from datetime import datetime
 
 import orjson
 
-from tools.inventory.models import Digest, InventorySnapshot
-from tools.inventory.serialize import snapshot_from_dict, snapshot_to_dict
+from tools.inventory.models import Digest, InventorySnapshot, Manifest
+from tools.inventory.serialize import manifests_by_registry, snapshot_from_dict, snapshot_to_dict
 from tools.state import StateStore
 
 _SCHEMA = """
@@ -129,6 +129,11 @@ class SnapshotStore(StateStore):
         row = self._row("SELECT body FROM snapshots ORDER BY id DESC LIMIT 1")
         return _decode(row[0]) if row else None
 
+    def latest_manifests(self) -> dict[str, dict[Digest, Manifest]]:
+        """The latest snapshot's parsed manifests by registry URL and digest (nothing else is decoded)."""
+        row = self._row("SELECT body FROM snapshots ORDER BY id DESC LIMIT 1")
+        return manifests_by_registry(orjson.loads(zlib.decompress(row[0]))) if row else {}
+
     def snapshot(self, snapshot_id: int) -> InventorySnapshot | None:
         """One snapshot by id (ids come from `stats()`), or None."""
         row = self._row("SELECT body FROM snapshots WHERE id = ?", (snapshot_id,))
@@ -158,3 +163,22 @@ class SnapshotStore(StateStore):
 
 def _decode(body: bytes) -> InventorySnapshot:
     return snapshot_from_dict(orjson.loads(zlib.decompress(body)))
+
+
+class PreviousCrawls:
+    """What earlier crawls left of each registry, for one run's sources: the last tag map (kept across
+    partial crawls) and the latest snapshot's parsed manifests, decoded once for every registry."""
+
+    def __init__(self, store: SnapshotStore) -> None:
+        self._store = store
+        self._manifests: dict[str, dict[Digest, Manifest]] | None = None
+
+    def tags(self, registry_url: str) -> dict[str, dict[str, Digest]]:
+        """Repository -> tag -> digest as the last crawl of this registry saw it."""
+        return self._store.previous_tags(registry_url)
+
+    def manifests(self, registry_url: str) -> dict[Digest, Manifest]:
+        """The manifests the latest snapshot holds for this registry (empty before its first crawl)."""
+        if self._manifests is None:
+            self._manifests = self._store.latest_manifests()
+        return self._manifests.get(registry_url, {})
