@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import http.client
+import io
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +22,7 @@ from tests.conftest import TEST_USERS, SeederFactory, need_binary
 from tests.fakes.fault_proxy import FaultProxy
 from tests.fakes.token_server import TokenServer
 from tools.errors import AuthError, BadResponse, NotFound, RateLimited, Unreachable, UpstreamError
+from tools.registry import http11, transport
 from tools.registry.client import ManifestHead, RegistryClient
 from tools.registry.http import CookielessClient, pooled_client
 from tools.registry.media_types import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
@@ -245,17 +248,17 @@ def test_the_raw_transport_keeps_its_connection_alive(
     registry: RegistryServer, seeder: Seeder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pushed = seeder.push_image(ImageSpec(repository="shop/api", tag="1.0", created=NOW))
-    connects: list[object] = []
-    connect = http.client.HTTPConnection.connect
+    connects: list[tuple[str, str, int]] = []
+    connect = http11.connect
 
-    def counted(self: http.client.HTTPConnection) -> None:
-        connects.append(self)
-        connect(self)
+    def counted(scheme: str, host: str, port: int, **options: Any) -> tuple[socket.socket, io.BufferedReader]:
+        connects.append((scheme, host, port))
+        return connect(scheme, host, port, **options)
 
-    monkeypatch.setattr(http.client.HTTPConnection, "connect", counted)
+    monkeypatch.setattr(transport, "connect", counted)
     with pooled_client(connections=2) as raw:
         client = client_for(registry.url, raw)
-        for _ in range(3):  # HEAD answers too: http.client marks them done only when read() is called
+        for _ in range(3):  # HEAD answers too: a HEAD's Content-Length announces no body to read
             assert client.head_manifest("shop/api", "1.0") is not None
             assert client.get_manifest("shop/api", pushed.digest).digest == pushed.digest
             assert client.head_manifest("shop/api", "nope") is None

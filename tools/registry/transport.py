@@ -1,20 +1,22 @@
-"""The crawl's hot path to a registry: HTTP/1.1 over the standard library's http.client, one keep-alive
+"""The crawl's hot path to a registry: HTTP/1.1 on plain sockets (tools/registry/http11.py), one keep-alive
 connection per thread and origin, answers read straight into the client's `Answer`.
 
 Why not httpx here: on a crawl (16 threads, 2 cores) a request through httpx cost ~0.45 ms of CPU, the
-registry client's whole budget; the same exchange on http.client costs ~0.17 ms. About a third of httpx's
-share is its models (URL parsing and validation, Headers, Request, Response, streams), a third its
-transport (httpcore's pool, which re-scans every connection under one lock twice per request, and h11,
-which parses and validates each header in Python). httpx still sends everything else (token requests,
-redirects to blob storage, requests through a proxy from the environment) and is what callers configure.
+registry client's whole budget. About a third of httpx's share is its models (URL parsing and validation,
+Headers, Request, Response, streams), a third its transport (httpcore's pool, which re-scans every
+connection under one lock twice per request, and h11, which parses and validates each header in Python).
+http.client was next, at ~0.17 ms, most of it its header parsing (the email package); http11.py does the
+same exchange for a tenth of that. httpx still sends everything else (token requests, redirects to blob
+storage, requests through a proxy from the environment) and is what callers configure.
 
 Errors are raised as httpx's transport exceptions, so the client translates both paths in one place.
 """
 
 from __future__ import annotations
 
-import http.client
+import io
 import select
+import socket
 import ssl
 import threading
 import weakref
@@ -26,11 +28,10 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from tools.registry.http11 import body_chunks, connect, read_head, request_bytes
 from tools.registry.wire import Answer, read_capped_chunks
 
 Origin = tuple[str, str, int]  # scheme, host, port
-_READ_CHUNK = 64 * 1024
-_NO_BODY = frozenset({204, 304})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -42,21 +43,31 @@ class Timeouts:
     read: float | None
 
 
+@dataclass(slots=True)
+class _Connection:
+    sock: socket.socket
+    reader: io.BufferedReader
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
 class _ThreadConnections:
     """One thread's open connections by origin."""
 
     def __init__(self) -> None:
-        self.by_origin: dict[Origin, http.client.HTTPConnection] = {}
+        self.by_origin: dict[Origin, _Connection] = {}
 
 
-def _close_all(by_origin: dict[Origin, http.client.HTTPConnection]) -> None:
+def _close_all(by_origin: dict[Origin, _Connection]) -> None:
     for connection in list(by_origin.values()):
         connection.close()
     by_origin.clear()
 
 
 class RawTransport:
-    """Sends registry requests over per-thread http.client connections; safe to share between threads."""
+    """Sends registry requests over per-thread keep-alive connections; safe to share between threads."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext, timeouts: Timeouts) -> None:
         self._ssl_context = ssl_context
@@ -69,47 +80,45 @@ class RawTransport:
         self,
         method: str,
         origin: Origin,
-        target: str,
-        headers: list[tuple[str, str]],
+        request: bytes,
         *,
         max_bytes: int,
         deadline: float,
         what: str,
     ) -> Answer:
-        """Send one request (no body) and read its answer, refused past max_bytes or the deadline."""
-        connections = self._thread_connections()
-        connection = connections.by_origin.get(origin)
-        if connection is None:
-            connection = self._new_connection(origin)
-            connections.by_origin[origin] = connection
-        if connection.sock is not None and _closed_by_peer(connection):
+        """Send one request head (no body) and read its answer, refused past max_bytes or the deadline."""
+        by_origin = self._thread_connections().by_origin
+        connection = by_origin.pop(origin, None)
+        if connection is not None and _closed_by_peer(connection.sock):
             connection.close()  # the server closed this idle keep-alive connection: open a new one
-        response = self._send(connection, method, target, headers)
-        answer_headers: dict[str, str] = {}
-        for name, value in response.getheaders():
-            key = name.lower()
-            answer_headers[key] = f"{answer_headers[key]}, {value}" if key in answer_headers else value
-        declared = answer_headers.get("content-length", "")
-        body = b""
+            connection = None
+        if connection is None:
+            connection = self._connect(origin)
         try:
             with _as_httpx_errors(connecting=False):
-                if method == "HEAD" or response.status in _NO_BODY or response.status < 200:
-                    response.read()  # nothing to read, but only read() marks such an answer complete
-                else:
-                    expected = int(declared) if declared.isdigit() else None
+                connection.sock.sendall(request)
+                head = read_head(connection.reader)
+                chunks = body_chunks(connection.reader, method, head)
+                body = b""
+                if chunks is not None:
+                    length = head.headers.get("content-length", "")
+                    declared = "" if "transfer-encoding" in head.headers else length.split(",")[0].strip()
                     body = read_capped_chunks(
-                        decode_body(_chunks(response, expected), answer_headers.get("content-encoding", "")),
+                        decode_body(chunks, head.headers.get("content-encoding", "")),
                         declared=declared,
                         method=method,
                         max_bytes=max_bytes,
                         what=what,
                         deadline=deadline,
                     )
-        finally:
-            if not response.isclosed():  # not read to the end: the connection cannot carry another request
-                response.close()
-                connection.close()
-        return Answer(method, response.status, answer_headers, body)
+        except BaseException:
+            connection.close()  # half a request or half an answer: this connection is done
+            raise
+        if head.keep_alive:
+            by_origin[origin] = connection
+        else:
+            connection.close()
+        return Answer(method, head.status, head.headers, body)
 
     def route(self, base_url: str, headers: Mapping[str, str]) -> RawRoute:
         """Requests under base_url (a registry, or Portainer's proxy of one) with these headers on each."""
@@ -134,30 +143,14 @@ class RawTransport:
                 self._every.add(connections)
         return connections
 
-    def _new_connection(self, origin: Origin) -> http.client.HTTPConnection:
+    def _connect(self, origin: Origin) -> _Connection:
         scheme, host, port = origin
-        timeout = self._timeouts.connect
-        if scheme == "https":
-            return http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl_context)
-        return http.client.HTTPConnection(host, port, timeout=timeout)
-
-    def _send(
-        self, connection: http.client.HTTPConnection, method: str, target: str, headers: list[tuple[str, str]]
-    ) -> http.client.HTTPResponse:
-        try:
-            if connection.sock is None:
-                with _as_httpx_errors(connecting=True):
-                    connection.connect()
-            with _as_httpx_errors(connecting=False):
-                connection.sock.settimeout(self._timeouts.read)
-                connection.putrequest(method, target, skip_accept_encoding=True)
-                for name, value in headers:
-                    connection.putheader(name, value)
-                connection.endheaders()
-                return connection.getresponse()
-        except BaseException:
-            connection.close()  # half a request or half an answer: this connection is done
-            raise
+        with _as_httpx_errors(connecting=True):
+            sock, reader = connect(
+                scheme, host, port, timeout=self._timeouts.connect, ssl_context=self._ssl_context
+            )
+            sock.settimeout(self._timeouts.read)
+        return _Connection(sock, reader)
 
 
 class RawRoute:
@@ -168,7 +161,7 @@ class RawRoute:
         self._transport = transport
         self._origin = (parts.scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS[parts.scheme])
         self._prefix = parts.path.rstrip("/")
-        self._host = parts.netloc
+        self._host = parts.netloc.rpartition("@")[2]
         # What httpx would send (the client's headers, then the caller's), but no compression to undo.
         self._headers = {name.lower(): value for name, value in headers.items()}
         self._headers["accept-encoding"] = "identity"
@@ -191,24 +184,11 @@ class RawRoute:
         return self._transport.exchange(
             method,
             self._origin,
-            target,
-            list(merged.items()),
+            request_bytes(method, target, self._host, list(merged.items())),
             max_bytes=max_bytes,
             deadline=deadline,
             what=f"{method} {self._host}{path}",
         )
-
-
-def _chunks(response: http.client.HTTPResponse, expected: int | None) -> Iterator[bytes]:
-    """The raw body as it arrives (read1, so that a trickle reaches the deadline check), refused when it
-    ends short of its Content-Length (http.client's own read accepts that silently)."""
-    received = 0
-    while chunk := response.read1(_READ_CHUNK):
-        received += len(chunk)
-        yield chunk
-    if expected is not None and received < expected:
-        raise httpx.RemoteProtocolError(f"the body ended after {received} of {expected} bytes")
-    response.read()  # nothing is left, but only read() (not read1) marks the answer done: keep-alive
 
 
 def decode_body(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
@@ -230,23 +210,21 @@ def decode_body(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
 
 @contextmanager
 def _as_httpx_errors(*, connecting: bool) -> Iterator[None]:
-    """Socket and http.client errors as httpx's, which the client turns into Unreachable (and retries)."""
+    """Socket errors as httpx's, which the client turns into Unreachable (and retries)."""
     try:
         yield
     except httpx.HTTPError:
         raise
     except TimeoutError as exc:
         raise (httpx.ConnectTimeout if connecting else httpx.ReadTimeout)(str(exc) or "timed out") from None
-    except http.client.HTTPException as exc:
-        raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {str(exc)[:200]}") from None
     except OSError as exc:
         raise (httpx.ConnectError if connecting else httpx.ReadError)(str(exc)[:200]) from None
-    except ValueError as exc:  # http.client refuses a header with a line break (say, in a hostile token)
-        raise httpx.LocalProtocolError(str(exc)[:200]) from None
+    except ValueError as exc:
+        raise httpx.RemoteProtocolError(str(exc)[:200]) from None
 
 
-def _closed_by_peer(connection: http.client.HTTPConnection) -> bool:
+def _closed_by_peer(sock: socket.socket) -> bool:
     """True when an idle keep-alive socket is readable: the server closed it (or sent stray bytes)."""
     poller = select.poll()
-    poller.register(connection.sock, select.POLLIN)
+    poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
