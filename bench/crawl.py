@@ -114,7 +114,7 @@ def run_alone(url: str, env: dict[str, str]) -> str:
 
 
 def crawl_alone(url: str) -> None:
-    """Time crawl_registry in this process, cold then warm (16 workers, a cache in a temporary directory):
+    """Time crawl_registry in this process, cold then warm (DEFAULT_WORKERS, a cache in a temporary directory):
     the crawl's own CPU per request, without interpreter start-up, the CLI's imports or the snapshot save."""
     from diskcache import Cache
 

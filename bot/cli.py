@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 import types
 import uuid
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from tools.errors import ConfigError, RegentError
 
@@ -284,8 +287,34 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `regent` console script."""
-    args = build_parser().parse_args(argv)
+    """Run one command; its exit status (tests call this in-process)."""
+    return _dispatch(build_parser().parse_args(argv))
+
+
+# One-shot commands that save and close everything themselves before they return.
+_QUICK_EXIT = frozenset({"inventory"})
+
+
+def run() -> NoReturn:
+    """Entry point of the `regent` console script (and of `python -m bot.cli`).
+
+    A one-shot crawl run from cron ends without tearing down the interpreter: freeing the snapshot, the
+    caches and every module one object at a time took ~0.1 s, a tenth of a warm `regent inventory` (#17).
+    By then its snapshot is saved and its database, cache and connections are closed; logs and output are
+    flushed here. Every other command exits normally.
+    """
+    args = build_parser().parse_args()
+    code = _dispatch(args)
+    if args.command in _QUICK_EXIT:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError):  # a reader that went away (`| head`): nothing more to say
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         _configure_logging(args)
         return COMMANDS[args.command](args)
@@ -303,4 +332,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -286,7 +286,7 @@ class Settings(_Section):
     registries: list[RegistrySettings] = Field(default_factory=list)
     docker_hosts: list[str] = Field(default_factory=list)
     environments: dict[str, list[str]] = Field(default_factory=dict)
-    crawl_workers: int = Field(default=16, ge=1, le=64)
+    crawl_workers: int = Field(default=32, ge=1, le=64)  # tools/inventory/crawl.py DEFAULT_WORKERS
     policies_file: str | None = None
     slack: SlackSettings = Field(default_factory=SlackSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)

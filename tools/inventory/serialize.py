@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,12 +42,37 @@ def snapshot_from_dict(data: dict[str, Any]) -> InventorySnapshot:
     )
 
 
-def manifests_by_registry(data: dict[str, Any]) -> dict[str, dict[str, Manifest]]:
-    """Only the parsed manifests of a snapshot written by snapshot_to_dict, by registry URL and digest."""
+def manifests_by_registry(data: dict[str, Any]) -> dict[str, Mapping[str, Manifest]]:
+    """Only the manifests of a snapshot written by snapshot_to_dict, by registry URL and digest, each
+    rebuilt when first looked up."""
     return {
-        registry["source"]["url"]: {m["d"]: _manifest_from_list(m) for m in registry.get("manifests", [])}
+        registry["source"]["url"]: LazyManifests({m["d"]: m for m in registry.get("manifests", [])})
         for registry in data.get("registries", [])
     }
+
+
+class LazyManifests(Mapping[str, Manifest]):
+    """Manifests by digest, rebuilt from their stored form on first lookup: a warm crawl looks them up from
+    its worker threads as HEADs come back, instead of rebuilding all of them before its first request."""
+
+    def __init__(self, stored: dict[str, dict[str, Any]]) -> None:
+        self._stored = stored
+        self._built: dict[str, Manifest] = {}
+
+    def __getitem__(self, digest: str) -> Manifest:
+        built = self._built.get(digest)
+        if built is None:  # two threads may both build one: equal values, either may be kept
+            built = self._built[digest] = _manifest_from_list(self._stored[digest])
+        return built
+
+    def __contains__(self, digest: object) -> bool:
+        return digest in self._stored
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored)
 
 
 def _slots_dict(obj: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -129,8 +130,9 @@ class SnapshotStore(StateStore):
         row = self._row("SELECT body FROM snapshots ORDER BY id DESC LIMIT 1")
         return _decode(row[0]) if row else None
 
-    def latest_manifests(self) -> dict[str, dict[Digest, Manifest]]:
-        """The latest snapshot's parsed manifests by registry URL and digest (nothing else is decoded)."""
+    def latest_manifests(self) -> dict[str, Mapping[Digest, Manifest]]:
+        """The latest snapshot's manifests by registry URL and digest (nothing else is decoded; each
+        manifest is rebuilt when first looked up)."""
         row = self._row("SELECT body FROM snapshots ORDER BY id DESC LIMIT 1")
         return manifests_by_registry(orjson.loads(zlib.decompress(row[0]))) if row else {}
 
@@ -171,13 +173,13 @@ class PreviousCrawls:
 
     def __init__(self, store: SnapshotStore) -> None:
         self._store = store
-        self._manifests: dict[str, dict[Digest, Manifest]] | None = None
+        self._manifests: dict[str, Mapping[Digest, Manifest]] | None = None
 
     def tags(self, registry_url: str) -> dict[str, dict[str, Digest]]:
         """Repository -> tag -> digest as the last crawl of this registry saw it."""
         return self._store.previous_tags(registry_url)
 
-    def manifests(self, registry_url: str) -> dict[Digest, Manifest]:
+    def manifests(self, registry_url: str) -> Mapping[Digest, Manifest]:
         """The manifests the latest snapshot holds for this registry (empty before its first crawl)."""
         if self._manifests is None:
             self._manifests = self._store.latest_manifests()
