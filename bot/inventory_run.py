@@ -9,6 +9,7 @@ snapshot store.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -98,6 +99,9 @@ def inventory_once(
             store=snapshots,
             cache_dir=state / "cache",
         )
+        # Everything built so far (modules, settings, clients) lives as long as this one-shot process:
+        # frozen, it is no longer walked by each full collection the crawl's allocations set off.
+        gc.freeze()
         try:
             return crawl_and_save(
                 sources, snapshots, workers=settings.crawl_workers, now=now, progress=progress
