@@ -4,7 +4,8 @@ over plain loopback and through a proxy that adds 20 ms to every request.
     .venv/bin/python bench/crawl.py [--repositories 100] [--tags 10] [--delay-ms 20] [--repeat 3]
     .venv/bin/python bench/crawl.py --ecr [--repositories 100] [--tags 10] [--repeat 3]   (bench/crawl_ecr.py)
 
-Prints wall time, client CPU time and CPU per request (median of --repeat runs) and the speedups.
+Prints wall time, client CPU time and CPU per request (median of --repeat runs), the CPU the servers spent
+meanwhile (the registry process, and this process, which runs the latency proxy), and the speedups.
 """
 
 from __future__ import annotations
@@ -38,14 +39,27 @@ class Run:
     cpu: float
     requests: int
     detail: dict[str, int]
+    servers: float = 0.0  # CPU seconds of the registry and the proxy during the run
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[Run, dict[str, object]]:
-    """Run a command to completion; wall time, its CPU time (user+sys), and its JSON output."""
+def server_cpu(registry_pid: int | None) -> float:
+    """CPU seconds used so far by the registry process and by this process (the latency proxy's thread)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    total = own.ru_utime + own.ru_stime
+    if registry_pid is not None:
+        fields = Path(f"/proc/{registry_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return total
+
+
+def timed(cmd: list[str], env: dict[str, str], registry_pid: int | None) -> tuple[Run, dict[str, object]]:
+    """Run a command to completion; wall time, its CPU time (user+sys), the servers' CPU, its JSON output."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    servers = server_cpu(registry_pid)
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
     wall = time.perf_counter() - start
+    servers = server_cpu(registry_pid) - servers
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -53,7 +67,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[Run, dict[str, object]]:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     requests = out.get("requests", {})
     detail = requests if isinstance(requests, dict) else {"total": int(requests)}
-    return Run(wall, cpu, sum(detail.values()), detail), out
+    return Run(wall, cpu, sum(detail.values()), detail, servers), out
 
 
 def median_run(runs: list[Run]) -> Run:
@@ -61,21 +75,24 @@ def median_run(runs: list[Run]) -> Run:
     return sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
 
 
-def bench_network(url: str, label: str, repeat: int, expected_tags: int) -> dict[str, Run]:
+def bench_network(
+    url: str, label: str, repeat: int, expected_tags: int, registry_pid: int | None
+) -> dict[str, Run]:
     """Naive, cold and warm crawls against one URL."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    naive = [timed([PYTHON, str(ROOT / "bench" / "naive_crawl.py"), url], env)[0] for _ in range(repeat)]
+    naive_cmd = [PYTHON, str(ROOT / "bench" / "naive_crawl.py"), url]
+    naive = [timed(naive_cmd, env, registry_pid)[0] for _ in range(repeat)]
     cold: list[Run] = []
     warm: list[Run] = []
     for _ in range(repeat):
         env["REGENT_STATE_DIR"] = tempfile.mkdtemp(prefix="regent-bench-")
         cmd = [*REGENT, "inventory", "--registry", url, "--json", "--no-progress"]
-        run, out = timed(cmd, env)
+        run, out = timed(cmd, env, registry_pid)
         tags = out["registries"][0]["tags"]  # type: ignore[index]
         if tags != expected_tags:
             raise SystemExit(f"cold crawl saw {tags} tags, expected {expected_tags}")
         cold.append(run)
-        warm.append(timed(cmd, env)[0])
+        warm.append(timed(cmd, env, registry_pid)[0])
     alone = [json.loads(run_alone(url, env)) for _ in range(repeat)]
     result = {
         "naive": median_run(naive),
@@ -86,15 +103,26 @@ def bench_network(url: str, label: str, repeat: int, expected_tags: int) -> dict
     }
     print(f"\n{label}")
     print(
-        f"  {'crawler':10} {'wall s':>8} {'cpu s':>7} {'requests':>9} {'cpu ms/req':>11}  requests by method"
+        f"  {'crawler':10} {'wall s':>8} {'cpu s':>7} {'requests':>9} {'cpu ms/req':>11}"
+        f" {'servers cpu s':>14}  requests by method"
     )
     for name, run in result.items():
         per = 1000 * run.cpu / max(run.requests, 1)
-        print(f"  {name:10} {run.wall:8.2f} {run.cpu:7.2f} {run.requests:9d} {per:11.2f}  {run.detail}")
+        servers = f"{run.servers:14.2f}" if not name.startswith("alone") else f"{'-':>14}"
+        figures = f"{run.wall:8.2f} {run.cpu:7.2f} {run.requests:9d} {per:11.2f}"
+        print(f"  {name:10} {figures} {servers}  {run.detail}")
+    c, w = result["cold"], result["warm"]
     print(
-        f"  cold vs naive: {result['naive'].wall / result['cold'].wall:.1f}x faster;"
-        f" warm/cold: {result['warm'].wall / result['cold'].wall:.2f}"
+        f"  cold vs naive: {result['naive'].wall / c.wall:.1f}x faster;"
+        f" warm/cold: {w.wall / c.wall:.2f}"
         " ('alone': crawl_registry in a process of its own, without start-up or snapshot save)"
+    )
+    # Crawler and servers share the machine's cores: a run takes at least all their CPU over the cores.
+    cores = os.cpu_count() or 1
+    print(
+        f"  CPU of crawler + servers over {cores} cores: cold {(c.cpu + c.servers) / cores:.2f} s,"
+        f" warm {(w.cpu + w.servers) / cores:.2f} s, ratio"
+        f" {(w.cpu + w.servers) / (c.cpu + c.servers):.2f}"
     )
     return result
 
@@ -114,8 +142,9 @@ def run_alone(url: str, env: dict[str, str]) -> str:
 
 
 def crawl_alone(url: str) -> None:
-    """Time crawl_registry in this process, cold then warm (DEFAULT_WORKERS, a cache in a temporary directory):
-    the crawl's own CPU per request, without interpreter start-up, the CLI's imports or the snapshot save."""
+    """Time crawl_registry in this process, cold then warm (default workers, a cache in a temporary
+    directory): the crawl's own CPU per request, without interpreter start-up, the CLI's imports or the
+    snapshot save."""
     from diskcache import Cache
 
     from tools.inventory.crawl import crawl_registry
@@ -171,13 +200,14 @@ def main() -> None:
             f" {expected.manifests} manifests, {expected.stored_bytes} bytes"
             f" in {time.perf_counter() - start:.1f} s; {os.cpu_count()} CPUs"
         )
-        bench_network(registry.url, "plain loopback", args.repeat, expected.tags)
+        bench_network(registry.url, "plain loopback", args.repeat, expected.tags, registry.pid)
         with LatencyProxy(registry.host, delay=args.delay_ms / 1000) as proxy:
             bench_network(
                 proxy.url,
                 f"through a proxy adding {args.delay_ms:.0f} ms per request",
                 args.repeat,
                 expected.tags,
+                registry.pid,
             )
 
 
