@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bot.agent.llm import Completion, OpenAIChat  # noqa: E402
+from bot.agent.llm import ChatModel, Completion, OpenAIChat  # noqa: E402
 from bot.demo.binaries import find_binary  # noqa: E402
 from bot.demo.dockerd import DockerDaemon  # noqa: E402
 from bot.demo.local_model import running_local_model  # noqa: E402
@@ -144,20 +144,27 @@ def run_one(
     daemon = dockerd.get() if case.dockerd else None
     if case.dockerd and daemon is None:
         return Row(case.id, None, 0.0, [], 0, 0, [], [], [f"skipped: {dockerd.missing}"], "")
-    with RegistryServer() as registry, Seeder(registry.url) as seeder:
-        result = run_case(
-            case,
-            registry=registry,
-            seeder=seeder,
-            state=work / case.id,
-            llm=chat,
-            dockerd=daemon,
-            select_tools=select_tools,
-        )
+    result = on_fresh_registry(case, chat, daemon, work, select_tools=select_tools)
     if transcripts is not None:
         transcripts.mkdir(parents=True, exist_ok=True)
         (transcripts / f"{case.id}.json").write_text(json.dumps(result.transcript, indent=1))
     return Row.of(result)
+
+
+def on_fresh_registry(
+    case: EvalCase, llm: ChatModel, daemon: DockerDaemon | None, work: Path, *, select_tools: bool
+) -> EvalResult:
+    """One case against a registry of its own, with its own state directory."""
+    with RegistryServer() as registry, Seeder(registry.url) as seeder:
+        return run_case(
+            case,
+            registry=registry,
+            seeder=seeder,
+            state=work / case.id,
+            llm=llm,
+            dockerd=daemon,
+            select_tools=select_tools,
+        )
 
 
 class TokenCounter:
@@ -190,16 +197,7 @@ def count_tokens(
             daemon = dockerd.get() if case.dockerd else None
             if case.dockerd and daemon is None:
                 continue
-            with RegistryServer() as registry, Seeder(registry.url) as seeder:
-                result = run_case(
-                    case,
-                    registry=registry,
-                    seeder=seeder,
-                    state=work / case.id,
-                    llm=counter,
-                    dockerd=daemon,
-                    select_tools=select_tools,
-                )
+            result = on_fresh_registry(case, counter, daemon, work, select_tools=select_tools)
             first = result.requests[0]
             firsts.append(first.prompt_tokens)
             print(f"{case.id:24} {first.prompt_tokens:6,} tokens  {first.tools_offered:2} tools", flush=True)

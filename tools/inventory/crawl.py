@@ -29,7 +29,7 @@ Known = Mapping[Digest, Manifest]  # manifests a previous crawl parsed (configs 
 DEFAULT_WORKERS = 32
 
 
-def _no_progress(what: str, done: int, total: int) -> None:
+def no_progress(what: str, done: int, total: int) -> None:
     """Progress sink for callers that do not show progress."""
 
 
@@ -122,7 +122,7 @@ def crawl_registry(
     previous: TagMap | None = None,
     known: Known | None = None,
     workers: int = DEFAULT_WORKERS,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
     repositories: Sequence[str] | None = None,
     cancel: threading.Event | None = None,
 ) -> RegistryInventory:

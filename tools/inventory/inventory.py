@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from tools.errors import ImageReferenceError, RegentError
-from tools.inventory.crawl import DEFAULT_WORKERS, Known, Progress, TagMap, crawl_registry
+from tools.inventory.crawl import DEFAULT_WORKERS, Known, Progress, TagMap, crawl_registry, no_progress
 from tools.inventory.models import (
     Deployment,
     Environment,
@@ -45,6 +45,26 @@ class RegistryTarget:
     previous: TagMap = field(default_factory=dict)
     known: Known = field(default_factory=dict)
 
+    def crawl(
+        self,
+        *,
+        workers: int = DEFAULT_WORKERS,
+        progress: Progress = no_progress,
+        repositories: Sequence[str] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RegistryInventory:
+        """crawl_registry over this target, from what its previous crawl saw."""
+        return crawl_registry(
+            self.client,
+            self.source,
+            previous=self.previous,
+            known=self.known,
+            workers=workers,
+            progress=progress,
+            repositories=repositories,
+            cancel=cancel,
+        )
+
 
 def run_inventory(
     registries: Iterable[RegistryTarget],
@@ -67,15 +87,7 @@ def run_inventory(
         batches = [pool.submit(_collect, source) for source in sources]
         crawled = list(
             pool.map(
-                lambda t: crawl_registry(
-                    t.client,
-                    t.source,
-                    previous=t.previous,
-                    known=t.known,
-                    workers=workers,
-                    progress=sink,
-                    cancel=cancel,
-                ),
+                lambda t: t.crawl(workers=workers, progress=sink, cancel=cancel),
                 targets,
             )
         )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from tools.inventory.crawl import DEFAULT_WORKERS, crawl_registry, merge_native
+from tools.inventory.crawl import DEFAULT_WORKERS, merge_native
 from tools.inventory.inventory import RegistryTarget, resolve_deployments
 from tools.inventory.models import Deployment, Digest, Environment, InventorySnapshot, RegistryInventory
 from tools.registry.kinds.base import NativeTimes
@@ -190,15 +190,7 @@ def _refresh_one(
     cancel: threading.Event | None,
 ) -> tuple[RegistryInventory, list[str] | None]:
     """One registry: carried over, refreshed in the named repositories, or crawled in full."""
-    crawl = partial(
-        crawl_registry,
-        target.client,
-        target.source,
-        previous=target.previous,
-        known=target.known,
-        workers=workers,
-        cancel=cancel,
-    )
+    crawl = partial(target.crawl, workers=workers, cancel=cancel)
     if before is None or before.partial or wanted is None:
         return crawl(), FULL
     repositories = sorted(set(wanted))
