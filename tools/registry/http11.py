@@ -28,12 +28,13 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 @dataclass(slots=True)
 class Head:
-    """An answer's status and headers (lower-case names, repeats joined with ", "), and whether the
-    connection may carry another request once the body is read."""
+    """An answer's status and headers (lower-case names, repeats joined with ", "), whether the connection
+    may carry another request once the body is read, and the body's length when its framing says it."""
 
     status: int
     headers: dict[str, str]
     keep_alive: bool
+    length: int | None = None
 
 
 def request_bytes(method: str, target: str, host: str, headers: list[tuple[str, str]]) -> bytes:
@@ -105,7 +106,8 @@ def body_chunks(reader: io.BufferedReader, method: str, head: Head) -> Iterator[
     if declared is None:
         head.keep_alive = False
         return _until_close(reader)
-    return _sized(reader, content_length(declared))
+    head.length = content_length(declared)
+    return _sized(reader, head.length)
 
 
 def content_length(declared: str) -> int:

@@ -101,11 +101,9 @@ class RawTransport:
                 chunks = body_chunks(connection.reader, method, head)
                 body = b""
                 if chunks is not None:
-                    length = head.headers.get("content-length", "")
-                    declared = "" if "transfer-encoding" in head.headers else length.split(",")[0].strip()
                     body = read_capped_chunks(
                         decode_body(chunks, head.headers.get("content-encoding", "")),
-                        declared=declared,
+                        declared="" if head.length is None else str(head.length),
                         method=method,
                         max_bytes=max_bytes,
                         what=what,

@@ -45,6 +45,13 @@ def front(registry: RegistryServer) -> Iterator[tuple[FakeHarbor, RegistryFront]
 
 
 def inventory(tmp_path: Path, record: FakeRegistry, entry: str, env: dict[str, str]) -> dict[str, Any]:
+    return regent_json(tmp_path, record, entry, env, ("inventory", "--json"))
+
+
+def regent_json(
+    tmp_path: Path, record: FakeRegistry, entry: str, env: dict[str, str], args: tuple[str, ...]
+) -> dict[str, Any]:
+    """`regent ARGS` against a Portainer CE holding only `record`; its JSON, with no secret in any output."""
     config = tmp_path / "regent.yml"
     with FakePortainer(
         edition="CE", users=[FakeUser(1, "admin", api_keys=(API_KEY,))], registries=[record]
@@ -52,13 +59,10 @@ def inventory(tmp_path: Path, record: FakeRegistry, entry: str, env: dict[str, s
         entries = f"registries:\n{entry}" if entry else ""
         config.write_text(f"portainer:\n  url: {portainer.url}\n  registry_scheme: http\n{entries}")
         done = run_regent(
-            "inventory",
-            "--json",
-            state=tmp_path,
-            env={"REGENT_CONFIG": str(config), "PORTAINER_API_KEY": API_KEY, **env},
+            *args, state=tmp_path, env={"REGENT_CONFIG": str(config), "PORTAINER_API_KEY": API_KEY, **env}
         )
     assert done.returncode == 0, done.stderr
-    for secret in env.values():
+    for secret in [HARBOR_PASSWORD, *env.values()]:
         assert secret not in done.stdout + done.stderr
     out: dict[str, Any] = json.loads(done.stdout)
     return out
@@ -171,7 +175,7 @@ def test_regent_plan_exports_harbor_retention_and_shows_harbor_dry_run_beside_it
         )
         env = {"HARBOR_USER": "robot$regent", "HARBOR_PASS": HARBOR_PASSWORD}
         args = ("plan", "--policy", str(policy), "--export", "harbor-retention", "--json")
-        first = plan_json(tmp_path, record, entry, env, args)
+        first = regent_json(tmp_path, record, entry, env, args)
         assert sorted(i["digest"] for i in first["items"]) == sorted(images[t].digest for t in ("1", "2"))
         export = first["export"]
         assert export["differences"] == [] and list(export["documents"]) == ["team"]
@@ -182,7 +186,7 @@ def test_regent_plan_exports_harbor_retention_and_shows_harbor_dry_run_beside_it
             f"{served.url}/api/v2.0/retentions", json=document, auth=("robot$regent", HARBOR_PASSWORD)
         )
         assert stored.status_code == 201
-        second = plan_json(tmp_path, record, entry, env, args)
+        second = regent_json(tmp_path, record, entry, env, args)
     (preview,) = second["export"]["previews"]
     assert preview["repository"] == "team/app" and preview["status"].startswith("COMPLETE")
     verdicts = {row["digest"]: (row["regent"], row["native"]) for row in preview["rows"]}
@@ -193,24 +197,6 @@ def test_regent_plan_exports_harbor_retention_and_shows_harbor_dry_run_beside_it
     }
     assert len(fake.upstream.tags("team/app")) == 3  # a dry run deleted nothing
     assert fake.check.problems == [], fake.check.problems
-
-
-def plan_json(
-    tmp_path: Path, record: FakeRegistry, entry: str, env: dict[str, str], args: tuple[str, ...]
-) -> dict[str, Any]:
-    config = tmp_path / "regent.yml"
-    with FakePortainer(
-        edition="CE", users=[FakeUser(1, "admin", api_keys=(API_KEY,))], registries=[record]
-    ) as portainer:
-        entries = f"registries:\n{entry}" if entry else ""
-        config.write_text(f"portainer:\n  url: {portainer.url}\n  registry_scheme: http\n{entries}")
-        done = run_regent(
-            *args, state=tmp_path, env={"REGENT_CONFIG": str(config), "PORTAINER_API_KEY": API_KEY, **env}
-        )
-    assert done.returncode == 0, done.stderr
-    assert HARBOR_PASSWORD not in done.stdout + done.stderr
-    out: dict[str, Any] = json.loads(done.stdout)
-    return out
 
 
 def test_a_custom_record_alone_is_probed_as_harbor_and_read_with_portainers_login(
